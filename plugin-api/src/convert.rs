@@ -1,0 +1,107 @@
+//! Conversions between the author's types and the ABI's, used by both sides of the boundary.
+
+use crate::ffi::{FfiConnection, FfiError, FfiMessageInfo, FfiMessageRef, FfiPluginInfo, EXPIRE_NEVER};
+use crate::{Connection, Expire, MessageInfo, MessageRef, PluginInfo, PopError};
+use abi_stable::std_types::{ROption, RResult, RStr};
+use std::net::{Ipv4Addr, SocketAddr};
+
+impl From<PopError> for FfiError {
+    fn from(err: PopError) -> Self {
+        Self { code: err.code, message: err.message.into() }
+    }
+}
+
+impl From<FfiError> for PopError {
+    fn from(err: FfiError) -> Self {
+        Self { code: err.code, message: err.message.into() }
+    }
+}
+
+pub(crate) fn into_result<T, U: From<T>>(result: RResult<T, FfiError>) -> Result<U, PopError> {
+    result.into_result().map(U::from).map_err(PopError::from)
+}
+
+impl From<&Connection> for FfiConnection {
+    fn from(conn: &Connection) -> Self {
+        Self {
+            id: conn.id,
+            peer: conn.peer.to_string().into(),
+            local: conn.local.to_string().into(),
+            tls: conn.tls,
+        }
+    }
+}
+
+impl From<&FfiConnection> for Connection {
+    fn from(conn: &FfiConnection) -> Self {
+        // The host always sends `SocketAddr::to_string()`; the fallback only guards against a
+        // foreign host.
+        let parse = |s: &str| s.parse().unwrap_or(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)));
+        Self { id: conn.id, peer: parse(&conn.peer), local: parse(&conn.local), tls: conn.tls }
+    }
+}
+
+impl From<MessageInfo> for FfiMessageInfo {
+    fn from(msg: MessageInfo) -> Self {
+        Self { id: msg.id.into(), size: msg.size.into() }
+    }
+}
+
+impl From<FfiMessageInfo> for MessageInfo {
+    fn from(msg: FfiMessageInfo) -> Self {
+        Self { id: msg.id.into(), size: msg.size.into() }
+    }
+}
+
+impl<'a> From<MessageRef<'a>> for FfiMessageRef<'a> {
+    fn from(msg: MessageRef<'a>) -> Self {
+        Self { index: msg.index as u64, id: RStr::from_str(msg.id) }
+    }
+}
+
+impl<'a> From<FfiMessageRef<'a>> for MessageRef<'a> {
+    fn from(msg: FfiMessageRef<'a>) -> Self {
+        Self { index: msg.index as usize, id: msg.id.as_str() }
+    }
+}
+
+impl From<PluginInfo> for FfiPluginInfo {
+    fn from(info: PluginInfo) -> Self {
+        Self {
+            name: info.name.into(),
+            version: info.version.into(),
+            description: info.description.into(),
+            config_help: info.config_help.into(),
+        }
+    }
+}
+
+impl From<FfiPluginInfo> for PluginInfo {
+    fn from(info: FfiPluginInfo) -> Self {
+        Self {
+            name: info.name.into(),
+            version: info.version.into(),
+            description: info.description.into(),
+            config_help: info.config_help.into(),
+        }
+    }
+}
+
+pub(crate) fn expire_to_ffi(expire: Option<Expire>) -> ROption<u32> {
+    match expire {
+        None => ROption::RNone,
+        Some(Expire::Never) => ROption::RSome(EXPIRE_NEVER),
+        Some(Expire::Days(days)) => ROption::RSome(days.min(EXPIRE_NEVER - 1)),
+    }
+}
+
+pub(crate) fn expire_from_ffi(expire: ROption<u32>) -> Option<Expire> {
+    expire.into_option().map(|days| match days {
+        EXPIRE_NEVER => Expire::Never,
+        days => Expire::Days(days),
+    })
+}
+
+pub(crate) fn user_to_ffi(user: Option<&str>) -> ROption<RStr<'_>> {
+    user.map(RStr::from_str).into()
+}

@@ -1,0 +1,225 @@
+//! The plugin side of the boundary: [`export_plugin!`](crate::export_plugin) turns an
+//! author's [`Backend`] into the ABI root module. Every call into author code runs inside
+//! `catch_unwind`: abi_stable would end the whole server on a panic that crosses the boundary,
+//! so a panic here becomes a `SYS/TEMP` error for the one session that hit it.
+
+use crate::convert::expire_to_ffi;
+use crate::ffi::*;
+use crate::{log, Backend, Connection, Mailbox, MessageReader, MessageRef, PopError};
+use abi_stable::prefix_type::PrefixTypeTrait;
+use abi_stable::sabi_trait::TD_Opaque;
+use abi_stable::std_types::{ROption, RResult, RSlice, RSliceMut, RStr, RVec};
+use std::any::Any;
+use std::mem::ManuallyDrop;
+use std::ops::{Deref, DerefMut};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// Exports `$backend` (a type implementing [`Backend`]) as this library's pop3host plugin.
+/// Write it once, at the top level of a `cdylib` crate.
+#[macro_export]
+macro_rules! export_plugin {
+    ($backend:ty) => {
+        /// The plugin ABI major version, for the host's probe before the typed load.
+        #[no_mangle]
+        pub extern "C" fn pop3host_plugin_abi_major() -> u32 {
+            $crate::ffi::ABI_MAJOR
+        }
+
+        /// abi_stable's library header: what `#[export_root_module]` generates, spelled out so
+        /// that plugin crates need not depend on abi_stable themselves. The symbol name is
+        /// abi_stable 0.11's `ROOT_MODULE_LOADER_NAME` (checked by a plugin-api test).
+        #[export_name = "_1as_0lib_1header_0root_bmodule_bloader"]
+        pub static POP3HOST_PLUGIN_HEADER: $crate::__private::LibHeader = {
+            extern "C" fn load_root_module() -> $crate::__private::RootModuleResult {
+                $crate::__private::call_root_module_loader(
+                    $crate::__private::plugin_module::<$backend>,
+                )
+            }
+            // SAFETY: `load_root_module` returns the `PluginModuleRef` built by
+            // `plugin_module`, the module type named here.
+            unsafe {
+                $crate::__private::LibHeader::from_constructor::<$crate::ffi::PluginModuleRef>(
+                    load_root_module,
+                    $crate::__private::CheckTypeLayout::Yes,
+                )
+            }
+        };
+    };
+}
+
+/// The root module for backend `B`.
+pub fn plugin_module<B: Backend>() -> PluginModuleRef {
+    PluginModule { describe: describe::<B>, init: init::<B>, extension: no_extension }
+        .leak_into_prefix()
+}
+
+extern "C" fn describe<B: Backend>() -> FfiPluginInfo {
+    match catch_unwind(B::describe) {
+        Ok(info) => info.into(),
+        Err(payload) => crate::PluginInfo {
+            name: "unknown".into(),
+            version: String::new(),
+            description: format!("describe panicked: {}", panic_text(&*payload)),
+            config_help: String::new(),
+        }
+        .into(),
+    }
+}
+
+extern "C" fn init<B: Backend>(config: RStr<'_>, host: HostContextRef) -> RResult<BackendBox, FfiError> {
+    guarded("init", || {
+        log::connect(host, B::describe().name);
+        let backend = B::init(config.as_str())?;
+        Ok(FfiBackend_TO::from_value(BackendAdapter(backend), TD_Opaque))
+    })
+}
+
+extern "C" fn no_extension(_name: RStr<'_>) -> ROption<Extension> {
+    ROption::RNone
+}
+
+/// Runs author code, turning a panic into `SYS/TEMP` and logging it.
+fn guarded<T>(callback: &str, f: impl FnOnce() -> Result<T, PopError>) -> RResult<T, FfiError> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(result) => result.map_err(FfiError::from).into(),
+        Err(payload) => {
+            let message = format!("plugin panicked in {callback}: {}", panic_text(&*payload));
+            log::error(&message);
+            RResult::RErr(PopError::temporary(message).into())
+        }
+    }
+}
+
+/// For callbacks without an error channel: a panic gives `fallback`.
+fn guarded_or<T>(callback: &str, fallback: T, f: impl FnOnce() -> T) -> T {
+    match guarded(callback, || Ok(f())) {
+        RResult::ROk(value) => value,
+        RResult::RErr(_) => fallback,
+    }
+}
+
+fn panic_text(payload: &(dyn Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
+}
+
+/// Owns author data whose `Drop` may panic: the host drops plugin objects through an
+/// `extern "C"` function, where an unwinding panic would abort the server.
+struct DropGuard<T>(ManuallyDrop<T>);
+
+impl<T> DropGuard<T> {
+    fn new(value: T) -> Self {
+        Self(ManuallyDrop::new(value))
+    }
+}
+
+impl<T> Drop for DropGuard<T> {
+    fn drop(&mut self) {
+        // SAFETY: the value is taken exactly once, here, and never used afterwards.
+        let value = unsafe { ManuallyDrop::take(&mut self.0) };
+        let _ = guarded("drop", || {
+            drop(value);
+            Ok(())
+        });
+    }
+}
+
+impl<T> Deref for DropGuard<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> DerefMut for DropGuard<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
+}
+
+struct BackendAdapter<B>(B);
+
+fn mailbox_box<M: Mailbox>(mailbox: M) -> MailboxBox {
+    FfiMailbox_TO::from_value(MailboxAdapter(DropGuard::new(mailbox)), TD_Opaque)
+}
+
+impl<B: Backend> FfiBackend for BackendAdapter<B> {
+    fn connect(&self, conn: &FfiConnection) -> RResult<(), FfiError> {
+        guarded("connect", || self.0.connect(&Connection::from(conn)))
+    }
+
+    fn disconnect(&self, conn: &FfiConnection) {
+        guarded_or("disconnect", (), || self.0.disconnect(&Connection::from(conn)))
+    }
+
+    fn authenticate(&self, user: RStr<'_>, password: RStr<'_>, conn: &FfiConnection) -> RResult<MailboxBox, FfiError> {
+        guarded("authenticate", || {
+            let mailbox = self.0.authenticate(user.as_str(), password.as_str(), &Connection::from(conn))?;
+            Ok(mailbox_box(mailbox))
+        })
+    }
+
+    fn supports_apop(&self) -> bool {
+        guarded_or("supports_apop", false, || self.0.supports_apop())
+    }
+
+    fn apop(&self, user: RStr<'_>, digest: RStr<'_>, timestamp: RStr<'_>, conn: &FfiConnection) -> RResult<MailboxBox, FfiError> {
+        guarded("apop", || {
+            let conn = Connection::from(conn);
+            let mailbox = self.0.apop(user.as_str(), digest.as_str(), timestamp.as_str(), &conn)?;
+            Ok(mailbox_box(mailbox))
+        })
+    }
+
+    fn login_delay(&self, user: ROption<RStr<'_>>) -> ROption<u32> {
+        let user = user.map(|u| u.as_str()).into_option();
+        guarded_or("login_delay", None, || self.0.login_delay(user)).into()
+    }
+
+    fn expire(&self, user: ROption<RStr<'_>>) -> ROption<u32> {
+        let user = user.map(|u| u.as_str()).into_option();
+        expire_to_ffi(guarded_or("expire", None, || self.0.expire(user)))
+    }
+}
+
+struct MailboxAdapter<M>(DropGuard<M>);
+
+fn reader_box(reader: MessageReader) -> ReaderBox {
+    FfiReader_TO::from_value(ReaderAdapter(DropGuard::new(reader)), TD_Opaque)
+}
+
+impl<M: Mailbox> FfiMailbox for MailboxAdapter<M> {
+    fn list(&mut self) -> RResult<RVec<FfiMessageInfo>, FfiError> {
+        guarded("list", || Ok(self.0.list()?.into_iter().map(FfiMessageInfo::from).collect()))
+    }
+
+    fn size(&mut self, msg: FfiMessageRef<'_>) -> RResult<ROption<u64>, FfiError> {
+        guarded("size", || Ok(self.0.size(msg.into())?.into()))
+    }
+
+    fn retrieve(&mut self, msg: FfiMessageRef<'_>) -> RResult<ReaderBox, FfiError> {
+        guarded("retrieve", || Ok(reader_box(self.0.retrieve(msg.into())?)))
+    }
+
+    fn top(&mut self, msg: FfiMessageRef<'_>, lines: u32) -> RResult<ROption<ReaderBox>, FfiError> {
+        guarded("top", || Ok(self.0.top(msg.into(), lines)?.map(reader_box).into()))
+    }
+
+    fn delete(&mut self, msgs: RSlice<'_, FfiMessageRef<'_>>) -> RResult<(), FfiError> {
+        guarded("delete", || {
+            let msgs: Vec<MessageRef<'_>> = msgs.iter().map(|&m| m.into()).collect();
+            self.0.delete(&msgs)
+        })
+    }
+}
+
+struct ReaderAdapter(DropGuard<MessageReader>);
+
+impl FfiReader for ReaderAdapter {
+    fn read(&mut self, mut buf: RSliceMut<'_, u8>) -> RResult<usize, FfiError> {
+        guarded("retrieve (reading)", || Ok(self.0.read(&mut buf)?))
+    }
+}

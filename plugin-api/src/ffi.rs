@@ -1,0 +1,205 @@
+//! The ABI face: `#[repr(C)]` types that cross the shared-library boundary, checked by
+//! abi_stable's layout check at load. Plugin authors never touch this module; the
+//! [`crate::export_plugin!`] macro and the [`crate::host`] module adapt it to and from the
+//! author's traits.
+//!
+//! ABI v1 is complete: a host built against an API with appended fields rejects older plugins,
+//! so nothing is appended here. Later additions go through [`PluginModule::extension`].
+
+// abi_stable 0.11's `#[sabi_trait]` expands to impls inside a const block.
+#![allow(non_local_definitions)]
+
+use crate::ResponseCode;
+use abi_stable::{
+    declare_root_module_statics,
+    library::RootModule,
+    package_version_strings,
+    sabi_trait,
+    sabi_types::VersionStrings,
+    std_types::{RBox, ROption, RResult, RSlice, RSliceMut, RStr, RString, RVec},
+    type_layout::TypeLayout,
+    StableAbi,
+};
+
+/// The plugin ABI major version, also exported as the plain C symbol [`ABI_SYMBOL`] so that the
+/// host can tell "not a plugin" and "built for another ABI" apart before the typed load.
+pub const ABI_MAJOR: u32 = 1;
+
+/// Name of the `extern "C" fn() -> u32` that returns the plugin's [`ABI_MAJOR`].
+pub const ABI_SYMBOL: &str = "pop3host_plugin_abi_major";
+
+#[repr(C)]
+#[derive(StableAbi)]
+pub struct FfiError {
+    pub code: ResponseCode,
+    pub message: RString,
+}
+
+#[repr(C)]
+#[derive(StableAbi)]
+pub struct FfiConnection {
+    pub id: u64,
+    /// `SocketAddr` in its `Display` form.
+    pub peer: RString,
+    pub local: RString,
+    pub tls: bool,
+}
+
+#[repr(C)]
+#[derive(StableAbi)]
+pub struct FfiMessageInfo {
+    pub id: RString,
+    pub size: ROption<u64>,
+}
+
+#[repr(C)]
+#[derive(StableAbi, Clone, Copy)]
+pub struct FfiMessageRef<'a> {
+    pub index: u64,
+    pub id: RStr<'a>,
+}
+
+#[repr(C)]
+#[derive(StableAbi)]
+pub struct FfiPluginInfo {
+    pub name: RString,
+    pub version: RString,
+    pub description: RString,
+    pub config_help: RString,
+}
+
+/// `expire` returns this for EXPIRE NEVER; any other value is a number of days.
+pub const EXPIRE_NEVER: u32 = u32::MAX;
+
+#[repr(transparent)]
+#[derive(StableAbi, Clone, Copy, PartialEq, Eq, Debug)]
+pub struct LogLevel(pub u8);
+
+impl LogLevel {
+    pub const ERROR: Self = Self(1);
+    pub const WARN: Self = Self(2);
+    pub const INFO: Self = Self(3);
+    pub const DEBUG: Self = Self(4);
+    pub const TRACE: Self = Self(5);
+}
+
+#[sabi_trait]
+pub trait FfiBackend: Send + Sync {
+    fn connect(&self, conn: &FfiConnection) -> RResult<(), FfiError>;
+    fn disconnect(&self, conn: &FfiConnection);
+    fn authenticate(
+        &self,
+        user: RStr<'_>,
+        password: RStr<'_>,
+        conn: &FfiConnection,
+    ) -> RResult<MailboxBox, FfiError>;
+    fn supports_apop(&self) -> bool;
+    fn apop(
+        &self,
+        user: RStr<'_>,
+        digest: RStr<'_>,
+        timestamp: RStr<'_>,
+        conn: &FfiConnection,
+    ) -> RResult<MailboxBox, FfiError>;
+    fn login_delay(&self, user: ROption<RStr<'_>>) -> ROption<u32>;
+    fn expire(&self, user: ROption<RStr<'_>>) -> ROption<u32>;
+}
+
+#[sabi_trait]
+pub trait FfiMailbox: Send {
+    fn list(&mut self) -> RResult<RVec<FfiMessageInfo>, FfiError>;
+    fn size(&mut self, msg: FfiMessageRef<'_>) -> RResult<ROption<u64>, FfiError>;
+    fn retrieve(&mut self, msg: FfiMessageRef<'_>) -> RResult<ReaderBox, FfiError>;
+    fn top(&mut self, msg: FfiMessageRef<'_>, lines: u32) -> RResult<ROption<ReaderBox>, FfiError>;
+    fn delete(&mut self, msgs: RSlice<'_, FfiMessageRef<'_>>) -> RResult<(), FfiError>;
+}
+
+#[sabi_trait]
+pub trait FfiReader: Send {
+    /// Like `std::io::Read::read`: 0 is the end of the message.
+    fn read(&mut self, buf: RSliceMut<'_, u8>) -> RResult<usize, FfiError>;
+}
+
+pub type BackendBox = FfiBackend_TO<'static, RBox<()>>;
+pub type MailboxBox = FfiMailbox_TO<'static, RBox<()>>;
+pub type ReaderBox = FfiReader_TO<'static, RBox<()>>;
+
+/// What the host offers a plugin. A prefix type, so a later host can append fields.
+#[repr(C)]
+#[derive(StableAbi)]
+#[sabi(kind(Prefix(prefix_ref = HostContextRef)))]
+#[sabi(missing_field(panic))]
+pub struct HostContext {
+    /// Writes one line to the host's log, attributed to the plugin.
+    #[sabi(last_prefix_field)]
+    pub log: extern "C" fn(level: LogLevel, plugin: RStr<'_>, message: RStr<'_>),
+}
+
+/// An addition to ABI v1, found by name: its layout is checked before the host uses it.
+#[repr(C)]
+#[derive(StableAbi, Clone, Copy)]
+pub struct Extension {
+    pub layout: &'static TypeLayout,
+    pub value: *const (),
+}
+
+impl Extension {
+    /// Offers `value` under its own layout, for [`PluginModule::extension`].
+    pub fn new<T: StableAbi>(value: &'static T) -> Self {
+        Self { layout: T::LAYOUT, value: (value as *const T).cast() }
+    }
+
+    /// The value, if its layout is compatible with `T`.
+    pub fn get<T: StableAbi>(self) -> Option<&'static T> {
+        abi_stable::abi_stability::check_layout_compatibility(T::LAYOUT, self.layout).into_result().ok()?;
+        // SAFETY: `value` came from `Extension::new` with a `&'static` of a type whose layout
+        // is `self.layout`, and abi_stable just checked that layout against `T`'s.
+        Some(unsafe { &*self.value.cast::<T>() })
+    }
+}
+
+/// The root module every plugin exports.
+#[repr(C)]
+#[derive(StableAbi)]
+#[sabi(kind(Prefix(prefix_ref = PluginModuleRef)))]
+#[sabi(missing_field(panic))]
+pub struct PluginModule {
+    pub describe: extern "C" fn() -> FfiPluginInfo,
+    pub init: extern "C" fn(config: RStr<'_>, host: HostContextRef) -> RResult<BackendBox, FfiError>,
+    /// Later additions to the contract, by name; `RNone` for every name in ABI v1.
+    #[sabi(last_prefix_field)]
+    pub extension: extern "C" fn(name: RStr<'_>) -> ROption<Extension>,
+}
+
+impl RootModule for PluginModuleRef {
+    declare_root_module_statics! {PluginModuleRef}
+    const BASE_NAME: &'static str = "pop3host_plugin";
+    const NAME: &'static str = "pop3host_plugin";
+    const VERSION_STRINGS: VersionStrings = package_version_strings!();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[repr(C)]
+    #[derive(StableAbi)]
+    struct Counter {
+        count: u32,
+    }
+
+    #[repr(C)]
+    #[derive(StableAbi)]
+    struct Other {
+        name: RString,
+    }
+
+    static COUNTER: Counter = Counter { count: 7 };
+
+    #[test]
+    fn extension_is_returned_only_to_a_compatible_layout() {
+        let ext = Extension::new(&COUNTER);
+        assert_eq!(ext.get::<Counter>().map(|c| c.count), Some(7));
+        assert!(ext.get::<Other>().is_none());
+    }
+}

@@ -1,0 +1,193 @@
+//! The host side of the boundary: loads a plugin library with abi_stable and wraps its ABI
+//! objects in handles that speak the author's types, so the host never sees `RString` or
+//! abi_stable (which could then be replaced without touching the host).
+//!
+//! The handles are blocking, like the callbacks behind them: the host calls them from its
+//! blocking pool.
+
+use crate::convert::{expire_from_ffi, into_result, user_to_ffi};
+use crate::ffi::*;
+use crate::{Connection, Expire, MessageInfo, MessageRef, PluginInfo, PopError};
+use abi_stable::library::{lib_header_from_path, LibraryError};
+use abi_stable::prefix_type::PrefixTypeTrait;
+use abi_stable::std_types::{RSlice, RStr};
+use abi_stable::StableAbi;
+use std::path::Path;
+
+/// A loaded plugin library. Never unloaded: its code may still run in abandoned calls.
+pub struct Plugin {
+    module: PluginModuleRef,
+}
+
+/// Why a library could not be loaded: a short summary for the user and the full text (which
+/// for a layout mismatch is thousands of lines) for the debug log.
+#[derive(Debug)]
+pub struct LoadError {
+    pub summary: String,
+    pub detail: String,
+}
+
+impl From<LibraryError> for LoadError {
+    fn from(err: LibraryError) -> Self {
+        let detail = err.to_string();
+        let summary = match &err {
+            LibraryError::OpenError { err, .. } => format!("cannot load it: {err}"),
+            LibraryError::GetSymbolError { .. } => {
+                "it is not a pop3host plugin (it exports no pop3host root module)".to_string()
+            }
+            LibraryError::IncompatibleVersionNumber { expected_version, actual_version, .. } => format!(
+                "it was built against pop3_plugin_api {actual_version}, which this host \
+                 (pop3_plugin_api {expected_version}) cannot load; rebuild the plugin"
+            ),
+            LibraryError::AbiInstability(_) => format!(
+                "its plugin ABI layout does not match this host's; rebuild the plugin against \
+                 this pop3_plugin_api\n{}",
+                layout_summary(&detail)
+            ),
+            _ => detail.lines().next().unwrap_or_default().to_string(),
+        };
+        Self { summary, detail }
+    }
+}
+
+/// The `Error:` lines of abi_stable's layout report, with a little context each.
+fn layout_summary(report: &str) -> String {
+    const CONTEXT: usize = 3;
+    const MAX_LINES: usize = 12;
+    let lines: Vec<&str> = report.lines().collect();
+    let mut picked: Vec<&str> = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim_start().starts_with("Error:") {
+            picked.extend(lines[i..].iter().take(CONTEXT + 1).copied());
+        }
+        if picked.len() >= MAX_LINES {
+            picked.truncate(MAX_LINES);
+            break;
+        }
+    }
+    picked.join("\n")
+}
+
+/// Loads the plugin at `path`: the typed load through its library header, which (unlike
+/// `RootModule::load_from_file`) never returns a module cached from another path.
+pub fn load(path: &Path) -> Result<Plugin, LoadError> {
+    let header = lib_header_from_path(path)?;
+    let module = header.init_root_module::<PluginModuleRef>()?;
+    Ok(Plugin { module })
+}
+
+impl Plugin {
+    pub fn describe(&self) -> PluginInfo {
+        (self.module.describe())().into()
+    }
+
+    /// Runs the plugin's `init` with its configuration JSON (`null` for none).
+    pub fn init(&self, config: &str) -> Result<BackendHandle, PopError> {
+        let host = HostContext { log: log_to_tracing }.leak_into_prefix();
+        into_result((self.module.init())(RStr::from_str(config), host)).map(BackendHandle)
+    }
+
+    /// An addition to ABI v1 offered by the plugin under `name`, if its layout matches `T`.
+    pub fn extension<T: StableAbi>(&self, name: &str) -> Option<&'static T> {
+        (self.module.extension())(RStr::from_str(name)).into_option()?.get()
+    }
+}
+
+extern "C" fn log_to_tracing(level: LogLevel, plugin: RStr<'_>, message: RStr<'_>) {
+    let (plugin, message) = (plugin.as_str(), message.as_str());
+    match level {
+        LogLevel::ERROR => tracing::error!(target: "plugin", plugin, "{message}"),
+        LogLevel::WARN => tracing::warn!(target: "plugin", plugin, "{message}"),
+        LogLevel::INFO => tracing::info!(target: "plugin", plugin, "{message}"),
+        LogLevel::DEBUG => tracing::debug!(target: "plugin", plugin, "{message}"),
+        _ => tracing::trace!(target: "plugin", plugin, "{message}"),
+    }
+}
+
+/// An initialised backend; see [`crate::Backend`] for what each call means.
+pub struct BackendHandle(BackendBox);
+
+impl BackendHandle {
+    pub fn connect(&self, conn: &Connection) -> Result<(), PopError> {
+        into_result(self.0.connect(&conn.into()))
+    }
+
+    pub fn disconnect(&self, conn: &Connection) {
+        self.0.disconnect(&conn.into())
+    }
+
+    pub fn authenticate(&self, user: &str, password: &str, conn: &Connection) -> Result<MailboxHandle, PopError> {
+        into_result(self.0.authenticate(user.into(), password.into(), &conn.into())).map(MailboxHandle)
+    }
+
+    pub fn supports_apop(&self) -> bool {
+        self.0.supports_apop()
+    }
+
+    pub fn apop(&self, user: &str, digest: &str, timestamp: &str, conn: &Connection) -> Result<MailboxHandle, PopError> {
+        into_result(self.0.apop(user.into(), digest.into(), timestamp.into(), &conn.into())).map(MailboxHandle)
+    }
+
+    pub fn login_delay(&self, user: Option<&str>) -> Option<u32> {
+        self.0.login_delay(user_to_ffi(user)).into_option()
+    }
+
+    pub fn expire(&self, user: Option<&str>) -> Option<Expire> {
+        expire_from_ffi(self.0.expire(user_to_ffi(user)))
+    }
+}
+
+/// A logged-in session's maildrop; dropping it releases the plugin's lock.
+pub struct MailboxHandle(MailboxBox);
+
+impl MailboxHandle {
+    pub fn list(&mut self) -> Result<Vec<MessageInfo>, PopError> {
+        let list: Vec<FfiMessageInfo> = into_result(self.0.list())?;
+        Ok(list.into_iter().map(MessageInfo::from).collect())
+    }
+
+    pub fn size(&mut self, msg: MessageRef<'_>) -> Result<Option<u64>, PopError> {
+        into_result(self.0.size(msg.into()))
+    }
+
+    pub fn retrieve(&mut self, msg: MessageRef<'_>) -> Result<ReaderHandle, PopError> {
+        into_result(self.0.retrieve(msg.into())).map(ReaderHandle)
+    }
+
+    pub fn top(&mut self, msg: MessageRef<'_>, lines: u32) -> Result<Option<ReaderHandle>, PopError> {
+        let reader: Option<ReaderBox> = into_result(self.0.top(msg.into(), lines))?;
+        Ok(reader.map(ReaderHandle))
+    }
+
+    pub fn delete(&mut self, msgs: &[MessageRef<'_>]) -> Result<(), PopError> {
+        let msgs: Vec<FfiMessageRef<'_>> = msgs.iter().map(|&m| m.into()).collect();
+        into_result(self.0.delete(RSlice::from_slice(&msgs)))
+    }
+}
+
+/// A message being read from the plugin.
+pub struct ReaderHandle(ReaderBox);
+
+impl ReaderHandle {
+    /// Fills `buf` from the start; 0 is the end of the message.
+    pub fn read(&mut self, buf: &mut [u8]) -> Result<usize, PopError> {
+        into_result(self.0.read(buf.into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn export_macro_names_abi_stables_root_symbol() {
+        let exported = "_1as_0lib_1header_0root_bmodule_bloader";
+        assert_eq!(abi_stable::library::ROOT_MODULE_LOADER_NAME, exported);
+        assert!(include_str!("export.rs").contains(exported));
+    }
+
+    #[test]
+    fn layout_summary_keeps_error_lines_and_context() {
+        let report = "noise\nError: field count\n a\n b\n c\n d\nmore\nError: type\n x\n";
+        let summary = super::layout_summary(report);
+        assert_eq!(summary, "Error: field count\n a\n b\n c\nError: type\n x");
+    }
+}
