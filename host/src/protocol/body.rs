@@ -1,0 +1,255 @@
+//! Message bytes to POP3 multi-line bodies (RFC 1939 §3), incrementally.
+//!
+//! A backend hands over raw bytes in any line endings and any chunking. [`BodyEncoder`] turns
+//! every line ending into CRLF (a bare LF gets a CR; a bare CR that is not followed by LF is
+//! data), dot-stuffs lines that begin with `.`, ends an unterminated last line, and writes the
+//! `.` terminator. For TOP it stops after the header, the blank line and `n` body lines.
+//! [`SizeCounter`] counts the same octets without stuffing: the size that STAT and LIST report.
+
+/// Encodes one message body; feed it chunks with [`BodyEncoder::encode`], then call
+/// [`BodyEncoder::finish`].
+pub struct BodyEncoder {
+    at_line_start: bool,
+    prev_cr: bool,
+    /// Bytes of the current line so far (to tell the blank line that ends the header).
+    line_len: usize,
+    top: Option<TopCut>,
+}
+
+struct TopCut {
+    in_header: bool,
+    body_lines_left: u32,
+}
+
+impl BodyEncoder {
+    /// For RETR: the whole message.
+    pub fn whole() -> Self {
+        Self { at_line_start: true, prev_cr: false, line_len: 0, top: None }
+    }
+
+    /// For TOP: the header, the blank line, then at most `body_lines` lines.
+    pub fn top(body_lines: u32) -> Self {
+        Self { top: Some(TopCut { in_header: true, body_lines_left: body_lines }), ..Self::whole() }
+    }
+
+    /// Whether TOP has all it needs: the caller may stop reading.
+    pub fn is_done(&self) -> bool {
+        self.at_line_start && self.top.as_ref().is_some_and(|t| !t.in_header && t.body_lines_left == 0)
+    }
+
+    /// Appends the encoded form of `chunk` to `out`.
+    pub fn encode(&mut self, mut chunk: &[u8], out: &mut Vec<u8>) {
+        out.reserve(chunk.len() + chunk.len() / 32 + 4);
+        while !chunk.is_empty() && !self.is_done() {
+            if self.at_line_start {
+                if chunk[0] == b'.' {
+                    out.push(b'.');
+                }
+                self.at_line_start = false;
+            }
+            match memchr::memchr(b'\n', chunk) {
+                Some(lf) => {
+                    let line = &chunk[..lf];
+                    out.extend_from_slice(line);
+                    let cr_before = line.last().map_or(self.prev_cr, |&b| b == b'\r');
+                    if !cr_before {
+                        out.push(b'\r');
+                    }
+                    out.push(b'\n');
+                    let line_len = self.line_len + line.len();
+                    self.end_line(line_len == 0 || (line_len == 1 && cr_before));
+                    chunk = &chunk[lf + 1..];
+                }
+                None => {
+                    out.extend_from_slice(chunk);
+                    self.line_len += chunk.len();
+                    self.prev_cr = chunk.last() == Some(&b'\r');
+                    chunk = &[];
+                }
+            }
+        }
+    }
+
+    fn end_line(&mut self, blank: bool) {
+        self.at_line_start = true;
+        self.prev_cr = false;
+        self.line_len = 0;
+        if let Some(top) = &mut self.top {
+            if top.in_header {
+                top.in_header = !blank;
+            } else {
+                top.body_lines_left = top.body_lines_left.saturating_sub(1);
+            }
+        }
+    }
+
+    /// Ends an unterminated last line and writes the terminator.
+    pub fn finish(self, out: &mut Vec<u8>) {
+        if !self.at_line_start {
+            out.extend_from_slice(if self.prev_cr { b"\n" } else { b"\r\n" });
+        }
+        out.extend_from_slice(b".\r\n");
+    }
+}
+
+/// Counts the octets of a message as sent, before dot-stuffing (RFC 1939 §5 sizes).
+#[derive(Default)]
+pub struct SizeCounter {
+    size: u64,
+    prev_cr: bool,
+    open_line: bool,
+}
+
+impl SizeCounter {
+    pub fn add(&mut self, chunk: &[u8]) {
+        let Some(&last) = chunk.last() else { return };
+        let mut bare_lfs = 0;
+        for lf in memchr::memchr_iter(b'\n', chunk) {
+            let cr_before = if lf == 0 { self.prev_cr } else { chunk[lf - 1] == b'\r' };
+            bare_lfs += u64::from(!cr_before);
+        }
+        self.size += chunk.len() as u64 + bare_lfs;
+        self.prev_cr = last == b'\r';
+        self.open_line = last != b'\n';
+    }
+
+    /// The size, counting the line end that [`BodyEncoder::finish`] adds to an open line.
+    pub fn total(&self) -> u64 {
+        match (self.open_line, self.prev_cr) {
+            (false, _) => self.size,
+            (true, true) => self.size + 1,
+            (true, false) => self.size + 2,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The rules spelled out line by line, as a reference for the incremental code.
+    fn naive(message: &[u8], top: Option<u32>, stuff: bool) -> Vec<u8> {
+        let mut lines: Vec<Vec<u8>> = Vec::new();
+        let mut current = Vec::new();
+        for &b in message {
+            if b == b'\n' {
+                if current.last() == Some(&b'\r') {
+                    current.pop();
+                }
+                lines.push(std::mem::take(&mut current));
+            } else {
+                current.push(b);
+            }
+        }
+        if !current.is_empty() {
+            if current.last() == Some(&b'\r') {
+                current.pop();
+            }
+            lines.push(current);
+        }
+        if let Some(n) = top {
+            if let Some(blank) = lines.iter().position(|l| l.is_empty()) {
+                lines.truncate((blank + 1 + n as usize).min(lines.len()));
+            }
+        }
+        let mut out = Vec::new();
+        for line in lines {
+            if stuff && line.first() == Some(&b'.') {
+                out.push(b'.');
+            }
+            out.extend(line);
+            out.extend(b"\r\n");
+        }
+        out.extend(b".\r\n");
+        out
+    }
+
+    fn encode_in_chunks(message: &[u8], top: Option<u32>, chunk: usize) -> Vec<u8> {
+        let mut encoder = top.map_or_else(BodyEncoder::whole, BodyEncoder::top);
+        let mut out = Vec::new();
+        for piece in message.chunks(chunk.max(1)) {
+            encoder.encode(piece, &mut out);
+        }
+        encoder.finish(&mut out);
+        out
+    }
+
+    fn size_in_chunks(message: &[u8], chunk: usize) -> u64 {
+        let mut counter = SizeCounter::default();
+        for piece in message.chunks(chunk.max(1)) {
+            counter.add(piece);
+        }
+        counter.total()
+    }
+
+    /// Every string of up to `len` symbols over `alphabet`.
+    fn all_strings(alphabet: &[u8], len: usize) -> Vec<Vec<u8>> {
+        let mut all = vec![vec![]];
+        let mut layer = vec![vec![]];
+        for _ in 0..len {
+            layer = layer
+                .iter()
+                .flat_map(|s: &Vec<u8>| alphabet.iter().map(move |&c| [s.as_slice(), &[c]].concat()))
+                .collect();
+            all.extend(layer.iter().cloned());
+        }
+        all
+    }
+
+    #[test]
+    fn matches_the_naive_reference_on_all_short_strings_and_splits() {
+        for message in all_strings(b"a.\r\n", 7) {
+            let expected = naive(&message, None, true);
+            for chunk in 1..=message.len().max(1) {
+                assert_eq!(encode_in_chunks(&message, None, chunk), expected, "{message:?} in {chunk}");
+            }
+        }
+    }
+
+    #[test]
+    fn size_is_the_unstuffed_length_on_all_short_strings_and_splits() {
+        for message in all_strings(b"a.\r\n", 7) {
+            let expected = (naive(&message, None, false).len() - b".\r\n".len()) as u64;
+            for chunk in 1..=message.len().max(1) {
+                assert_eq!(size_in_chunks(&message, chunk), expected, "{message:?} in {chunk}");
+            }
+        }
+    }
+
+    #[test]
+    fn top_matches_the_reference() {
+        let message = b"Subject: x\r\nFrom: y\n\r\nline 1\n.line 2\r\nline 3\nlast";
+        for lines in [0, 1, 2, 3, 4, 99_999_999] {
+            for chunk in 1..message.len() {
+                assert_eq!(encode_in_chunks(message, Some(lines), chunk), naive(message, Some(lines), true), "{lines} {chunk}");
+            }
+        }
+        assert_eq!(encode_in_chunks(message, Some(0), 100), b"Subject: x\r\nFrom: y\r\n\r\n.\r\n");
+    }
+
+    #[test]
+    fn top_stops_early() {
+        let mut encoder = BodyEncoder::top(1);
+        let mut out = Vec::new();
+        encoder.encode(b"H: v\n\nbody 1\nbody 2\n", &mut out);
+        assert!(encoder.is_done());
+        assert_eq!(out, b"H: v\r\n\r\nbody 1\r\n");
+    }
+
+    #[test]
+    fn wire_format_cases() {
+        let cases: [(&[u8], &[u8]); 6] = [
+            (b".\n", b"..\r\n.\r\n"),
+            (b"..x\r\n", b"...x\r\n.\r\n"),
+            (b"no final newline", b"no final newline\r\n.\r\n"),
+            (b"a\nb\r\nc", b"a\r\nb\r\nc\r\n.\r\n"),
+            (b"8bit \xe9\x00 nul\n", b"8bit \xe9\x00 nul\r\n.\r\n"),
+            (b"", b".\r\n"),
+        ];
+        for (message, wire) in cases {
+            assert_eq!(encode_in_chunks(message, None, 3), wire, "{message:?}");
+        }
+        let long = vec![b'x'; 3000];
+        assert_eq!(encode_in_chunks(&long, None, 1000).len(), 3000 + 2 + 3);
+    }
+}

@@ -1,0 +1,192 @@
+//! Parses one command line (RFC 1939, 2449) into a [`Command`]. Keywords are
+//! case-insensitive; arguments are separated by spaces. Pure: no state, no I/O.
+
+use std::fmt;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Command {
+    User(String),
+    Pass(String),
+    Apop { user: String, digest: String },
+    Capa,
+    Quit,
+    Stat,
+    List(Option<MessageNumber>),
+    Retr(MessageNumber),
+    Dele(MessageNumber),
+    Noop,
+    Rset,
+    Top { msg: MessageNumber, lines: u32 },
+    Uidl(Option<MessageNumber>),
+}
+
+/// A message number as the client wrote it: 1-based, not yet checked against the maildrop.
+/// Numbers beyond `u32` are kept as `u32::MAX`, which no maildrop reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageNumber(pub u32);
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum ParseError {
+    Empty,
+    Unknown(String),
+    /// The keyword is known but its arguments are not right; holds the expected syntax.
+    Syntax(&'static str),
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Empty => f.write_str("Empty command"),
+            Self::Unknown(keyword) => write!(f, "Unknown command: {keyword}"),
+            Self::Syntax(usage) => write!(f, "Syntax: {usage}"),
+        }
+    }
+}
+
+impl Command {
+    pub fn parse(line: &[u8]) -> Result<Self, ParseError> {
+        let line = String::from_utf8_lossy(line);
+        let line = line.trim_end_matches([' ', '\t']);
+        let (keyword, rest) = line.split_once(' ').unwrap_or((line, ""));
+        let mut args = rest.split(' ').filter(|a| !a.is_empty());
+        let keyword = keyword.to_ascii_uppercase();
+        let command = match keyword.as_str() {
+            // USER and PASS take the rest of the line: passwords may contain spaces.
+            "USER" => Self::User(whole(rest, "USER name")?),
+            "PASS" => Self::Pass(whole(rest, "PASS password")?),
+            "APOP" => Self::Apop { user: word(&mut args, APOP)?, digest: word(&mut args, APOP)? },
+            "CAPA" => Self::Capa,
+            "QUIT" => Self::Quit,
+            "STAT" => Self::Stat,
+            "LIST" => Self::List(optional_number(&mut args, "LIST [msg]")?),
+            "RETR" => Self::Retr(number(&mut args, "RETR msg")?),
+            "DELE" => Self::Dele(number(&mut args, "DELE msg")?),
+            "NOOP" => Self::Noop,
+            "RSET" => Self::Rset,
+            "TOP" => Self::Top { msg: number(&mut args, TOP)?, lines: count(&mut args, TOP)? },
+            "UIDL" => Self::Uidl(optional_number(&mut args, "UIDL [msg]")?),
+            "" => return Err(ParseError::Empty),
+            _ => return Err(ParseError::Unknown(printable(&keyword))),
+        };
+        let takes_whole_line = matches!(command, Self::User(_) | Self::Pass(_));
+        if !takes_whole_line && args.next().is_some() {
+            return Err(ParseError::Syntax(usage_of(&command)));
+        }
+        Ok(command)
+    }
+}
+
+const APOP: &str = "APOP name digest";
+const TOP: &str = "TOP msg lines";
+
+fn usage_of(command: &Command) -> &'static str {
+    match command {
+        Command::Apop { .. } => APOP,
+        Command::Capa => "CAPA",
+        Command::Quit => "QUIT",
+        Command::Stat => "STAT",
+        Command::List(_) => "LIST [msg]",
+        Command::Retr(_) => "RETR msg",
+        Command::Dele(_) => "DELE msg",
+        Command::Noop => "NOOP",
+        Command::Rset => "RSET",
+        Command::Top { .. } => TOP,
+        Command::Uidl(_) => "UIDL [msg]",
+        Command::User(_) => "USER name",
+        Command::Pass(_) => "PASS password",
+    }
+}
+
+fn whole(rest: &str, usage: &'static str) -> Result<String, ParseError> {
+    match rest.trim_start_matches(' ') {
+        "" => Err(ParseError::Syntax(usage)),
+        value => Ok(value.to_string()),
+    }
+}
+
+fn word<'a>(args: &mut impl Iterator<Item = &'a str>, usage: &'static str) -> Result<String, ParseError> {
+    args.next().map(str::to_string).ok_or(ParseError::Syntax(usage))
+}
+
+/// A decimal number of at most 10 digits' worth, saturated to `u32::MAX`.
+fn decimal(arg: &str) -> Option<u32> {
+    if arg.is_empty() || !arg.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(arg.parse::<u32>().unwrap_or(u32::MAX))
+}
+
+fn number<'a>(args: &mut impl Iterator<Item = &'a str>, usage: &'static str) -> Result<MessageNumber, ParseError> {
+    args.next().and_then(decimal).map(MessageNumber).ok_or(ParseError::Syntax(usage))
+}
+
+fn optional_number<'a>(
+    args: &mut impl Iterator<Item = &'a str>,
+    usage: &'static str,
+) -> Result<Option<MessageNumber>, ParseError> {
+    match args.next() {
+        None => Ok(None),
+        Some(arg) => decimal(arg).map(|n| Some(MessageNumber(n))).ok_or(ParseError::Syntax(usage)),
+    }
+}
+
+fn count<'a>(args: &mut impl Iterator<Item = &'a str>, usage: &'static str) -> Result<u32, ParseError> {
+    args.next().and_then(decimal).ok_or(ParseError::Syntax(usage))
+}
+
+/// A keyword made safe to echo: printable ASCII, at most 16 characters.
+fn printable(keyword: &str) -> String {
+    keyword.chars().filter(|c| c.is_ascii_graphic()).take(16).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &str) -> Result<Command, ParseError> {
+        Command::parse(line.as_bytes())
+    }
+
+    #[test]
+    fn keywords_are_case_insensitive() {
+        assert_eq!(parse("list 2"), Ok(Command::List(Some(MessageNumber(2)))));
+        assert_eq!(parse("Stat"), Ok(Command::Stat));
+        assert_eq!(parse("tOp 1 0"), Ok(Command::Top { msg: MessageNumber(1), lines: 0 }));
+    }
+
+    #[test]
+    fn pass_keeps_spaces_in_the_password() {
+        assert_eq!(parse("PASS  two words "), Ok(Command::Pass("two words".into())));
+        assert_eq!(parse("USER alice"), Ok(Command::User("alice".into())));
+        assert_eq!(parse("PASS"), Err(ParseError::Syntax("PASS password")));
+    }
+
+    #[test]
+    fn bad_numbers_are_syntax_errors() {
+        for line in ["RETR", "RETR x", "RETR -1", "RETR 1x", "DELE 1 2", "TOP 1", "LIST a", "STAT 1"] {
+            assert!(matches!(parse(line), Err(ParseError::Syntax(_))), "{line}");
+        }
+    }
+
+    #[test]
+    fn huge_numbers_saturate() {
+        assert_eq!(parse("RETR 99999999999999999999"), Ok(Command::Retr(MessageNumber(u32::MAX))));
+        assert_eq!(parse("TOP 1 99999999"), Ok(Command::Top { msg: MessageNumber(1), lines: 99_999_999 }));
+    }
+
+    #[test]
+    fn unknown_keywords_are_echoed_safely() {
+        assert_eq!(parse("XYZZY\u{7}abc"), Err(ParseError::Unknown("XYZZYABC".into())));
+        assert_eq!(parse(""), Err(ParseError::Empty));
+        assert_eq!(Command::parse(b"\xff\xfe"), Err(ParseError::Unknown("".into())));
+    }
+
+    #[test]
+    fn apop_takes_user_and_digest() {
+        assert_eq!(
+            parse("APOP mrose c4c9334bac560ecc979e58001b3e22fb"),
+            Ok(Command::Apop { user: "mrose".into(), digest: "c4c9334bac560ecc979e58001b3e22fb".into() })
+        );
+        assert!(parse("APOP mrose").is_err());
+    }
+}

@@ -1,0 +1,141 @@
+//! Splits the client's byte stream into command lines, incrementally and with a bound.
+//!
+//! Bytes arrive in arbitrary pieces; a line is complete at LF (a CR before it is dropped, so
+//! bare-LF clients work, as with Dovecot). A line longer than the bound is reported once as
+//! [`Line::TooLong`] and its remaining bytes are skipped up to its LF, so a hostile client
+//! cannot make the buffer grow and the session can go on.
+
+/// The longest command line accepted, CRLF included. RFC 1939 allows 255 octets; SASL
+/// responses (RFC 5034) may be longer, so allow some room.
+pub const MAX_LINE: usize = 4096;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Line<'a> {
+    /// A command line without its line ending.
+    Complete(&'a [u8]),
+    /// A line over the bound; its bytes were discarded.
+    TooLong,
+}
+
+pub struct LineBuffer {
+    buf: Vec<u8>,
+    /// Start of the unconsumed bytes in `buf`; consumed bytes are compacted away lazily.
+    start: usize,
+    max: usize,
+    /// Inside an overlong line: drop bytes up to the next LF.
+    skipping: bool,
+}
+
+impl LineBuffer {
+    pub fn new(max: usize) -> Self {
+        Self { buf: Vec::with_capacity(512), start: 0, max, skipping: false }
+    }
+
+    /// Appends bytes read from the client. Call [`LineBuffer::next_line`] until it returns
+    /// `None` before the next `extend`, or memory is not bounded.
+    pub fn extend(&mut self, data: &[u8]) {
+        if self.start > 0 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        self.buf.extend_from_slice(data);
+    }
+
+    /// The next complete line, or `None` when more bytes are needed.
+    pub fn next_line(&mut self) -> Option<Line<'_>> {
+        loop {
+            let pending = &self.buf[self.start..];
+            match memchr::memchr(b'\n', pending) {
+                Some(lf) => {
+                    let line_start = self.start;
+                    self.start += lf + 1;
+                    if std::mem::take(&mut self.skipping) {
+                        continue;
+                    }
+                    if lf + 1 > self.max {
+                        return Some(Line::TooLong);
+                    }
+                    let line = &self.buf[line_start..line_start + lf];
+                    return Some(Line::Complete(line.strip_suffix(b"\r").unwrap_or(line)));
+                }
+                None if pending.len() >= self.max => {
+                    self.buf.clear();
+                    self.start = 0;
+                    let first_report = !self.skipping;
+                    self.skipping = true;
+                    return first_report.then_some(Line::TooLong);
+                }
+                None => return None,
+            }
+        }
+    }
+
+    /// Whether bytes of an incomplete line are waiting (used to discard what a client sent
+    /// after STLS, and to tell an idle client from a slow one).
+    pub fn is_empty(&self) -> bool {
+        self.start == self.buf.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds `input` in pieces of `chunk` bytes and collects what comes out.
+    fn collect(input: &[u8], chunk: usize, max: usize) -> Vec<Result<Vec<u8>, ()>> {
+        let mut buffer = LineBuffer::new(max);
+        let mut out = Vec::new();
+        for piece in input.chunks(chunk) {
+            buffer.extend(piece);
+            while let Some(line) = buffer.next_line() {
+                out.push(match line {
+                    Line::Complete(l) => Ok(l.to_vec()),
+                    Line::TooLong => Err(()),
+                });
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_split_gives_the_same_lines() {
+        let input = b"USER a\r\nPASS b c\nSTAT\r\n\r\nLIST 1\r\nNOOP";
+        let whole = collect(input, input.len(), MAX_LINE);
+        assert_eq!(
+            whole,
+            vec![Ok(b"USER a".to_vec()), Ok(b"PASS b c".to_vec()), Ok(b"STAT".to_vec()), Ok(vec![]), Ok(b"LIST 1".to_vec())]
+        );
+        for chunk in 1..input.len() {
+            assert_eq!(collect(input, chunk, MAX_LINE), whole, "chunk size {chunk}");
+        }
+    }
+
+    #[test]
+    fn an_overlong_line_is_reported_once_and_skipped() {
+        let mut input = b"NOOP\r\n".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 100));
+        input.extend(b"\r\nSTAT\r\n");
+        let expected = vec![Ok(b"NOOP".to_vec()), Err(()), Ok(b"STAT".to_vec())];
+        for chunk in 1..input.len() {
+            assert_eq!(collect(&input, chunk, 32), expected, "chunk size {chunk}");
+        }
+    }
+
+    #[test]
+    fn a_line_exactly_at_the_bound_is_accepted() {
+        let line = [b"a".repeat(30), b"\r\n".to_vec()].concat();
+        assert_eq!(collect(&line, 7, 32), vec![Ok(b"a".repeat(30))]);
+        let longer = [b"a".repeat(31), b"\r\n".to_vec()].concat();
+        assert_eq!(collect(&longer, 7, 32), vec![Err(())]);
+    }
+
+    #[test]
+    fn memory_stays_bounded_without_a_line_end() {
+        let mut buffer = LineBuffer::new(64);
+        for _ in 0..10_000 {
+            buffer.extend(&[b'x'; 100]);
+            while buffer.next_line().is_some() {}
+        }
+        assert!(buffer.buf.capacity() < 1024, "capacity {}", buffer.buf.capacity());
+    }
+}

@@ -1,0 +1,100 @@
+//! Status lines on the wire: `+OK text` and `-ERR [CODE] text` (RFC 1939 §3, RFC 2449 §8).
+//!
+//! [`err`] is the one place that decides what a client sees for a backend error: the code
+//! from the backend, and a fixed text where the backend's message could leak internals or
+//! tell a wrong user from a wrong password.
+
+use pop3_plugin_api::{PopError, ResponseCode};
+use std::fmt::Write as _;
+
+/// A status line, CRLF included, is at most 512 octets (RFC 2449 §4).
+pub const MAX_STATUS_LINE: usize = 512;
+
+/// Appends `+OK text`.
+pub fn ok(out: &mut Vec<u8>, text: &str) {
+    status(out, "+OK", None, text);
+}
+
+/// Appends `-ERR text` with no response code, for protocol errors the host itself finds.
+pub fn err_plain(out: &mut Vec<u8>, text: &str) {
+    status(out, "-ERR", None, text);
+}
+
+/// Appends the reply to a failed backend call.
+pub fn err(out: &mut Vec<u8>, error: &PopError) {
+    let code = error.code.as_str();
+    let text = match error.code {
+        ResponseCode::AUTH => "Authentication failed.",
+        ResponseCode::SYS_TEMP => "Temporary server failure, try again later.",
+        _ if error.message.trim().is_empty() => match error.code {
+            ResponseCode::IN_USE => "Mailbox is locked by another session.",
+            ResponseCode::LOGIN_DELAY => "Logged in too recently, try again later.",
+            _ => "Request failed.",
+        },
+        _ => &error.message,
+    };
+    status(out, "-ERR", code, text);
+}
+
+/// Appends a status line, truncating the text to fit 512 octets and replacing control
+/// characters (a backend's message must not inject a second line).
+fn status(out: &mut Vec<u8>, status: &str, code: Option<&str>, text: &str) {
+    let mut line = String::with_capacity(status.len() + text.len() + 16);
+    line.push_str(status);
+    if let Some(code) = code {
+        let _ = write!(line, " [{code}]");
+    }
+    if !text.is_empty() {
+        line.push(' ');
+        for c in text.chars() {
+            if line.len() + c.len_utf8() > MAX_STATUS_LINE - 2 {
+                break;
+            }
+            line.push(if c.is_control() { ' ' } else { c });
+        }
+    }
+    out.extend_from_slice(line.as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(error: PopError) -> String {
+        let mut out = Vec::new();
+        err(&mut out, &error);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn backend_errors_get_their_code() {
+        assert_eq!(reply(PopError::in_use("locked by pid 7")), "-ERR [IN-USE] locked by pid 7\r\n");
+        assert_eq!(reply(PopError::permanent("account disabled")), "-ERR [SYS/PERM] account disabled\r\n");
+        assert_eq!(reply(PopError::plain("message is gone")), "-ERR message is gone\r\n");
+        assert_eq!(reply(PopError::login_delay("")), "-ERR [LOGIN-DELAY] Logged in too recently, try again later.\r\n");
+    }
+
+    #[test]
+    fn auth_and_temporary_errors_hide_the_backend_text() {
+        assert_eq!(reply(PopError::auth("no such user bob")), "-ERR [AUTH] Authentication failed.\r\n");
+        assert_eq!(
+            reply(PopError::temporary("plugin panicked in list: index out of bounds")),
+            "-ERR [SYS/TEMP] Temporary server failure, try again later.\r\n"
+        );
+    }
+
+    #[test]
+    fn lines_stay_single_and_short() {
+        let line = reply(PopError::plain(format!("a\r\nb {}", "é".repeat(600))));
+        assert!(line.len() <= MAX_STATUS_LINE, "{}", line.len());
+        assert!(line.starts_with("-ERR a  b "));
+        assert_eq!(line.matches("\r\n").count(), 1);
+        assert!(line.ends_with("\r\n"));
+    }
+
+    #[test]
+    fn unknown_codes_are_sent_without_brackets() {
+        assert_eq!(reply(PopError::new(ResponseCode(99), "future")), "-ERR future\r\n");
+    }
+}
