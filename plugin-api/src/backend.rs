@@ -89,7 +89,11 @@ pub trait Mailbox: Send + 'static {
 
     /// A reader for TOP that holds at least the header, the blank line and `lines` body lines
     /// (the host cuts the rest). The default, `None`, makes the host read from `retrieve`.
-    fn top(&mut self, _msg: MessageRef<'_>, _lines: u32) -> Result<Option<MessageReader>, PopError> {
+    fn top(
+        &mut self,
+        _msg: MessageRef<'_>,
+        _lines: u32,
+    ) -> Result<Option<MessageReader>, PopError> {
         Ok(None)
     }
 

@@ -1,19 +1,27 @@
 //! Conversions between the author's types and the ABI's, used by both sides of the boundary.
 
-use crate::ffi::{FfiConnection, FfiError, FfiMessageInfo, FfiMessageRef, FfiPluginInfo, EXPIRE_NEVER};
+use crate::ffi::{
+    FfiConnection, FfiError, FfiMessageInfo, FfiMessageRef, FfiPluginInfo, EXPIRE_NEVER,
+};
 use crate::{Connection, Expire, MessageInfo, MessageRef, PluginInfo, PopError};
 use abi_stable::std_types::{ROption, RResult, RStr};
 use std::net::{Ipv4Addr, SocketAddr};
 
 impl From<PopError> for FfiError {
     fn from(err: PopError) -> Self {
-        Self { code: err.code, message: err.message.into() }
+        Self {
+            code: err.code,
+            message: err.message.into(),
+        }
     }
 }
 
 impl From<FfiError> for PopError {
     fn from(err: FfiError) -> Self {
-        Self { code: err.code, message: err.message.into() }
+        Self {
+            code: err.code,
+            message: err.message.into(),
+        }
     }
 }
 
@@ -36,32 +44,52 @@ impl From<&FfiConnection> for Connection {
     fn from(conn: &FfiConnection) -> Self {
         // The host always sends `SocketAddr::to_string()`; the fallback only guards against a
         // foreign host.
-        let parse = |s: &str| s.parse().unwrap_or(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)));
-        Self { id: conn.id, peer: parse(&conn.peer), local: parse(&conn.local), tls: conn.tls }
+        let parse = |s: &str| {
+            s.parse()
+                .unwrap_or(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)))
+        };
+        Self {
+            id: conn.id,
+            peer: parse(&conn.peer),
+            local: parse(&conn.local),
+            tls: conn.tls,
+        }
     }
 }
 
 impl From<MessageInfo> for FfiMessageInfo {
     fn from(msg: MessageInfo) -> Self {
-        Self { id: msg.id.into(), size: msg.size.into() }
+        Self {
+            id: msg.id.into(),
+            size: msg.size.into(),
+        }
     }
 }
 
 impl From<FfiMessageInfo> for MessageInfo {
     fn from(msg: FfiMessageInfo) -> Self {
-        Self { id: msg.id.into(), size: msg.size.into() }
+        Self {
+            id: msg.id.into(),
+            size: msg.size.into(),
+        }
     }
 }
 
 impl<'a> From<MessageRef<'a>> for FfiMessageRef<'a> {
     fn from(msg: MessageRef<'a>) -> Self {
-        Self { index: msg.index as u64, id: RStr::from_str(msg.id) }
+        Self {
+            index: msg.index as u64,
+            id: RStr::from_str(msg.id),
+        }
     }
 }
 
 impl<'a> From<FfiMessageRef<'a>> for MessageRef<'a> {
     fn from(msg: FfiMessageRef<'a>) -> Self {
-        Self { index: msg.index as usize, id: msg.id.as_str() }
+        Self {
+            index: msg.index as usize,
+            id: msg.id.as_str(),
+        }
     }
 }
 

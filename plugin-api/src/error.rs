@@ -51,7 +51,10 @@ pub struct PopError {
 
 impl PopError {
     pub fn new(code: ResponseCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
+        Self {
+            code,
+            message: message.into(),
+        }
     }
     /// Wrong user name or password.
     pub fn auth(message: impl Into<String>) -> Self {

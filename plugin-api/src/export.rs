@@ -49,8 +49,12 @@ macro_rules! export_plugin {
 
 /// The root module for backend `B`.
 pub fn plugin_module<B: Backend>() -> PluginModuleRef {
-    PluginModule { describe: describe::<B>, init: init::<B>, extension: no_extension }
-        .leak_into_prefix()
+    PluginModule {
+        describe: describe::<B>,
+        init: init::<B>,
+        extension: no_extension,
+    }
+    .leak_into_prefix()
 }
 
 extern "C" fn describe<B: Backend>() -> FfiPluginInfo {
@@ -66,11 +70,17 @@ extern "C" fn describe<B: Backend>() -> FfiPluginInfo {
     }
 }
 
-extern "C" fn init<B: Backend>(config: RStr<'_>, host: HostContextRef) -> RResult<BackendBox, FfiError> {
+extern "C" fn init<B: Backend>(
+    config: RStr<'_>,
+    host: HostContextRef,
+) -> RResult<BackendBox, FfiError> {
     guarded("init", || {
         log::connect(host, B::describe().name);
         let backend = B::init(config.as_str())?;
-        Ok(FfiBackend_TO::from_value(BackendAdapter(backend), TD_Opaque))
+        Ok(FfiBackend_TO::from_value(
+            BackendAdapter(backend),
+            TD_Opaque,
+        ))
     })
 }
 
@@ -152,12 +162,21 @@ impl<B: Backend> FfiBackend for BackendAdapter<B> {
     }
 
     fn disconnect(&self, conn: &FfiConnection) {
-        guarded_or("disconnect", (), || self.0.disconnect(&Connection::from(conn)))
+        guarded_or("disconnect", (), || {
+            self.0.disconnect(&Connection::from(conn))
+        })
     }
 
-    fn authenticate(&self, user: RStr<'_>, password: RStr<'_>, conn: &FfiConnection) -> RResult<MailboxBox, FfiError> {
+    fn authenticate(
+        &self,
+        user: RStr<'_>,
+        password: RStr<'_>,
+        conn: &FfiConnection,
+    ) -> RResult<MailboxBox, FfiError> {
         guarded("authenticate", || {
-            let mailbox = self.0.authenticate(user.as_str(), password.as_str(), &Connection::from(conn))?;
+            let mailbox =
+                self.0
+                    .authenticate(user.as_str(), password.as_str(), &Connection::from(conn))?;
             Ok(mailbox_box(mailbox))
         })
     }
@@ -166,10 +185,18 @@ impl<B: Backend> FfiBackend for BackendAdapter<B> {
         guarded_or("supports_apop", false, || self.0.supports_apop())
     }
 
-    fn apop(&self, user: RStr<'_>, digest: RStr<'_>, timestamp: RStr<'_>, conn: &FfiConnection) -> RResult<MailboxBox, FfiError> {
+    fn apop(
+        &self,
+        user: RStr<'_>,
+        digest: RStr<'_>,
+        timestamp: RStr<'_>,
+        conn: &FfiConnection,
+    ) -> RResult<MailboxBox, FfiError> {
         guarded("apop", || {
             let conn = Connection::from(conn);
-            let mailbox = self.0.apop(user.as_str(), digest.as_str(), timestamp.as_str(), &conn)?;
+            let mailbox = self
+                .0
+                .apop(user.as_str(), digest.as_str(), timestamp.as_str(), &conn)?;
             Ok(mailbox_box(mailbox))
         })
     }
@@ -193,7 +220,14 @@ fn reader_box(reader: MessageReader) -> ReaderBox {
 
 impl<M: Mailbox> FfiMailbox for MailboxAdapter<M> {
     fn list(&mut self) -> RResult<RVec<FfiMessageInfo>, FfiError> {
-        guarded("list", || Ok(self.0.list()?.into_iter().map(FfiMessageInfo::from).collect()))
+        guarded("list", || {
+            Ok(self
+                .0
+                .list()?
+                .into_iter()
+                .map(FfiMessageInfo::from)
+                .collect())
+        })
     }
 
     fn size(&mut self, msg: FfiMessageRef<'_>) -> RResult<ROption<u64>, FfiError> {
@@ -205,7 +239,9 @@ impl<M: Mailbox> FfiMailbox for MailboxAdapter<M> {
     }
 
     fn top(&mut self, msg: FfiMessageRef<'_>, lines: u32) -> RResult<ROption<ReaderBox>, FfiError> {
-        guarded("top", || Ok(self.0.top(msg.into(), lines)?.map(reader_box).into()))
+        guarded("top", || {
+            Ok(self.0.top(msg.into(), lines)?.map(reader_box).into())
+        })
     }
 
     fn delete(&mut self, msgs: RSlice<'_, FfiMessageRef<'_>>) -> RResult<(), FfiError> {

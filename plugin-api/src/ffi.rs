@@ -13,8 +13,7 @@ use crate::ResponseCode;
 use abi_stable::{
     declare_root_module_statics,
     library::RootModule,
-    package_version_strings,
-    sabi_trait,
+    package_version_strings, sabi_trait,
     sabi_types::VersionStrings,
     std_types::{RBox, ROption, RResult, RSlice, RSliceMut, RStr, RString, RVec},
     type_layout::TypeLayout,
@@ -146,12 +145,17 @@ pub struct Extension {
 impl Extension {
     /// Offers `value` under its own layout, for [`PluginModule::extension`].
     pub fn new<T: StableAbi>(value: &'static T) -> Self {
-        Self { layout: T::LAYOUT, value: (value as *const T).cast() }
+        Self {
+            layout: T::LAYOUT,
+            value: (value as *const T).cast(),
+        }
     }
 
     /// The value, if its layout is compatible with `T`.
     pub fn get<T: StableAbi>(self) -> Option<&'static T> {
-        abi_stable::abi_stability::check_layout_compatibility(T::LAYOUT, self.layout).into_result().ok()?;
+        abi_stable::abi_stability::check_layout_compatibility(T::LAYOUT, self.layout)
+            .into_result()
+            .ok()?;
         // SAFETY: `value` came from `Extension::new` with a `&'static` of a type whose layout
         // is `self.layout`, and abi_stable just checked that layout against `T`'s.
         Some(unsafe { &*self.value.cast::<T>() })
@@ -165,7 +169,8 @@ impl Extension {
 #[sabi(missing_field(panic))]
 pub struct PluginModule {
     pub describe: extern "C" fn() -> FfiPluginInfo,
-    pub init: extern "C" fn(config: RStr<'_>, host: HostContextRef) -> RResult<BackendBox, FfiError>,
+    pub init:
+        extern "C" fn(config: RStr<'_>, host: HostContextRef) -> RResult<BackendBox, FfiError>,
     /// Later additions to the contract, by name; `RNone` for every name in ABI v1.
     #[sabi(last_prefix_field)]
     pub extension: extern "C" fn(name: RStr<'_>) -> ROption<Extension>,

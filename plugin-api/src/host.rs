@@ -35,7 +35,11 @@ impl From<LibraryError> for LoadError {
             LibraryError::GetSymbolError { .. } => {
                 "it is not a pop3host plugin (it exports no pop3host root module)".to_string()
             }
-            LibraryError::IncompatibleVersionNumber { expected_version, actual_version, .. } => format!(
+            LibraryError::IncompatibleVersionNumber {
+                expected_version,
+                actual_version,
+                ..
+            } => format!(
                 "it was built against pop3_plugin_api {actual_version}, which this host \
                  (pop3_plugin_api {expected_version}) cannot load; rebuild the plugin"
             ),
@@ -83,13 +87,18 @@ impl Plugin {
 
     /// Runs the plugin's `init` with its configuration JSON (`null` for none).
     pub fn init(&self, config: &str) -> Result<BackendHandle, PopError> {
-        let host = HostContext { log: log_to_tracing }.leak_into_prefix();
+        let host = HostContext {
+            log: log_to_tracing,
+        }
+        .leak_into_prefix();
         into_result((self.module.init())(RStr::from_str(config), host)).map(BackendHandle)
     }
 
     /// An addition to ABI v1 offered by the plugin under `name`, if its layout matches `T`.
     pub fn extension<T: StableAbi>(&self, name: &str) -> Option<&'static T> {
-        (self.module.extension())(RStr::from_str(name)).into_option()?.get()
+        (self.module.extension())(RStr::from_str(name))
+            .into_option()?
+            .get()
     }
 }
 
@@ -116,16 +125,35 @@ impl BackendHandle {
         self.0.disconnect(&conn.into())
     }
 
-    pub fn authenticate(&self, user: &str, password: &str, conn: &Connection) -> Result<MailboxHandle, PopError> {
-        into_result(self.0.authenticate(user.into(), password.into(), &conn.into())).map(MailboxHandle)
+    pub fn authenticate(
+        &self,
+        user: &str,
+        password: &str,
+        conn: &Connection,
+    ) -> Result<MailboxHandle, PopError> {
+        into_result(
+            self.0
+                .authenticate(user.into(), password.into(), &conn.into()),
+        )
+        .map(MailboxHandle)
     }
 
     pub fn supports_apop(&self) -> bool {
         self.0.supports_apop()
     }
 
-    pub fn apop(&self, user: &str, digest: &str, timestamp: &str, conn: &Connection) -> Result<MailboxHandle, PopError> {
-        into_result(self.0.apop(user.into(), digest.into(), timestamp.into(), &conn.into())).map(MailboxHandle)
+    pub fn apop(
+        &self,
+        user: &str,
+        digest: &str,
+        timestamp: &str,
+        conn: &Connection,
+    ) -> Result<MailboxHandle, PopError> {
+        into_result(
+            self.0
+                .apop(user.into(), digest.into(), timestamp.into(), &conn.into()),
+        )
+        .map(MailboxHandle)
     }
 
     pub fn login_delay(&self, user: Option<&str>) -> Option<u32> {
@@ -154,7 +182,11 @@ impl MailboxHandle {
         into_result(self.0.retrieve(msg.into())).map(ReaderHandle)
     }
 
-    pub fn top(&mut self, msg: MessageRef<'_>, lines: u32) -> Result<Option<ReaderHandle>, PopError> {
+    pub fn top(
+        &mut self,
+        msg: MessageRef<'_>,
+        lines: u32,
+    ) -> Result<Option<ReaderHandle>, PopError> {
         let reader: Option<ReaderBox> = into_result(self.0.top(msg.into(), lines))?;
         Ok(reader.map(ReaderHandle))
     }

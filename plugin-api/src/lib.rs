@@ -77,6 +77,7 @@ pub use types::{Connection, Expire, MessageInfo, MessageRef, PluginInfo};
 pub mod __private {
     pub use crate::export::plugin_module;
     pub use abi_stable::library::{
-        CheckTypeLayout, LibHeader, RootModuleResult, __call_root_module_loader as call_root_module_loader,
+        __call_root_module_loader as call_root_module_loader, CheckTypeLayout, LibHeader,
+        RootModuleResult,
     };
 }

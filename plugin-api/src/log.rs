@@ -18,7 +18,9 @@ pub(crate) fn connect(host: HostContextRef, plugin: String) {
 /// Sends one line to the host's log. Before `init` (or in unit tests) it goes to stderr.
 pub fn log(level: LogLevel, message: &str) {
     match HOST.get() {
-        Some((host, plugin)) => (host.log())(level, RStr::from_str(plugin), RStr::from_str(message)),
+        Some((host, plugin)) => {
+            (host.log())(level, RStr::from_str(plugin), RStr::from_str(message))
+        }
         None => eprintln!("{message}"),
     }
 }

@@ -30,7 +30,10 @@ pub struct MessageInfo {
 
 impl MessageInfo {
     pub fn new(id: impl Into<String>, size: Option<u64>) -> Self {
-        Self { id: id.into(), size }
+        Self {
+            id: id.into(),
+            size,
+        }
     }
 }
 

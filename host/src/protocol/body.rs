@@ -24,17 +24,32 @@ struct TopCut {
 impl BodyEncoder {
     /// For RETR: the whole message.
     pub fn whole() -> Self {
-        Self { at_line_start: true, prev_cr: false, line_len: 0, top: None }
+        Self {
+            at_line_start: true,
+            prev_cr: false,
+            line_len: 0,
+            top: None,
+        }
     }
 
     /// For TOP: the header, the blank line, then at most `body_lines` lines.
     pub fn top(body_lines: u32) -> Self {
-        Self { top: Some(TopCut { in_header: true, body_lines_left: body_lines }), ..Self::whole() }
+        Self {
+            top: Some(TopCut {
+                in_header: true,
+                body_lines_left: body_lines,
+            }),
+            ..Self::whole()
+        }
     }
 
     /// Whether TOP has all it needs: the caller may stop reading.
     pub fn is_done(&self) -> bool {
-        self.at_line_start && self.top.as_ref().is_some_and(|t| !t.in_header && t.body_lines_left == 0)
+        self.at_line_start
+            && self
+                .top
+                .as_ref()
+                .is_some_and(|t| !t.in_header && t.body_lines_left == 0)
     }
 
     /// Appends the encoded form of `chunk` to `out`.
@@ -105,7 +120,11 @@ impl SizeCounter {
         let Some(&last) = chunk.last() else { return };
         let mut bare_lfs = 0;
         for lf in memchr::memchr_iter(b'\n', chunk) {
-            let cr_before = if lf == 0 { self.prev_cr } else { chunk[lf - 1] == b'\r' };
+            let cr_before = if lf == 0 {
+                self.prev_cr
+            } else {
+                chunk[lf - 1] == b'\r'
+            };
             bare_lfs += u64::from(!cr_before);
         }
         self.size += chunk.len() as u64 + bare_lfs;
@@ -189,7 +208,9 @@ mod tests {
         for _ in 0..len {
             layer = layer
                 .iter()
-                .flat_map(|s: &Vec<u8>| alphabet.iter().map(move |&c| [s.as_slice(), &[c]].concat()))
+                .flat_map(|s: &Vec<u8>| {
+                    alphabet.iter().map(move |&c| [s.as_slice(), &[c]].concat())
+                })
                 .collect();
             all.extend(layer.iter().cloned());
         }
@@ -201,7 +222,11 @@ mod tests {
         for message in all_strings(b"a.\r\n", 7) {
             let expected = naive(&message, None, true);
             for chunk in 1..=message.len().max(1) {
-                assert_eq!(encode_in_chunks(&message, None, chunk), expected, "{message:?} in {chunk}");
+                assert_eq!(
+                    encode_in_chunks(&message, None, chunk),
+                    expected,
+                    "{message:?} in {chunk}"
+                );
             }
         }
     }
@@ -211,7 +236,11 @@ mod tests {
         for message in all_strings(b"a.\r\n", 7) {
             let expected = (naive(&message, None, false).len() - b".\r\n".len()) as u64;
             for chunk in 1..=message.len().max(1) {
-                assert_eq!(size_in_chunks(&message, chunk), expected, "{message:?} in {chunk}");
+                assert_eq!(
+                    size_in_chunks(&message, chunk),
+                    expected,
+                    "{message:?} in {chunk}"
+                );
             }
         }
     }
@@ -221,10 +250,17 @@ mod tests {
         let message = b"Subject: x\r\nFrom: y\n\r\nline 1\n.line 2\r\nline 3\nlast";
         for lines in [0, 1, 2, 3, 4, 99_999_999] {
             for chunk in 1..message.len() {
-                assert_eq!(encode_in_chunks(message, Some(lines), chunk), naive(message, Some(lines), true), "{lines} {chunk}");
+                assert_eq!(
+                    encode_in_chunks(message, Some(lines), chunk),
+                    naive(message, Some(lines), true),
+                    "{lines} {chunk}"
+                );
             }
         }
-        assert_eq!(encode_in_chunks(message, Some(0), 100), b"Subject: x\r\nFrom: y\r\n\r\n.\r\n");
+        assert_eq!(
+            encode_in_chunks(message, Some(0), 100),
+            b"Subject: x\r\nFrom: y\r\n\r\n.\r\n"
+        );
     }
 
     #[test]

@@ -46,7 +46,11 @@ mod tests {
 
     #[test]
     fn before_login_lists_user_and_only_set_policies() {
-        let text = capa(Capabilities { logged_in: false, login_delay: None, expire: None });
+        let text = capa(Capabilities {
+            logged_in: false,
+            login_delay: None,
+            expire: None,
+        });
         assert_eq!(
             text,
             "+OK Capability list follows\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\nUSER\r\nIMPLEMENTATION pop3host\r\n.\r\n"
@@ -55,10 +59,18 @@ mod tests {
 
     #[test]
     fn after_login_drops_user_and_shows_policies() {
-        let text = capa(Capabilities { logged_in: true, login_delay: Some(900), expire: Some(Expire::Never) });
+        let text = capa(Capabilities {
+            logged_in: true,
+            login_delay: Some(900),
+            expire: Some(Expire::Never),
+        });
         assert!(!text.contains("USER"));
         assert!(text.contains("\r\nLOGIN-DELAY 900\r\nEXPIRE NEVER\r\n"));
-        let days = capa(Capabilities { logged_in: true, login_delay: None, expire: Some(Expire::Days(30)) });
+        let days = capa(Capabilities {
+            logged_in: true,
+            login_delay: None,
+            expire: Some(Expire::Days(30)),
+        });
         assert!(days.contains("\r\nEXPIRE 30\r\n"));
     }
 }

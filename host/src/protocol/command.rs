@@ -54,7 +54,10 @@ impl Command {
             // USER and PASS take the rest of the line: passwords may contain spaces.
             "USER" => Self::User(whole(rest, "USER name")?),
             "PASS" => Self::Pass(whole(rest, "PASS password")?),
-            "APOP" => Self::Apop { user: word(&mut args, APOP)?, digest: word(&mut args, APOP)? },
+            "APOP" => Self::Apop {
+                user: word(&mut args, APOP)?,
+                digest: word(&mut args, APOP)?,
+            },
             "CAPA" => Self::Capa,
             "QUIT" => Self::Quit,
             "STAT" => Self::Stat,
@@ -63,7 +66,10 @@ impl Command {
             "DELE" => Self::Dele(number(&mut args, "DELE msg")?),
             "NOOP" => Self::Noop,
             "RSET" => Self::Rset,
-            "TOP" => Self::Top { msg: number(&mut args, TOP)?, lines: count(&mut args, TOP)? },
+            "TOP" => Self::Top {
+                msg: number(&mut args, TOP)?,
+                lines: count(&mut args, TOP)?,
+            },
             "UIDL" => Self::Uidl(optional_number(&mut args, "UIDL [msg]")?),
             "" => return Err(ParseError::Empty),
             _ => return Err(ParseError::Unknown(printable(&keyword))),
@@ -104,8 +110,13 @@ fn whole(rest: &str, usage: &'static str) -> Result<String, ParseError> {
     }
 }
 
-fn word<'a>(args: &mut impl Iterator<Item = &'a str>, usage: &'static str) -> Result<String, ParseError> {
-    args.next().map(str::to_string).ok_or(ParseError::Syntax(usage))
+fn word<'a>(
+    args: &mut impl Iterator<Item = &'a str>,
+    usage: &'static str,
+) -> Result<String, ParseError> {
+    args.next()
+        .map(str::to_string)
+        .ok_or(ParseError::Syntax(usage))
 }
 
 /// A decimal number of at most 10 digits' worth, saturated to `u32::MAX`.
@@ -116,8 +127,14 @@ fn decimal(arg: &str) -> Option<u32> {
     Some(arg.parse::<u32>().unwrap_or(u32::MAX))
 }
 
-fn number<'a>(args: &mut impl Iterator<Item = &'a str>, usage: &'static str) -> Result<MessageNumber, ParseError> {
-    args.next().and_then(decimal).map(MessageNumber).ok_or(ParseError::Syntax(usage))
+fn number<'a>(
+    args: &mut impl Iterator<Item = &'a str>,
+    usage: &'static str,
+) -> Result<MessageNumber, ParseError> {
+    args.next()
+        .and_then(decimal)
+        .map(MessageNumber)
+        .ok_or(ParseError::Syntax(usage))
 }
 
 fn optional_number<'a>(
@@ -126,17 +143,28 @@ fn optional_number<'a>(
 ) -> Result<Option<MessageNumber>, ParseError> {
     match args.next() {
         None => Ok(None),
-        Some(arg) => decimal(arg).map(|n| Some(MessageNumber(n))).ok_or(ParseError::Syntax(usage)),
+        Some(arg) => decimal(arg)
+            .map(|n| Some(MessageNumber(n)))
+            .ok_or(ParseError::Syntax(usage)),
     }
 }
 
-fn count<'a>(args: &mut impl Iterator<Item = &'a str>, usage: &'static str) -> Result<u32, ParseError> {
-    args.next().and_then(decimal).ok_or(ParseError::Syntax(usage))
+fn count<'a>(
+    args: &mut impl Iterator<Item = &'a str>,
+    usage: &'static str,
+) -> Result<u32, ParseError> {
+    args.next()
+        .and_then(decimal)
+        .ok_or(ParseError::Syntax(usage))
 }
 
 /// A keyword made safe to echo: printable ASCII, at most 16 characters.
 fn printable(keyword: &str) -> String {
-    keyword.chars().filter(|c| c.is_ascii_graphic()).take(16).collect()
+    keyword
+        .chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(16)
+        .collect()
 }
 
 #[cfg(test)]
@@ -151,41 +179,70 @@ mod tests {
     fn keywords_are_case_insensitive() {
         assert_eq!(parse("list 2"), Ok(Command::List(Some(MessageNumber(2)))));
         assert_eq!(parse("Stat"), Ok(Command::Stat));
-        assert_eq!(parse("tOp 1 0"), Ok(Command::Top { msg: MessageNumber(1), lines: 0 }));
+        assert_eq!(
+            parse("tOp 1 0"),
+            Ok(Command::Top {
+                msg: MessageNumber(1),
+                lines: 0
+            })
+        );
     }
 
     #[test]
     fn pass_keeps_spaces_in_the_password() {
-        assert_eq!(parse("PASS  two words "), Ok(Command::Pass("two words".into())));
+        assert_eq!(
+            parse("PASS  two words "),
+            Ok(Command::Pass("two words".into()))
+        );
         assert_eq!(parse("USER alice"), Ok(Command::User("alice".into())));
         assert_eq!(parse("PASS"), Err(ParseError::Syntax("PASS password")));
     }
 
     #[test]
     fn bad_numbers_are_syntax_errors() {
-        for line in ["RETR", "RETR x", "RETR -1", "RETR 1x", "DELE 1 2", "TOP 1", "LIST a", "STAT 1"] {
+        for line in [
+            "RETR", "RETR x", "RETR -1", "RETR 1x", "DELE 1 2", "TOP 1", "LIST a", "STAT 1",
+        ] {
             assert!(matches!(parse(line), Err(ParseError::Syntax(_))), "{line}");
         }
     }
 
     #[test]
     fn huge_numbers_saturate() {
-        assert_eq!(parse("RETR 99999999999999999999"), Ok(Command::Retr(MessageNumber(u32::MAX))));
-        assert_eq!(parse("TOP 1 99999999"), Ok(Command::Top { msg: MessageNumber(1), lines: 99_999_999 }));
+        assert_eq!(
+            parse("RETR 99999999999999999999"),
+            Ok(Command::Retr(MessageNumber(u32::MAX)))
+        );
+        assert_eq!(
+            parse("TOP 1 99999999"),
+            Ok(Command::Top {
+                msg: MessageNumber(1),
+                lines: 99_999_999
+            })
+        );
     }
 
     #[test]
     fn unknown_keywords_are_echoed_safely() {
-        assert_eq!(parse("XYZZY\u{7}abc"), Err(ParseError::Unknown("XYZZYABC".into())));
+        assert_eq!(
+            parse("XYZZY\u{7}abc"),
+            Err(ParseError::Unknown("XYZZYABC".into()))
+        );
         assert_eq!(parse(""), Err(ParseError::Empty));
-        assert_eq!(Command::parse(b"\xff\xfe"), Err(ParseError::Unknown("".into())));
+        assert_eq!(
+            Command::parse(b"\xff\xfe"),
+            Err(ParseError::Unknown("".into()))
+        );
     }
 
     #[test]
     fn apop_takes_user_and_digest() {
         assert_eq!(
             parse("APOP mrose c4c9334bac560ecc979e58001b3e22fb"),
-            Ok(Command::Apop { user: "mrose".into(), digest: "c4c9334bac560ecc979e58001b3e22fb".into() })
+            Ok(Command::Apop {
+                user: "mrose".into(),
+                digest: "c4c9334bac560ecc979e58001b3e22fb".into()
+            })
         );
         assert!(parse("APOP mrose").is_err());
     }

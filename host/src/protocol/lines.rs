@@ -28,7 +28,12 @@ pub struct LineBuffer {
 
 impl LineBuffer {
     pub fn new(max: usize) -> Self {
-        Self { buf: Vec::with_capacity(512), start: 0, max, skipping: false }
+        Self {
+            buf: Vec::with_capacity(512),
+            start: 0,
+            max,
+            skipping: false,
+        }
     }
 
     /// Appends bytes read from the client. Call [`LineBuffer::next_line`] until it returns
@@ -103,7 +108,13 @@ mod tests {
         let whole = collect(input, input.len(), MAX_LINE);
         assert_eq!(
             whole,
-            vec![Ok(b"USER a".to_vec()), Ok(b"PASS b c".to_vec()), Ok(b"STAT".to_vec()), Ok(vec![]), Ok(b"LIST 1".to_vec())]
+            vec![
+                Ok(b"USER a".to_vec()),
+                Ok(b"PASS b c".to_vec()),
+                Ok(b"STAT".to_vec()),
+                Ok(vec![]),
+                Ok(b"LIST 1".to_vec())
+            ]
         );
         for chunk in 1..input.len() {
             assert_eq!(collect(input, chunk, MAX_LINE), whole, "chunk size {chunk}");
@@ -136,6 +147,10 @@ mod tests {
             buffer.extend(&[b'x'; 100]);
             while buffer.next_line().is_some() {}
         }
-        assert!(buffer.buf.capacity() < 1024, "capacity {}", buffer.buf.capacity());
+        assert!(
+            buffer.buf.capacity() < 1024,
+            "capacity {}",
+            buffer.buf.capacity()
+        );
     }
 }

@@ -20,9 +20,13 @@ pub fn err_plain(out: &mut Vec<u8>, text: &str) {
     status(out, "-ERR", None, text);
 }
 
+/// Appends `-ERR [CODE] text` for a condition the host itself reports (shutdown, limits).
+pub fn err_coded(out: &mut Vec<u8>, code: ResponseCode, text: &str) {
+    status(out, "-ERR", code.as_str(), text);
+}
+
 /// Appends the reply to a failed backend call.
 pub fn err(out: &mut Vec<u8>, error: &PopError) {
-    let code = error.code.as_str();
     let text = match error.code {
         ResponseCode::AUTH => "Authentication failed.",
         ResponseCode::SYS_TEMP => "Temporary server failure, try again later.",
@@ -33,7 +37,7 @@ pub fn err(out: &mut Vec<u8>, error: &PopError) {
         },
         _ => &error.message,
     };
-    status(out, "-ERR", code, text);
+    err_coded(out, error.code, text);
 }
 
 /// Appends a status line, truncating the text to fit 512 octets and replacing control
@@ -69,17 +73,34 @@ mod tests {
 
     #[test]
     fn backend_errors_get_their_code() {
-        assert_eq!(reply(PopError::in_use("locked by pid 7")), "-ERR [IN-USE] locked by pid 7\r\n");
-        assert_eq!(reply(PopError::permanent("account disabled")), "-ERR [SYS/PERM] account disabled\r\n");
-        assert_eq!(reply(PopError::plain("message is gone")), "-ERR message is gone\r\n");
-        assert_eq!(reply(PopError::login_delay("")), "-ERR [LOGIN-DELAY] Logged in too recently, try again later.\r\n");
+        assert_eq!(
+            reply(PopError::in_use("locked by pid 7")),
+            "-ERR [IN-USE] locked by pid 7\r\n"
+        );
+        assert_eq!(
+            reply(PopError::permanent("account disabled")),
+            "-ERR [SYS/PERM] account disabled\r\n"
+        );
+        assert_eq!(
+            reply(PopError::plain("message is gone")),
+            "-ERR message is gone\r\n"
+        );
+        assert_eq!(
+            reply(PopError::login_delay("")),
+            "-ERR [LOGIN-DELAY] Logged in too recently, try again later.\r\n"
+        );
     }
 
     #[test]
     fn auth_and_temporary_errors_hide_the_backend_text() {
-        assert_eq!(reply(PopError::auth("no such user bob")), "-ERR [AUTH] Authentication failed.\r\n");
         assert_eq!(
-            reply(PopError::temporary("plugin panicked in list: index out of bounds")),
+            reply(PopError::auth("no such user bob")),
+            "-ERR [AUTH] Authentication failed.\r\n"
+        );
+        assert_eq!(
+            reply(PopError::temporary(
+                "plugin panicked in list: index out of bounds"
+            )),
             "-ERR [SYS/TEMP] Temporary server failure, try again later.\r\n"
         );
     }
@@ -95,6 +116,9 @@ mod tests {
 
     #[test]
     fn unknown_codes_are_sent_without_brackets() {
-        assert_eq!(reply(PopError::new(ResponseCode(99), "future")), "-ERR future\r\n");
+        assert_eq!(
+            reply(PopError::new(ResponseCode(99), "future")),
+            "-ERR future\r\n"
+        );
     }
 }

@@ -40,6 +40,9 @@ mod tests {
         assert_ne!(from_id("a b"), from_id("a  b"));
         // A fixed vector, so that a change of hash (which would make every client download
         // its mail again) fails here.
-        assert_eq!(from_id("with space"), "b8b8f25a5fc711caea1cfebfe02359e3ce2b9a8f");
+        assert_eq!(
+            from_id("with space"),
+            "b8b8f25a5fc711caea1cfebfe02359e3ce2b9a8f"
+        );
     }
 }

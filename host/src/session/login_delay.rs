@@ -17,7 +17,10 @@ impl LoginTracker {
     /// Records a login of `user` at `now` unless the previous one was less than `delay` ago;
     /// then returns how long the user still has to wait.
     pub fn admit(&self, user: &str, delay: Duration, now: Instant) -> Result<(), Duration> {
-        let mut last = self.last.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut last = self
+            .last
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(&(at, _)) = last.get(user) {
             let since = now.saturating_duration_since(at);
             if since < delay {
@@ -42,9 +45,18 @@ mod tests {
         let t0 = Instant::now();
         let delay = Duration::from_secs(60);
         assert_eq!(tracker.admit("alice", delay, t0), Ok(()));
-        assert_eq!(tracker.admit("alice", delay, t0 + Duration::from_secs(20)), Err(Duration::from_secs(40)));
-        assert_eq!(tracker.admit("bob", delay, t0 + Duration::from_secs(20)), Ok(()));
-        assert_eq!(tracker.admit("alice", delay, t0 + Duration::from_secs(60)), Ok(()));
+        assert_eq!(
+            tracker.admit("alice", delay, t0 + Duration::from_secs(20)),
+            Err(Duration::from_secs(40))
+        );
+        assert_eq!(
+            tracker.admit("bob", delay, t0 + Duration::from_secs(20)),
+            Ok(())
+        );
+        assert_eq!(
+            tracker.admit("alice", delay, t0 + Duration::from_secs(60)),
+            Ok(())
+        );
     }
 
     #[test]
@@ -52,9 +64,13 @@ mod tests {
         let tracker = LoginTracker::default();
         let t0 = Instant::now();
         for i in 0..PRUNE_ABOVE {
-            tracker.admit(&format!("u{i}"), Duration::from_secs(1), t0).unwrap();
+            tracker
+                .admit(&format!("u{i}"), Duration::from_secs(1), t0)
+                .unwrap();
         }
-        tracker.admit("late", Duration::from_secs(1), t0 + Duration::from_secs(2)).unwrap();
+        tracker
+            .admit("late", Duration::from_secs(1), t0 + Duration::from_secs(2))
+            .unwrap();
         assert_eq!(tracker.last.lock().unwrap().len(), 1);
     }
 }

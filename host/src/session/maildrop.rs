@@ -38,9 +38,18 @@ impl Maildrop {
     pub fn new(list: impl IntoIterator<Item = (String, u64)>) -> Self {
         let messages: Vec<Message> = list
             .into_iter()
-            .map(|(id, size)| Message { uidl: uidl::from_id(&id).into_owned(), id, size, deleted: false })
+            .map(|(id, size)| Message {
+                uidl: uidl::from_id(&id).into_owned(),
+                id,
+                size,
+                deleted: false,
+            })
             .collect();
-        let mut maildrop = Self { messages, live_count: 0, live_octets: 0 };
+        let mut maildrop = Self {
+            messages,
+            live_count: 0,
+            live_octets: 0,
+        };
         maildrop.unmark_all();
         maildrop
     }
@@ -52,8 +61,13 @@ impl Maildrop {
 
     /// The 0-based index and the message, if `n` names one that is not deleted.
     pub fn get(&self, n: MessageNumber) -> Result<(usize, &Message), MessageError> {
-        let index = (n.0 as usize).checked_sub(1).ok_or(MessageError::NoSuchMessage)?;
-        let msg = self.messages.get(index).ok_or(MessageError::NoSuchMessage)?;
+        let index = (n.0 as usize)
+            .checked_sub(1)
+            .ok_or(MessageError::NoSuchMessage)?;
+        let msg = self
+            .messages
+            .get(index)
+            .ok_or(MessageError::NoSuchMessage)?;
         if msg.deleted {
             return Err(MessageError::Deleted);
         }
@@ -80,12 +94,21 @@ impl Maildrop {
 
     /// The messages not marked deleted, with their 1-based numbers.
     pub fn live(&self) -> impl Iterator<Item = (usize, &Message)> {
-        self.messages.iter().enumerate().filter(|(_, m)| !m.deleted).map(|(i, m)| (i + 1, m))
+        self.messages
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| !m.deleted)
+            .map(|(i, m)| (i + 1, m))
     }
 
     /// The messages marked deleted, as (index, id), for UPDATE.
     pub fn marked(&self) -> Vec<(usize, String)> {
-        self.messages.iter().enumerate().filter(|(_, m)| m.deleted).map(|(i, m)| (i, m.id.clone())).collect()
+        self.messages
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.deleted)
+            .map(|(i, m)| (i, m.id.clone()))
+            .collect()
     }
 }
 
@@ -94,16 +117,32 @@ mod tests {
     use super::*;
 
     fn maildrop() -> Maildrop {
-        Maildrop::new([("a".to_string(), 10), ("b".to_string(), 20), ("c d".to_string(), 30)])
+        Maildrop::new([
+            ("a".to_string(), 10),
+            ("b".to_string(), 20),
+            ("c d".to_string(), 30),
+        ])
     }
 
     #[test]
     fn numbers_are_one_based_and_checked() {
         let drop = maildrop();
-        assert_eq!(drop.get(MessageNumber(0)).err(), Some(MessageError::NoSuchMessage));
-        assert_eq!(drop.get(MessageNumber(4)).err(), Some(MessageError::NoSuchMessage));
-        assert_eq!(drop.get(MessageNumber(u32::MAX)).err(), Some(MessageError::NoSuchMessage));
-        assert_eq!(drop.get(MessageNumber(2)).map(|(i, m)| (i, m.id.as_str())), Ok((1, "b")));
+        assert_eq!(
+            drop.get(MessageNumber(0)).err(),
+            Some(MessageError::NoSuchMessage)
+        );
+        assert_eq!(
+            drop.get(MessageNumber(4)).err(),
+            Some(MessageError::NoSuchMessage)
+        );
+        assert_eq!(
+            drop.get(MessageNumber(u32::MAX)).err(),
+            Some(MessageError::NoSuchMessage)
+        );
+        assert_eq!(
+            drop.get(MessageNumber(2)).map(|(i, m)| (i, m.id.as_str())),
+            Ok((1, "b"))
+        );
     }
 
     #[test]
@@ -111,8 +150,14 @@ mod tests {
         let mut drop = maildrop();
         drop.mark_deleted(MessageNumber(2)).unwrap();
         assert_eq!(drop.stat(), (2, 40));
-        assert_eq!(drop.get(MessageNumber(2)).err(), Some(MessageError::Deleted));
-        assert_eq!(drop.mark_deleted(MessageNumber(2)), Err(MessageError::Deleted));
+        assert_eq!(
+            drop.get(MessageNumber(2)).err(),
+            Some(MessageError::Deleted)
+        );
+        assert_eq!(
+            drop.mark_deleted(MessageNumber(2)),
+            Err(MessageError::Deleted)
+        );
         assert_eq!(drop.live().map(|(n, _)| n).collect::<Vec<_>>(), vec![1, 3]);
         assert_eq!(drop.marked(), vec![(1, "b".to_string())]);
         drop.unmark_all();

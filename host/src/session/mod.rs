@@ -48,13 +48,13 @@ pub enum Action {
     Update(Vec<(usize, String)>),
 }
 
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Login {
     pub user: String,
     pub secret: Secret,
 }
 
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Secret {
     Password(String),
     Apop { digest: String, timestamp: String },
@@ -87,8 +87,14 @@ impl Transfer {
 }
 
 enum State {
-    Authorization { user: Option<String> },
-    Transaction { maildrop: Maildrop, login_delay: Option<u32>, expire: Option<Expire> },
+    Authorization {
+        user: Option<String>,
+    },
+    Transaction {
+        maildrop: Maildrop,
+        login_delay: Option<u32>,
+        expire: Option<Expire>,
+    },
     Closed,
 }
 
@@ -101,11 +107,25 @@ pub struct Session {
 
 impl Session {
     /// A new session for connection number `connection`, opened at `unix_time`.
-    pub fn new(config: Arc<SessionConfig>, logins: Arc<LoginTracker>, connection: u64, unix_time: u64) -> Self {
-        let apop_timestamp = config
-            .apop
-            .then(|| format!("<{}.{connection}.{unix_time}@{}>", std::process::id(), config.hostname));
-        Self { config, logins, apop_timestamp, state: State::Authorization { user: None } }
+    pub fn new(
+        config: Arc<SessionConfig>,
+        logins: Arc<LoginTracker>,
+        connection: u64,
+        unix_time: u64,
+    ) -> Self {
+        let apop_timestamp = config.apop.then(|| {
+            format!(
+                "<{}.{connection}.{unix_time}@{}>",
+                std::process::id(),
+                config.hostname
+            )
+        });
+        Self {
+            config,
+            logins,
+            apop_timestamp,
+            state: State::Authorization { user: None },
+        }
     }
 
     pub fn greeting(&self, out: &mut Vec<u8>) {
@@ -140,7 +160,10 @@ impl Session {
                 Action::Continue
             }
             (State::Authorization { user }, Command::Pass(password)) => match user.take() {
-                Some(user) => Action::Login(Login { user, secret: Secret::Password(password) }),
+                Some(user) => Action::Login(Login {
+                    user,
+                    secret: Secret::Password(password),
+                }),
                 None => {
                     reply::err_plain(out, "No user name given, send USER first.");
                     Action::Continue
@@ -151,7 +174,10 @@ impl Session {
                 match &self.apop_timestamp {
                     Some(timestamp) => Action::Login(Login {
                         user: name,
-                        secret: Secret::Apop { digest, timestamp: timestamp.clone() },
+                        secret: Secret::Apop {
+                            digest,
+                            timestamp: timestamp.clone(),
+                        },
                     }),
                     None => {
                         reply::err_plain(out, "APOP is not available.");
@@ -170,7 +196,13 @@ impl Session {
 
     /// The backend's answer to [`Action::Login`]. Returns whether the session is now logged in;
     /// when not, the driver releases the mailbox it may hold.
-    pub fn login_done(&mut self, login: &Login, result: Result<Granted, PopError>, now: Instant, out: &mut Vec<u8>) -> bool {
+    pub fn login_done(
+        &mut self,
+        login: &Login,
+        result: Result<Granted, PopError>,
+        now: Instant,
+        out: &mut Vec<u8>,
+    ) -> bool {
         let granted = match result {
             Ok(granted) => granted,
             Err(error) => {
@@ -179,16 +211,29 @@ impl Session {
             }
         };
         if let Some(delay) = granted.login_delay {
-            if let Err(wait) = self.logins.admit(&login.user, Duration::from_secs(delay.into()), now) {
-                let text = format!("Logged in too recently, try again in {} seconds.", wait.as_secs().max(1));
+            if let Err(wait) =
+                self.logins
+                    .admit(&login.user, Duration::from_secs(delay.into()), now)
+            {
+                let text = format!(
+                    "Logged in too recently, try again in {} seconds.",
+                    wait.as_secs().max(1)
+                );
                 reply::err(out, &PopError::login_delay(text));
                 return false;
             }
         }
         let maildrop = Maildrop::new(granted.messages);
         let (count, octets) = maildrop.stat();
-        reply::ok(out, &format!("Logged in, {count} messages ({octets} octets)."));
-        self.state = State::Transaction { maildrop, login_delay: granted.login_delay, expire: granted.expire };
+        reply::ok(
+            out,
+            &format!("Logged in, {count} messages ({octets} octets)."),
+        );
+        self.state = State::Transaction {
+            maildrop,
+            login_delay: granted.login_delay,
+            expire: granted.expire,
+        };
         true
     }
 
@@ -206,10 +251,20 @@ impl Session {
 
     fn capabilities(&self) -> Capabilities {
         match &self.state {
-            State::Transaction { login_delay, expire, .. } => {
-                Capabilities { logged_in: true, login_delay: *login_delay, expire: *expire }
-            }
-            _ => Capabilities { logged_in: false, login_delay: self.config.login_delay, expire: self.config.expire },
+            State::Transaction {
+                login_delay,
+                expire,
+                ..
+            } => Capabilities {
+                logged_in: true,
+                login_delay: *login_delay,
+                expire: *expire,
+            },
+            _ => Capabilities {
+                logged_in: false,
+                login_delay: self.config.login_delay,
+                expire: self.config.expire,
+            },
         }
     }
 }
@@ -238,7 +293,12 @@ fn transaction(maildrop: &mut Maildrop, command: Command, out: &mut Vec<u8>) -> 
             };
             match maildrop.get(n) {
                 Ok((index, msg)) => {
-                    return Action::Transfer(Transfer { index, id: msg.id.clone(), size: msg.size, top })
+                    return Action::Transfer(Transfer {
+                        index,
+                        id: msg.id.clone(),
+                        size: msg.size,
+                        top,
+                    })
                 }
                 Err(e) => reply::err_plain(out, e.text()),
             }
@@ -250,11 +310,16 @@ fn transaction(maildrop: &mut Maildrop, command: Command, out: &mut Vec<u8>) -> 
         Command::Rset => {
             maildrop.unmark_all();
             let (count, octets) = maildrop.stat();
-            reply::ok(out, &format!("Maildrop has {count} messages ({octets} octets)."));
+            reply::ok(
+                out,
+                &format!("Maildrop has {count} messages ({octets} octets)."),
+            );
         }
         Command::Noop => reply::ok(out, ""),
         Command::Quit => return Action::Update(maildrop.marked()),
-        Command::User(_) | Command::Pass(_) | Command::Apop { .. } => reply::err_plain(out, "Already logged in."),
+        Command::User(_) | Command::Pass(_) | Command::Apop { .. } => {
+            reply::err_plain(out, "Already logged in.")
+        }
         Command::Capa => unreachable!("CAPA is answered in every state"),
     }
     Action::Continue

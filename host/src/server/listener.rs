@@ -1,0 +1,107 @@
+//! Listening sockets and the accept loop.
+
+use super::connection::{self, Shared};
+use super::shutdown::Shutdown;
+use pop3_plugin_api::Connection;
+use socket2::{Domain, Socket, Type};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::task::TaskTracker;
+
+/// Binds every address. With the default addresses, a family the machine lacks (no IPv6)
+/// is skipped; an address the operator asked for must bind.
+pub fn bind_all(
+    addrs: &[SocketAddr],
+    skip_missing_family: bool,
+) -> Result<Vec<TcpListener>, String> {
+    let mut listeners = Vec::new();
+    for addr in addrs {
+        match bind(*addr) {
+            Ok(listener) => listeners.push(listener),
+            Err(error)
+                if skip_missing_family && error.raw_os_error() == Some(libc_eafnosupport()) =>
+            {
+                tracing::warn!(%addr, "skipped: address family not supported");
+            }
+            Err(error) => return Err(bind_error(*addr, &error)),
+        }
+    }
+    Ok(listeners)
+}
+
+fn libc_eafnosupport() -> i32 {
+    97 // EAFNOSUPPORT on Linux
+}
+
+fn bind_error(addr: SocketAddr, error: &std::io::Error) -> String {
+    let hint = match error.kind() {
+        std::io::ErrorKind::PermissionDenied => {
+            format!(
+                " (ports below 1024 need root or CAP_NET_BIND_SERVICE; try --listen {}:1110)",
+                addr.ip()
+            )
+        }
+        std::io::ErrorKind::AddrInUse => {
+            " (another server listens there; stop it or pick another port)".into()
+        }
+        _ => String::new(),
+    };
+    format!("cannot listen on {addr}: {error}{hint}")
+}
+
+fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    if addr.is_ipv6() {
+        // IPv4 has its own listener: keep [::] from also claiming 0.0.0.0's port.
+        socket.set_only_v6(true)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    TcpListener::from_std(socket.into())
+}
+
+/// Accepts until shutdown, one task per connection.
+pub async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    shutdown: Shutdown,
+    tasks: TaskTracker,
+) {
+    static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = shutdown.stop_accepting.cancelled() => return,
+        };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                // Out of file descriptors and the like: wait instead of spinning.
+                tracing::warn!("accept failed: {error}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(local) = stream.local_addr() else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let conn = Connection {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            peer,
+            local,
+            tls: false,
+        };
+        tasks.spawn(connection::serve(
+            stream,
+            conn,
+            shared.clone(),
+            shutdown.clone(),
+        ));
+    }
+}

@@ -1,0 +1,308 @@
+//! The end-to-end harness: builds the real binary and plugins once, starts `pop3host` on an
+//! ephemeral loopback port, and talks to it as a raw TCP client. Every wait has a deadline.
+
+#![allow(dead_code)] // each test file uses a different part of the harness
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// How long any single wait may take before the test fails.
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+/// The directory with the binary and the plugin libraries (target/debug or target/release):
+/// the test executable lives in its `deps/`.
+pub fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .to_path_buf()
+}
+
+/// Builds pop3host and the plugins once per test binary. `cargo test` does not build
+/// cdylibs of other workspace members, so the tests do it themselves.
+pub fn build() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let release = bin_dir().ends_with("release");
+        let mut cargo = Command::new(env!("CARGO"));
+        cargo.args([
+            "build",
+            "--quiet",
+            "-p",
+            "pop3host",
+            "-p",
+            "static-messages",
+        ]);
+        if release {
+            cargo.arg("--release");
+        }
+        let status = cargo
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building pop3host and the plugins failed");
+    });
+}
+
+pub fn pop3host() -> PathBuf {
+    build();
+    bin_dir().join("pop3host")
+}
+
+pub fn plugin(name: &str) -> PathBuf {
+    build();
+    bin_dir().join(format!("lib{name}.so"))
+}
+
+/// A running pop3host; killed when dropped.
+pub struct Server {
+    child: Child,
+    pub addr: SocketAddr,
+    log: Arc<Mutex<String>>,
+}
+
+impl Server {
+    /// Starts pop3host with `args` plus a loopback listener on a free port, and waits until
+    /// it listens.
+    pub fn start(args: &[&str]) -> Server {
+        Self::try_start(args).unwrap_or_else(|log| panic!("pop3host did not start:\n{log}"))
+    }
+
+    /// Like `start`, but returns the log if the server exits or never listens.
+    pub fn try_start(args: &[&str]) -> Result<Server, String> {
+        let mut command = Command::new(pop3host());
+        if !args.contains(&"--listen") {
+            command.args(["--listen", "127.0.0.1:0"]);
+        }
+        if !args.contains(&"--log-level") {
+            command.args(["--log-level", "debug"]);
+        }
+        let mut child = command
+            .args(args)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("pop3host starts");
+        let log = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let started = Instant::now();
+        loop {
+            let listening = listening_addr(&log.lock().unwrap());
+            if let Some(addr) = listening {
+                return Ok(Server { child, addr, log });
+            }
+            if child.try_wait().expect("wait works").is_some() || started.elapsed() > DEADLINE {
+                let _ = child.kill();
+                let _ = child.wait();
+                std::thread::sleep(Duration::from_millis(50)); // let the reader drain the pipe
+                return Err(log.lock().unwrap().clone());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// pop3host on the static-messages plugin, with its built-in mailbox or `config`.
+    pub fn with_static(config: Option<&str>, extra: &[&str]) -> Server {
+        let plugin = plugin("static_messages");
+        let mut args = vec!["--plugin", plugin.to_str().unwrap()];
+        if let Some(config) = config {
+            args.extend(["--plugin-config", config]);
+        }
+        args.extend(extra);
+        Self::start(&args)
+    }
+
+    pub fn client(&self) -> Client {
+        Client::connect(self.addr)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Waits until the log contains `needle`.
+    pub fn wait_for_log(&self, needle: &str) {
+        let started = Instant::now();
+        while !self.log().contains(needle) {
+            assert!(
+                started.elapsed() < DEADLINE,
+                "no {needle:?} in the log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args(["-s", name, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit and returns whether it exited successfully.
+    pub fn wait_exit(&mut self) -> bool {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.success();
+            }
+            assert!(
+                started.elapsed() < DEADLINE,
+                "pop3host did not exit:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn listening_addr(log: &str) -> Option<SocketAddr> {
+    log.lines()
+        .filter(|l| l.contains("listening"))
+        .find_map(|line| {
+            let rest = &line[line.find("addr=")? + 5..];
+            rest.split_whitespace().next()?.parse().ok()
+        })
+}
+
+/// A raw POP3 client over TCP.
+pub struct Client {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+impl Client {
+    pub fn connect(addr: SocketAddr) -> Client {
+        let stream = TcpStream::connect(addr).expect("connects");
+        stream.set_read_timeout(Some(DEADLINE)).unwrap();
+        let writer = stream.try_clone().unwrap();
+        Client {
+            reader: BufReader::new(stream),
+            writer,
+        }
+    }
+
+    /// Reads one line, CRLF included (empty at end of stream).
+    pub fn line(&mut self) -> String {
+        String::from_utf8_lossy(&self.raw_line()).into_owned()
+    }
+
+    pub fn raw_line(&mut self) -> Vec<u8> {
+        let mut line = Vec::new();
+        self.reader
+            .read_until(b'\n', &mut line)
+            .expect("reads a line before the deadline");
+        line
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).expect("sends");
+    }
+
+    /// Sends a command line and returns the status line.
+    pub fn cmd(&mut self, line: &str) -> String {
+        self.send(format!("{line}\r\n").as_bytes());
+        self.line()
+    }
+
+    /// Reads a multi-line body up to the terminator, as on the wire (still dot-stuffed,
+    /// terminator excluded).
+    pub fn body(&mut self) -> Vec<u8> {
+        let mut body = Vec::new();
+        loop {
+            let line = self.raw_line();
+            assert!(
+                !line.is_empty(),
+                "connection closed inside a multi-line body"
+            );
+            if line == b".\r\n" {
+                return body;
+            }
+            body.extend(line);
+        }
+    }
+
+    /// Reads the greeting, then logs in with USER/PASS; panics unless it succeeds.
+    pub fn login(&mut self, user: &str, pass: &str) -> String {
+        let greeting = self.line();
+        assert!(greeting.starts_with("+OK"), "{greeting}");
+        assert!(self.cmd(&format!("USER {user}")).starts_with("+OK"));
+        let reply = self.cmd(&format!("PASS {pass}"));
+        assert!(reply.starts_with("+OK"), "login failed: {reply}");
+        reply
+    }
+
+    /// Reads until the server closes the connection and returns what came.
+    pub fn rest(&mut self) -> Vec<u8> {
+        let mut rest = Vec::new();
+        let _ = self.reader.read_to_end(&mut rest);
+        rest
+    }
+
+    pub fn shutdown_write(&self) {
+        let _ = self.writer.shutdown(std::net::Shutdown::Both);
+    }
+}
+
+/// Removes dot-stuffing from a multi-line body.
+pub fn unstuff(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len());
+    for line in body.split_inclusive(|&b| b == b'\n') {
+        out.extend_from_slice(line.strip_prefix(b".").unwrap_or(line));
+    }
+    out
+}
+
+/// What a message looks like on the wire once unstuffed: CRLF line ends, a final CRLF.
+pub fn crlf_normalized(message: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(message.len() + 64);
+    for (i, &b) in message.iter().enumerate() {
+        if b == b'\n' && (i == 0 || message[i - 1] != b'\r') {
+            out.push(b'\r');
+        }
+        out.push(b);
+    }
+    if !out.is_empty() && !out.ends_with(b"\n") {
+        out.extend_from_slice(if out.ends_with(b"\r") { b"\n" } else { b"\r\n" });
+    }
+    out
+}
+
+/// A file in a fresh temporary directory for this test process.
+pub fn temp_path(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("pop3host-e2e-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}

@@ -1,0 +1,219 @@
+//! A plugin's failure is one session's error, never the server's death: faults injected in
+//! each callback of the static-messages plugin, while another session keeps working.
+
+mod common;
+
+use common::{Client, Server};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+/// alice's sessions hit the fault; bob's must not notice.
+fn server_with_fault(fault: serde_json::Value, extra: &[&str]) -> Server {
+    let config = json!({
+        "users": {
+            "alice": {"password": "pw", "apop_secret": "s", "builtin": true},
+            "bob": {"password": "pw", "builtin": true}
+        },
+        "faults": [fault]
+    });
+    Server::with_static(Some(&config.to_string()), extra)
+}
+
+/// Bob logs in, reads a message and quits while the server runs.
+fn bob_is_served(server: &Server) {
+    let mut c = server.client();
+    c.login("bob", "pw");
+    assert!(c.cmd("RETR 1").starts_with("+OK"));
+    c.body();
+    assert!(c.cmd("QUIT").starts_with("+OK"));
+}
+
+const TEMP: &str = "-ERR [SYS/TEMP] Temporary server failure, try again later.\r\n";
+
+/// Logs alice in up to `command` and returns what the server answered to it.
+fn alice_reply(server: &Server, command: &str) -> (Client, String) {
+    let mut c = server.client();
+    c.login("alice", "pw");
+    let reply = c.cmd(command);
+    (c, reply)
+}
+
+#[test]
+fn a_panic_in_authenticate_or_list_fails_the_login() {
+    for callback in ["authenticate", "list"] {
+        let server = server_with_fault(
+            json!({"callback": callback, "action": "panic", "user": "alice"}),
+            &[],
+        );
+        let mut c = server.client();
+        c.line();
+        c.cmd("USER alice");
+        assert_eq!(c.cmd("PASS pw"), TEMP, "{callback}");
+        server.wait_for_log(&format!("plugin panicked in {callback}"));
+        bob_is_served(&server);
+    }
+}
+
+#[test]
+fn a_panic_in_a_mailbox_callback_fails_that_command() {
+    for (callback, command) in [
+        ("retrieve", "RETR 1"),
+        ("top", "TOP 1 0"),
+        ("delete", "QUIT"),
+    ] {
+        let server = server_with_fault(
+            json!({"callback": callback, "action": "panic", "user": "alice"}),
+            &[],
+        );
+        let (mut c, reply) = alice_reply(&server, command);
+        match callback {
+            "delete" => assert!(reply.starts_with("-ERR [SYS/TEMP]"), "{reply}"),
+            _ => assert_eq!(reply, TEMP, "{callback}"),
+        }
+        if callback != "delete" {
+            assert_eq!(
+                c.cmd("NOOP"),
+                "+OK\r\n",
+                "the session goes on after {callback}"
+            );
+        }
+        server.wait_for_log(&format!("plugin panicked in {callback}"));
+        bob_is_served(&server);
+    }
+}
+
+#[test]
+fn a_panic_in_the_middle_of_a_message_closes_that_connection() {
+    let server = server_with_fault(
+        json!({"callback": "read", "action": "panic", "user": "alice"}),
+        &[],
+    );
+    let mut c = server.client();
+    c.login("alice", "pw");
+    c.cmd("LIST");
+    let largest = String::from_utf8(c.body())
+        .unwrap()
+        .lines()
+        .map(|l| l.split_once(' ').unwrap())
+        .max_by_key(|(_, size)| size.parse::<u64>().unwrap())
+        .map(|(n, _)| n.to_string())
+        .unwrap();
+    assert!(c.cmd(&format!("RETR {largest}")).starts_with("+OK"));
+    let rest = c.rest();
+    assert!(
+        !rest.ends_with(b"\r\n.\r\n"),
+        "a cut message must not look complete"
+    );
+    bob_is_served(&server);
+}
+
+#[test]
+fn a_panic_in_connect_refuses_only_that_connection() {
+    let server = server_with_fault(json!({"callback": "connect", "action": "panic"}), &[]);
+    let mut c = server.client();
+    assert_eq!(c.line(), TEMP);
+    assert!(c.rest().is_empty());
+    server.wait_for_log("plugin panicked in connect");
+}
+
+#[test]
+fn panics_in_disconnect_drop_and_policies_are_contained() {
+    for callback in ["disconnect", "drop", "login_delay", "expire"] {
+        let server = server_with_fault(json!({"callback": callback, "action": "panic"}), &[]);
+        let mut c = server.client();
+        c.login("alice", "pw");
+        assert!(c.cmd("QUIT").starts_with("+OK"));
+        c.rest();
+        server.wait_for_log(&format!("plugin panicked in {callback}"));
+        bob_is_served(&server);
+    }
+}
+
+#[test]
+fn a_panic_in_apop_fails_that_login() {
+    let server = server_with_fault(json!({"callback": "apop", "action": "panic"}), &[]);
+    let mut c = server.client();
+    c.line();
+    assert_eq!(c.cmd("APOP alice 0123456789abcdef0123456789abcdef"), TEMP);
+    bob_is_served(&server);
+}
+
+#[test]
+fn error_codes_from_the_plugin_reach_the_client() {
+    let server = server_with_fault(
+        json!({"callback": "authenticate", "action": "error", "code": "SYS/PERM", "user": "alice"}),
+        &[],
+    );
+    let mut c = server.client();
+    c.line();
+    c.cmd("USER alice");
+    assert!(c.cmd("PASS pw").starts_with("-ERR [SYS/PERM]"));
+}
+
+#[test]
+fn a_hung_callback_hits_the_deadline_and_other_sessions_stay_fast() {
+    let server = server_with_fault(
+        json!({"callback": "retrieve", "action": "delay", "ms": 30_000, "user": "alice"}),
+        &["--backend-timeout", "1"],
+    );
+    let mut alice = server.client();
+    alice.login("alice", "pw");
+    let mut bob = server.client();
+    bob.login("bob", "pw");
+    alice.send(b"RETR 1\r\n");
+    // While alice's call hangs, bob's commands are answered at once.
+    let started = Instant::now();
+    for _ in 0..20 {
+        assert_eq!(bob.cmd("NOOP"), "+OK\r\n");
+    }
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "NOOPs took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(alice.line(), TEMP);
+    // The hung call still holds alice's mailbox: the session cannot go on.
+    assert!(alice.rest().is_empty());
+    server.wait_for_log("backend_timeout");
+}
+
+#[test]
+fn a_flood_of_slow_calls_hits_the_concurrency_limit() {
+    let server = server_with_fault(
+        json!({"callback": "authenticate", "action": "delay", "ms": 3_000, "user": "alice"}),
+        &["--backend-concurrency", "2", "--backend-timeout", "1"],
+    );
+    // Two hung logins hold both backend slots...
+    let mut hung: Vec<Client> = (0..2)
+        .map(|_| {
+            let mut c = server.client();
+            c.line();
+            c.cmd("USER alice");
+            c.send(b"PASS pw\r\n");
+            c
+        })
+        .collect();
+    server.wait_for_log("injecting fault");
+    // ...so a new connection cannot even be admitted: [SYS/TEMP] instead of a queue of threads.
+    let mut refused = server.client();
+    assert_eq!(refused.line(), TEMP);
+    assert!(refused.rest().is_empty());
+    for c in &mut hung {
+        assert_eq!(c.line(), TEMP);
+    }
+    server.wait_for_log("backend_concurrency");
+    // Once the stuck calls return, the server serves again.
+    let started = Instant::now();
+    loop {
+        let mut c = server.client();
+        if c.line().starts_with("+OK") {
+            break;
+        }
+        assert!(
+            started.elapsed() < common::DEADLINE,
+            "the backend slots never came back"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bob_is_served(&server);
+}
