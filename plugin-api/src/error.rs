@@ -94,13 +94,41 @@ impl fmt::Display for PopError {
 impl std::error::Error for PopError {}
 
 impl From<std::io::Error> for PopError {
-    /// I/O errors are temporary unless they say that the data is not there or not allowed.
+    /// A `PopError` wrapped in an `io::Error` (how a message reader reports one) comes back
+    /// as it was; other I/O errors are temporary unless the data is not there or not allowed.
     fn from(err: std::io::Error) -> Self {
         use std::io::ErrorKind::*;
+        if let Some(inner) = err.get_ref().and_then(|e| e.downcast_ref::<PopError>()) {
+            return inner.clone();
+        }
         match err.kind() {
             NotFound => Self::plain(format!("message is gone: {err}")),
             PermissionDenied => Self::permanent(err.to_string()),
             _ => Self::temporary(err.to_string()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io;
+
+    #[test]
+    fn io_errors_map_to_codes_and_keep_a_wrapped_pop_error() {
+        let wrapped = io::Error::other(PopError::permanent("quota"));
+        assert_eq!(PopError::from(wrapped), PopError::permanent("quota"));
+        assert_eq!(
+            PopError::from(io::Error::from(io::ErrorKind::NotFound)).code,
+            ResponseCode::NONE
+        );
+        assert_eq!(
+            PopError::from(io::Error::from(io::ErrorKind::PermissionDenied)).code,
+            ResponseCode::SYS_PERM
+        );
+        assert_eq!(
+            PopError::from(io::Error::from(io::ErrorKind::Interrupted)).code,
+            ResponseCode::SYS_TEMP
+        );
     }
 }
