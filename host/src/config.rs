@@ -5,8 +5,9 @@
 //! Errors name the flag or field and the file.
 
 use clap::{Parser, ValueEnum};
+use ipnet::IpNet;
 use serde::Deserialize;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -36,6 +37,72 @@ pub struct Settings {
     #[arg(long, value_name = "ADDR:PORT")]
     #[serde(default)]
     pub listen: Vec<String>,
+
+    /// Address to serve POP3 over implicit TLS on, usually port 995 (repeatable; needs
+    /// --tls-cert and --tls-key).
+    #[arg(long, value_name = "ADDR:PORT")]
+    #[serde(default)]
+    pub tls_listen: Vec<String>,
+
+    /// PEM certificate chain; with --tls-key it enables STLS on every --listen address.
+    /// Reloaded on SIGHUP.
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key for --tls-cert.
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Where USER/PASS and SASL PLAIN/LOGIN work without TLS: never, loopback (clients on
+    /// 127.0.0.0/8 or ::1 only), or always [default: loopback].
+    #[arg(long, value_enum, value_name = "POLICY")]
+    pub plaintext_auth: Option<PlaintextAuth>,
+
+    /// Networks exempt from the per-address limits and the failed-login delay (repeatable;
+    /// "none" for no exemption) [default: 127.0.0.0/8 and ::1/128].
+    #[arg(long, value_name = "CIDR")]
+    #[serde(default)]
+    pub trusted_networks: Vec<String>,
+
+    /// Connections from these networks must start with a PROXY protocol v1 or v2 header,
+    /// whose client address then counts; others must not send one (repeatable).
+    #[arg(long, value_name = "CIDR")]
+    #[serde(default)]
+    pub proxy_protocol_from: Vec<String>,
+
+    /// Connections at once, in all [default: 1000].
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<usize>,
+
+    /// Connections at once from one client address [default: 20].
+    #[arg(long, value_name = "N")]
+    pub max_connections_per_ip: Option<usize>,
+
+    /// Logged-in sessions at once of one user [default: 10].
+    #[arg(long, value_name = "N")]
+    pub max_sessions_per_user: Option<usize>,
+
+    /// Failed logins on one connection before it is closed [default: 3].
+    #[arg(long, value_name = "N")]
+    pub max_auth_failures: Option<usize>,
+
+    /// Longest delay, in seconds, before answering a failed login; the delay starts at 1 s
+    /// and doubles per failure from the same address (0 turns it off) [default: 15].
+    #[arg(long, value_name = "SECONDS")]
+    pub auth_failure_delay_max: Option<u64>,
+
+    /// User to run as after binding ports, loading the plugin and reading certificates.
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+
+    /// Group to run as [default: the --user's primary group].
+    #[arg(long, value_name = "NAME")]
+    pub group: Option<String>,
+
+    /// Directory to chroot into before dropping privileges (mail and certificate paths are
+    /// then seen from inside it).
+    #[arg(long, value_name = "DIR")]
+    pub chroot: Option<PathBuf>,
 
     /// Text of the greeting after "+OK" [default: "pop3host ready."].
     #[arg(long, value_name = "TEXT")]
@@ -84,6 +151,14 @@ pub struct Settings {
 
 #[derive(ValueEnum, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
+pub enum PlaintextAuth {
+    Never,
+    Loopback,
+    Always,
+}
+
+#[derive(ValueEnum, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     Text,
     Json,
@@ -99,6 +174,13 @@ pub struct Config {
     pub listen: Vec<SocketAddr>,
     /// Whether `listen` is the default (then an address family the machine lacks is skipped).
     pub listen_is_default: bool,
+    pub tls_listen: Vec<SocketAddr>,
+    /// (certificate, key) files.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    pub plaintext_auth: PlaintextAuth,
+    pub limits: Limits,
+    pub proxy_protocol_from: Vec<IpNet>,
+    pub privileges: Privileges,
     pub greeting: String,
     pub hostname: String,
     pub idle_timeout: Duration,
@@ -108,6 +190,25 @@ pub struct Config {
     pub log_level: Option<String>,
     pub log_format: LogFormat,
     pub describe: bool,
+}
+
+/// Abuse limits (see `server::limits`).
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub trusted: Vec<IpNet>,
+    pub max_connections: usize,
+    pub max_connections_per_ip: usize,
+    pub max_sessions_per_user: usize,
+    pub max_auth_failures: usize,
+    pub auth_failure_delay_max: Duration,
+}
+
+/// Whom to become after startup.
+#[derive(Debug, Default)]
+pub struct Privileges {
+    pub user: Option<String>,
+    pub group: Option<String>,
+    pub chroot: Option<PathBuf>,
 }
 
 /// The greeting, APOP timestamp included, must fit a 512-octet status line (RFC 2449 §4).
@@ -130,22 +231,78 @@ impl Config {
         };
         let listen_is_default = listen_settings.is_empty();
         let listen = if listen_is_default {
-            vec![
-                "0.0.0.0:110".parse().expect("valid"),
-                "[::]:110".parse().expect("valid"),
-            ]
+            addresses("--listen", &["0.0.0.0:110".into(), "[::]:110".into()])?
         } else {
-            listen_settings
-                .iter()
-                .map(|a| {
-                    a.parse().map_err(|_| {
-                        format!(
-                            "--listen {a}: not an ADDR:PORT such as 127.0.0.1:1110 or [::1]:1110"
-                        )
-                    })
-                })
-                .collect::<Result<_, _>>()?
+            addresses("--listen", &listen_settings)?
         };
+        let tls_listen = addresses("--tls-listen", &or_file(cli.tls_listen, file.tls_listen))?;
+        let tls = match (cli.tls_cert.or(file.tls_cert), cli.tls_key.or(file.tls_key)) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            _ => return Err("--tls-cert and --tls-key go together".into()),
+        };
+        if tls.is_none() && !tls_listen.is_empty() {
+            return Err("--tls-listen needs --tls-cert and --tls-key".into());
+        }
+        let trusted = or_file(cli.trusted_networks, file.trusted_networks);
+        let trusted = if trusted.is_empty() {
+            networks(
+                "--trusted-networks",
+                &["127.0.0.0/8".into(), "::1/128".into()],
+            )?
+        } else if trusted == ["none"] {
+            Vec::new()
+        } else {
+            networks("--trusted-networks", &trusted)?
+        };
+        let proxy_protocol_from = networks(
+            "--proxy-protocol-from",
+            &or_file(cli.proxy_protocol_from, file.proxy_protocol_from),
+        )?;
+        let count = |name: &str, cli: Option<usize>, file: Option<usize>, default: usize| {
+            at_least_one(name, cli.or(file), default)
+        };
+        let limits = Limits {
+            trusted,
+            max_connections: count(
+                "max_connections",
+                cli.max_connections,
+                file.max_connections,
+                1000,
+            )?,
+            max_connections_per_ip: count(
+                "max_connections_per_ip",
+                cli.max_connections_per_ip,
+                file.max_connections_per_ip,
+                20,
+            )?,
+            max_sessions_per_user: count(
+                "max_sessions_per_user",
+                cli.max_sessions_per_user,
+                file.max_sessions_per_user,
+                10,
+            )?,
+            max_auth_failures: count(
+                "max_auth_failures",
+                cli.max_auth_failures,
+                file.max_auth_failures,
+                3,
+            )?,
+            auth_failure_delay_max: Duration::from_secs(
+                cli.auth_failure_delay_max
+                    .or(file.auth_failure_delay_max)
+                    .unwrap_or(15),
+            ),
+        };
+        let privileges = Privileges {
+            user: cli.user.or(file.user),
+            group: cli.group.or(file.group),
+            chroot: cli.chroot.or(file.chroot),
+        };
+        if privileges.user.is_none() && (privileges.group.is_some() || privileges.chroot.is_some())
+        {
+            return Err("--group and --chroot need --user: the server must not keep root".into());
+        }
         let greeting = cli
             .greeting
             .or(file.greeting)
@@ -155,13 +312,11 @@ impl Config {
                 "greeting: must be at most {MAX_GREETING} octets of text without control characters"
             ));
         }
-        let backend_concurrency = cli
-            .backend_concurrency
-            .or(file.backend_concurrency)
-            .unwrap_or(64);
-        if backend_concurrency == 0 {
-            return Err("backend_concurrency: must be at least 1".into());
-        }
+        let backend_concurrency = at_least_one(
+            "backend_concurrency",
+            cli.backend_concurrency.or(file.backend_concurrency),
+            64,
+        )?;
         let seconds = |name: &str, value: Option<u64>, default: u64| -> Result<Duration, String> {
             match value.unwrap_or(default) {
                 0 => Err(format!("{name}: must be at least 1 second")),
@@ -174,6 +329,12 @@ impl Config {
             plugin_config: plugin_config.map_or_else(|| "null".to_string(), |v| v.to_string()),
             listen,
             listen_is_default,
+            tls_listen,
+            tls,
+            plaintext_auth: cli.plaintext_auth.or(file.plaintext_auth).unwrap_or(PlaintextAuth::Loopback),
+            limits,
+            proxy_protocol_from,
+            privileges,
             greeting,
             hostname: cli.hostname.or(file.hostname).unwrap_or_else(system_hostname),
             idle_timeout: seconds("idle_timeout", cli.idle_timeout.or(file.idle_timeout), 600)?,
@@ -184,6 +345,45 @@ impl Config {
             log_format: cli.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
             describe: cli.describe,
         })
+    }
+}
+
+/// A list setting: the flags' values if any were given, else the file's.
+fn or_file(cli: Vec<String>, file: Vec<String>) -> Vec<String> {
+    if cli.is_empty() {
+        file
+    } else {
+        cli
+    }
+}
+
+fn addresses(flag: &str, values: &[String]) -> Result<Vec<SocketAddr>, String> {
+    values
+        .iter()
+        .map(|a| {
+            a.parse().map_err(|_| {
+                format!("{flag} {a}: not an ADDR:PORT such as 127.0.0.1:1110 or [::1]:1110")
+            })
+        })
+        .collect()
+}
+
+/// CIDR networks; a bare address is a network of one.
+fn networks(flag: &str, values: &[String]) -> Result<Vec<IpNet>, String> {
+    values
+        .iter()
+        .map(|n| {
+            n.parse::<IpNet>()
+                .or_else(|_| n.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| format!("{flag} {n}: not a network such as 10.0.0.0/8 or an address"))
+        })
+        .collect()
+}
+
+fn at_least_one(name: &str, value: Option<usize>, default: usize) -> Result<usize, String> {
+    match value.unwrap_or(default) {
+        0 => Err(format!("{name}: must be at least 1")),
+        n => Ok(n),
     }
 }
 
@@ -297,6 +497,37 @@ mod tests {
         assert!(parse(&[]).unwrap_err().contains("--plugin is required"));
         let err = parse(&["--plugin", "x", "--idle-timeout", "0"]).unwrap_err();
         assert!(err.starts_with("idle_timeout:"), "{err}");
+    }
+
+    #[test]
+    fn tls_and_limits() {
+        let err = parse(&["--plugin", "x", "--tls-cert", "c.pem"]).unwrap_err();
+        assert_eq!(err, "--tls-cert and --tls-key go together");
+        let err = parse(&["--plugin", "x", "--tls-listen", "127.0.0.1:995"]).unwrap_err();
+        assert_eq!(err, "--tls-listen needs --tls-cert and --tls-key");
+        let config = parse(&["--plugin", "x"]).unwrap();
+        assert_eq!(config.plaintext_auth, PlaintextAuth::Loopback);
+        assert_eq!(config.limits.trusted.len(), 2);
+        let config = parse(&[
+            "--plugin",
+            "x",
+            "--trusted-networks",
+            "none",
+            "--proxy-protocol-from",
+            "10.1.2.3",
+        ])
+        .unwrap();
+        assert!(config.limits.trusted.is_empty());
+        assert_eq!(
+            config.proxy_protocol_from,
+            vec!["10.1.2.3/32".parse::<IpNet>().unwrap()]
+        );
+        let err = parse(&["--plugin", "x", "--trusted-networks", "10.0.0.0/33"]).unwrap_err();
+        assert!(err.starts_with("--trusted-networks 10.0.0.0/33"), "{err}");
+        let err = parse(&["--plugin", "x", "--max-connections", "0"]).unwrap_err();
+        assert!(err.starts_with("max_connections:"), "{err}");
+        let err = parse(&["--plugin", "x", "--chroot", "/var/empty"]).unwrap_err();
+        assert!(err.contains("need --user"), "{err}");
     }
 
     #[test]

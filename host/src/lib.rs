@@ -8,6 +8,7 @@
 pub mod config;
 pub mod loader;
 pub mod logging;
+pub mod privileges;
 pub mod protocol;
 pub mod server;
 pub mod session;
@@ -15,7 +16,8 @@ pub mod session;
 use config::{Config, Settings, MAX_GREETING};
 use session::SessionConfig;
 
-/// Everything `main` does: configure, load the plugin, serve until a signal.
+/// Everything `main` does: configure, load the plugin, read the certificate, bind, drop
+/// privileges, serve until a signal.
 pub fn run(settings: Settings) -> Result<(), String> {
     let config = Config::from_settings(settings)?;
     logging::init(&config)?;
@@ -29,14 +31,23 @@ pub fn run(settings: Settings) -> Result<(), String> {
     let backend = plugin
         .init(&config.plugin_config)
         .map_err(|e| format!("plugin {}: init failed: {}", path.display(), e.message))?;
+    let tls = match &config.tls {
+        Some((cert, key)) => Some(server::Tls::load(cert, key)?),
+        None => None,
+    };
     let session = SessionConfig {
         greeting: config.greeting.clone(),
         apop: backend.supports_apop(),
         login_delay: backend.login_delay(None),
         expire: backend.expire(None),
         hostname: config.hostname.clone(),
+        tls_available: tls.is_some(),
+        max_auth_failures: config.limits.max_auth_failures,
     };
     check_greeting_fits(&session)?;
+    let mut bound = server::bind_all(&config.listen, false, config.listen_is_default)?;
+    bound.extend(server::bind_all(&config.tls_listen, true, false)?);
+    privileges::drop(&config.privileges)?;
     tracing::info!(plugin = info.name, version = info.version, path = %path.display(), apop = session.apop, "plugin loaded");
     let backend = server::Backend::new(
         info.name,
@@ -48,7 +59,7 @@ pub fn run(settings: Settings) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    runtime.block_on(server::serve(&config, backend, session))
+    runtime.block_on(server::serve(&config, bound, backend, session, tls))
 }
 
 /// With APOP the greeting also carries `<pid.connection.time@hostname>`; the whole must fit.

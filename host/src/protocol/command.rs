@@ -7,7 +7,10 @@ use std::fmt;
 pub enum Command {
     User(String),
     Pass(String),
-    Apop { user: String, digest: String },
+    Apop {
+        user: String,
+        digest: String,
+    },
     Capa,
     Quit,
     Stat,
@@ -16,8 +19,22 @@ pub enum Command {
     Dele(MessageNumber),
     Noop,
     Rset,
-    Top { msg: MessageNumber, lines: u32 },
+    Top {
+        msg: MessageNumber,
+        lines: u32,
+    },
     Uidl(Option<MessageNumber>),
+    /// RFC 5034: `AUTH` alone lists the mechanisms (old Outlook).
+    Auth {
+        mechanism: Option<String>,
+        initial_response: Option<String>,
+    },
+    /// RFC 2595.
+    Stls,
+    /// RFC 6856.
+    Utf8,
+    /// A PROXY protocol v1 header where none is expected.
+    Proxy,
 }
 
 /// A message number as the client wrote it: 1-based, not yet checked against the maildrop.
@@ -71,6 +88,13 @@ impl Command {
                 lines: count(&mut args, TOP)?,
             },
             "UIDL" => Self::Uidl(optional_number(&mut args, "UIDL [msg]")?),
+            "AUTH" => Self::Auth {
+                mechanism: args.next().map(str::to_ascii_uppercase),
+                initial_response: args.next().map(str::to_string),
+            },
+            "STLS" => Self::Stls,
+            "UTF8" => Self::Utf8,
+            "PROXY" => return Ok(Self::Proxy),
             "" => return Err(ParseError::Empty),
             _ => return Err(ParseError::Unknown(printable(&keyword))),
         };
@@ -98,6 +122,10 @@ fn usage_of(command: &Command) -> &'static str {
         Command::Rset => "RSET",
         Command::Top { .. } => TOP,
         Command::Uidl(_) => "UIDL [msg]",
+        Command::Auth { .. } => "AUTH [mechanism [initial-response]]",
+        Command::Stls => "STLS",
+        Command::Utf8 => "UTF8",
+        Command::Proxy => "PROXY",
         Command::User(_) => "USER name",
         Command::Pass(_) => "PASS password",
     }
@@ -233,6 +261,27 @@ mod tests {
             Command::parse(b"\xff\xfe"),
             Err(ParseError::Unknown("".into()))
         );
+    }
+
+    #[test]
+    fn auth_takes_an_optional_mechanism_and_initial_response() {
+        assert_eq!(
+            parse("AUTH"),
+            Ok(Command::Auth {
+                mechanism: None,
+                initial_response: None
+            })
+        );
+        assert_eq!(
+            parse("auth plain AGEAYg=="),
+            Ok(Command::Auth {
+                mechanism: Some("PLAIN".into()),
+                initial_response: Some("AGEAYg==".into())
+            })
+        );
+        assert!(parse("AUTH PLAIN a b").is_err());
+        assert_eq!(parse("STLS"), Ok(Command::Stls));
+        assert_eq!(parse("PROXY TCP4 1.2.3.4 5.6.7.8 1 2"), Ok(Command::Proxy));
     }
 
     #[test]

@@ -5,5 +5,7 @@ pub mod body;
 pub mod capa;
 pub mod command;
 pub mod lines;
+pub mod proxy_header;
 pub mod reply;
+pub mod sasl;
 pub mod uidl;

@@ -1,21 +1,29 @@
-//! One client connection: reads command lines, runs them through the [`Session`], performs
-//! the backend calls and transfers the session asks for, and writes the replies.
+//! One client connection: the PROXY header and limits first, then TLS where the listener
+//! wants it, then the session. Reads command lines, runs them through the [`Session`],
+//! performs the backend calls and transfers the session asks for, and writes the replies.
 //!
 //! All complete lines that arrived together are answered before anything is written, so a
 //! pipelining client (RFC 2449 PIPELINING) gets its replies in one write.
 
 use super::backend::{Backend, Lent, Mailbox, Reader};
+use super::limits::{Limits, UserSlot};
 use super::listing::list_with_sizes;
 use super::shutdown::Shutdown;
+use super::stream::Stream;
+use super::tls::Tls;
+use crate::config::PlaintextAuth;
 use crate::protocol::body::BodyEncoder;
-use crate::protocol::command::Command;
 use crate::protocol::lines::{Line, LineBuffer, MAX_LINE};
+use crate::protocol::proxy_header::{self, Parsed};
 use crate::protocol::reply;
 use crate::session::{
-    Action, Granted, Login, LoginTracker, Secret, Session, SessionConfig, Transfer,
+    Action, Granted, Login, LoginOutcome, LoginTracker, Secret, Session, SessionConfig, Transfer,
+    Transport,
 };
+use ipnet::IpNet;
 use pop3_plugin_api::{Connection, MessageRef, PopError, ResponseCode};
 use std::io;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -27,6 +35,10 @@ pub struct Shared {
     pub backend: Arc<Backend>,
     pub session: Arc<SessionConfig>,
     pub logins: Arc<LoginTracker>,
+    pub limits: Arc<Limits>,
+    pub tls: Option<Arc<Tls>>,
+    pub plaintext_auth: PlaintextAuth,
+    pub proxy_protocol_from: Vec<IpNet>,
     pub idle_timeout: Duration,
 }
 
@@ -34,27 +46,53 @@ pub struct Shared {
 const CHUNK: usize = 128 * 1024;
 /// Encoded bytes gathered before a write during a transfer.
 const WRITE_AT: usize = 128 * 1024;
+/// How long a TLS handshake or a PROXY header may take.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
 enum Flow {
     Continue,
     Close,
 }
 
-struct Driver {
-    stream: TcpStream,
-    lines: LineBuffer,
-    out: Vec<u8>,
-    session: Session,
-    mailbox: Option<Mailbox>,
-    conn: Connection,
+/// Serves one accepted connection until it ends, however it ends.
+pub async fn serve(
+    mut tcp: TcpStream,
+    mut conn: Connection,
     shared: Arc<Shared>,
     shutdown: Shutdown,
-}
-
-/// Serves one connection until it ends, however it ends.
-pub async fn serve(stream: TcpStream, conn: Connection, shared: Arc<Shared>, shutdown: Shutdown) {
+) {
+    let proxied = conn.peer.ip().to_canonical();
+    if shared
+        .proxy_protocol_from
+        .iter()
+        .any(|net| net.contains(&proxied))
+    {
+        match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_proxy_header(&mut tcp)).await {
+            Ok(Ok(Some(client))) => conn.peer = client,
+            Ok(Ok(None)) => {}
+            Ok(Err(why)) => return tracing::warn!(proxy = %conn.peer, "closing: {why}"),
+            Err(_) => return tracing::warn!(proxy = %conn.peer, "closing: no PROXY header in time"),
+        }
+    }
     let span = tracing::info_span!("session", id = conn.id, peer = %conn.peer, user = tracing::field::Empty);
     async move {
+        let _slot = match shared.limits.admit_connection(conn.peer.ip()) {
+            Ok(slot) => slot,
+            Err(why) => {
+                tracing::info!("refused: {why}");
+                let mut out = Vec::new();
+                reply::err_coded(&mut out, ResponseCode::SYS_TEMP, why);
+                let _ = tcp.write_all(&out).await;
+                return;
+            }
+        };
+        let stream = match (&shared.tls, conn.tls) {
+            (Some(tls), true) => match handshake(tls, tcp).await {
+                Ok(stream) => stream,
+                Err(error) => return tracing::info!("TLS handshake failed: {error}"),
+            },
+            _ => Stream::Plain(tcp),
+        };
         let backend = shared.backend.clone();
         let admitted = {
             let conn = conn.clone();
@@ -84,16 +122,68 @@ pub async fn serve(stream: TcpStream, conn: Connection, shared: Arc<Shared>, shu
     .await
 }
 
+/// Reads a PROXY protocol header, exactly, and returns the client it names.
+async fn read_proxy_header(tcp: &mut TcpStream) -> Result<Option<SocketAddr>, String> {
+    let mut buf = Vec::with_capacity(128);
+    loop {
+        match proxy_header::parse(&buf) {
+            Parsed::Header { client, .. } => return Ok(client),
+            Parsed::Invalid(why) => return Err(why),
+            Parsed::Incomplete => {
+                let start = buf.len();
+                buf.resize(start + proxy_header::readable(&buf), 0);
+                match tcp.read(&mut buf[start..]).await {
+                    Ok(0) => return Err("closed before the end of the PROXY header".into()),
+                    Ok(n) => buf.truncate(start + n),
+                    Err(e) => return Err(format!("reading the PROXY header: {e}")),
+                }
+            }
+        }
+    }
+}
+
+async fn handshake(tls: &Tls, tcp: TcpStream) -> io::Result<Stream> {
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.acceptor().accept(tcp)).await {
+        Ok(stream) => Ok(Stream::Tls(Box::new(stream?))),
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "handshake took too long",
+        )),
+    }
+}
+
+struct Driver {
+    stream: Stream,
+    lines: LineBuffer,
+    out: Vec<u8>,
+    session: Session,
+    mailbox: Option<Mailbox>,
+    user_slot: Option<UserSlot>,
+    conn: Connection,
+    shared: Arc<Shared>,
+    shutdown: Shutdown,
+}
+
 impl Driver {
-    fn new(stream: TcpStream, conn: Connection, shared: Arc<Shared>, shutdown: Shutdown) -> Self {
+    fn new(stream: Stream, conn: Connection, shared: Arc<Shared>, shutdown: Shutdown) -> Self {
         let unix_time = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
+        let cleartext_auth = match shared.plaintext_auth {
+            PlaintextAuth::Always => true,
+            PlaintextAuth::Loopback => conn.peer.ip().to_canonical().is_loopback(),
+            PlaintextAuth::Never => false,
+        };
+        let transport = Transport {
+            tls: conn.tls,
+            cleartext_auth,
+        };
         let session = Session::new(
             shared.session.clone(),
             shared.logins.clone(),
             conn.id,
             unix_time,
+            transport,
         );
         Self {
             stream,
@@ -101,6 +191,7 @@ impl Driver {
             out: Vec::new(),
             session,
             mailbox: None,
+            user_slot: None,
             conn,
             shared,
             shutdown,
@@ -118,13 +209,7 @@ impl Driver {
                         self.session.line_too_long(&mut self.out);
                         Action::Continue
                     }
-                    Line::Complete(bytes) => match Command::parse(bytes) {
-                        Ok(command) => self.session.handle(command, &mut self.out),
-                        Err(error) => {
-                            self.session.parse_error(error, &mut self.out);
-                            Action::Continue
-                        }
-                    },
+                    Line::Complete(bytes) => self.session.line(bytes, &mut self.out),
                 };
                 if let Flow::Close = self.act(action).await? {
                     return self.flush().await;
@@ -158,29 +243,79 @@ impl Driver {
             Action::Close => Ok(Flow::Close),
             Action::Login(login) => {
                 self.flush().await?;
-                self.login(login).await;
-                Ok(Flow::Continue)
+                self.login(login).await
             }
             Action::Transfer(transfer) => self.transfer(transfer).await,
             Action::Update(marked) => {
                 self.update(marked).await;
                 Ok(Flow::Close)
             }
+            Action::StartTls => self.start_tls().await,
         }
     }
 
-    async fn login(&mut self, login: Login) {
+    /// STLS (RFC 2595 §4): whatever the client sent after the command is thrown away, so
+    /// plaintext injected before the handshake is never executed.
+    async fn start_tls(&mut self) -> io::Result<Flow> {
+        self.flush().await?;
+        self.lines = LineBuffer::new(MAX_LINE);
+        let (Some(tls), Stream::Plain(tcp)) = (
+            &self.shared.tls,
+            std::mem::replace(&mut self.stream, Stream::Upgrading),
+        ) else {
+            return Ok(Flow::Close);
+        };
+        match handshake(tls, tcp).await {
+            Ok(stream) => {
+                self.stream = stream;
+                self.conn.tls = true;
+                self.session.tls_started();
+                tracing::debug!("TLS started");
+                Ok(Flow::Continue)
+            }
+            Err(error) => {
+                tracing::info!("TLS handshake failed: {error}");
+                Ok(Flow::Close)
+            }
+        }
+    }
+
+    async fn login(&mut self, login: Login) -> io::Result<Flow> {
         let backend = self.shared.backend.clone();
         let granted = self.authenticate(&backend, &login).await;
-        let logged_in = self
+        let granted =
+            granted.and_then(|granted| match self.shared.limits.admit_user(&login.user) {
+                Some(slot) => {
+                    self.user_slot = Some(slot);
+                    Ok(granted)
+                }
+                None => Err(PopError::in_use("Too many sessions for this user.")),
+            });
+        match self
             .session
-            .login_done(&login, granted, Instant::now(), &mut self.out);
-        if logged_in {
-            tracing::Span::current().record("user", login.user.as_str());
-            tracing::info!("logged in");
-        } else {
-            self.mailbox = None;
-            tracing::info!(user = login.user, "login refused");
+            .login_done(&login, granted, Instant::now(), &mut self.out)
+        {
+            LoginOutcome::LoggedIn => {
+                tracing::Span::current().record("user", login.user.as_str());
+                tracing::info!("logged in");
+                Ok(Flow::Continue)
+            }
+            LoginOutcome::Refused {
+                bad_credentials,
+                close,
+            } => {
+                self.mailbox = None;
+                self.user_slot = None;
+                tracing::info!(user = login.user, bad_credentials, "login refused");
+                if bad_credentials {
+                    let delay = self
+                        .shared
+                        .limits
+                        .failed_login(self.conn.peer.ip(), Instant::now());
+                    tokio::time::sleep(delay).await;
+                }
+                Ok(if close { Flow::Close } else { Flow::Continue })
+            }
         }
     }
 
@@ -299,7 +434,11 @@ impl Driver {
         if self.out.is_empty() {
             return Ok(());
         }
-        let write = self.stream.write_all(&self.out);
+        let write = async {
+            self.stream.write_all(&self.out).await?;
+            // A TLS stream buffers records until flushed.
+            self.stream.flush().await
+        };
         match tokio::time::timeout(self.shared.idle_timeout, write).await {
             Ok(result) => result?,
             Err(_) => {

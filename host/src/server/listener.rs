@@ -11,29 +11,33 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::task::TaskTracker;
 
+/// A bound socket, before the runtime starts (ports are bound while the server may still
+/// be root).
+pub struct Bound {
+    pub listener: std::net::TcpListener,
+    /// Implicit TLS: the handshake comes before the greeting.
+    pub tls: bool,
+}
+
 /// Binds every address. With the default addresses, a family the machine lacks (no IPv6)
 /// is skipped; an address the operator asked for must bind.
 pub fn bind_all(
     addrs: &[SocketAddr],
+    tls: bool,
     skip_missing_family: bool,
-) -> Result<Vec<TcpListener>, String> {
-    let mut listeners = Vec::new();
-    for addr in addrs {
-        match bind(*addr) {
-            Ok(listener) => listeners.push(listener),
-            Err(error)
-                if skip_missing_family && error.raw_os_error() == Some(libc_eafnosupport()) =>
-            {
+) -> Result<Vec<Bound>, String> {
+    const EAFNOSUPPORT: i32 = 97;
+    let mut bound = Vec::new();
+    for &addr in addrs {
+        match bind(addr) {
+            Ok(listener) => bound.push(Bound { listener, tls }),
+            Err(error) if skip_missing_family && error.raw_os_error() == Some(EAFNOSUPPORT) => {
                 tracing::warn!(%addr, "skipped: address family not supported");
             }
-            Err(error) => return Err(bind_error(*addr, &error)),
+            Err(error) => return Err(bind_error(addr, &error)),
         }
     }
-    Ok(listeners)
-}
-
-fn libc_eafnosupport() -> i32 {
-    97 // EAFNOSUPPORT on Linux
+    Ok(bound)
 }
 
 fn bind_error(addr: SocketAddr, error: &std::io::Error) -> String {
@@ -52,7 +56,7 @@ fn bind_error(addr: SocketAddr, error: &std::io::Error) -> String {
     format!("cannot listen on {addr}: {error}{hint}")
 }
 
-fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
     if addr.is_ipv6() {
         // IPv4 has its own listener: keep [::] from also claiming 0.0.0.0's port.
@@ -62,12 +66,13 @@ fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     socket.listen(1024)?;
-    TcpListener::from_std(socket.into())
+    Ok(socket.into())
 }
 
 /// Accepts until shutdown, one task per connection.
 pub async fn accept_loop(
     listener: TcpListener,
+    tls: bool,
     shared: Arc<Shared>,
     shutdown: Shutdown,
     tasks: TaskTracker,
@@ -95,7 +100,7 @@ pub async fn accept_loop(
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             peer,
             local,
-            tls: false,
+            tls,
         };
         tasks.spawn(connection::serve(
             stream,

@@ -13,14 +13,16 @@ pub use login_delay::LoginTracker;
 pub use maildrop::Maildrop;
 
 use crate::protocol::capa::Capabilities;
-use crate::protocol::command::{Command, ParseError};
+use crate::protocol::command::Command;
 use crate::protocol::reply;
-use pop3_plugin_api::{Expire, PopError};
+use crate::protocol::sasl::{self, Exchange, Mechanism};
+use pop3_plugin_api::{Expire, PopError, ResponseCode};
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Server-wide settings every session reads.
+#[derive(Clone)]
 pub struct SessionConfig {
     /// The greeting text after `+OK`.
     pub greeting: String,
@@ -31,6 +33,19 @@ pub struct SessionConfig {
     pub expire: Option<Expire>,
     /// For APOP timestamps `<pid.connection.time@hostname>`.
     pub hostname: String,
+    /// Whether STLS can be offered (a certificate is configured).
+    pub tls_available: bool,
+    /// Failed logins on one connection before it is closed.
+    pub max_auth_failures: usize,
+}
+
+/// What the session knows of its connection's security.
+#[derive(Clone, Copy, Debug)]
+pub struct Transport {
+    /// Encrypted from the start (implicit TLS).
+    pub tls: bool,
+    /// The plaintext policy allows passwords in clear from this client.
+    pub cleartext_auth: bool,
 }
 
 /// What the driver must do after a command, beyond writing the buffered reply.
@@ -46,6 +61,21 @@ pub enum Action {
     /// Enter UPDATE: delete these (index, id) through the backend, then call
     /// [`Session::update_done`].
     Update(Vec<(usize, String)>),
+    /// The `+OK` to STLS is written: discard unread input, do the TLS handshake, then call
+    /// [`Session::tls_started`].
+    StartTls,
+}
+
+/// How a login attempt ended, for the driver's limits.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LoginOutcome {
+    LoggedIn,
+    Refused {
+        /// The credentials were wrong: the failed-login delay applies.
+        bad_credentials: bool,
+        /// Too many failures on this connection: close it after the reply.
+        close: bool,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -90,6 +120,8 @@ enum State {
     Authorization {
         user: Option<String>,
     },
+    /// An AUTH exchange waits for the client's next response line.
+    Sasl(Exchange),
     Transaction {
         maildrop: Maildrop,
         login_delay: Option<u32>,
@@ -103,6 +135,8 @@ pub struct Session {
     logins: Arc<LoginTracker>,
     apop_timestamp: Option<String>,
     state: State,
+    transport: Transport,
+    failures: usize,
 }
 
 impl Session {
@@ -112,6 +146,7 @@ impl Session {
         logins: Arc<LoginTracker>,
         connection: u64,
         unix_time: u64,
+        transport: Transport,
     ) -> Self {
         let apop_timestamp = config.apop.then(|| {
             format!(
@@ -125,6 +160,8 @@ impl Session {
             logins,
             apop_timestamp,
             state: State::Authorization { user: None },
+            transport,
+            failures: 0,
         }
     }
 
@@ -135,24 +172,54 @@ impl Session {
         }
     }
 
-    pub fn parse_error(&self, error: ParseError, out: &mut Vec<u8>) {
-        reply::err_plain(out, &error.to_string());
+    /// One command line, or a response line during an AUTH exchange.
+    pub fn line(&mut self, line: &[u8], out: &mut Vec<u8>) -> Action {
+        if let State::Sasl(exchange) = &mut self.state {
+            let step = exchange.respond(&String::from_utf8_lossy(line));
+            return self.sasl_step(step, out);
+        }
+        match Command::parse(line) {
+            Ok(command) => self.handle(command, out),
+            Err(error) => {
+                reply::err_plain(out, &error.to_string());
+                Action::Continue
+            }
+        }
     }
 
-    pub fn line_too_long(&self, out: &mut Vec<u8>) {
+    pub fn line_too_long(&mut self, out: &mut Vec<u8>) {
+        if let State::Sasl(_) = self.state {
+            self.state = State::Authorization { user: None };
+        }
         reply::err_plain(out, "Command line too long.");
     }
 
     pub fn handle(&mut self, command: Command, out: &mut Vec<u8>) -> Action {
+        let plaintext_auth = self.plaintext_auth();
         match (&mut self.state, command) {
             (_, Command::Capa) => {
                 self.capabilities().write(out);
                 Action::Continue
             }
+            (_, Command::Proxy) => {
+                reply::err_plain(out, "PROXY header not accepted from your address.");
+                self.state = State::Closed;
+                Action::Close
+            }
             (State::Authorization { .. }, Command::Quit) => {
                 reply::ok(out, "Logging out.");
                 self.state = State::Closed;
                 Action::Close
+            }
+            (
+                State::Authorization { .. },
+                Command::User(_)
+                | Command::Auth {
+                    mechanism: Some(_), ..
+                },
+            ) if !plaintext_auth => {
+                reply::err_coded(out, ResponseCode::AUTH, PLAINTEXT_REFUSED);
+                Action::Continue
             }
             (State::Authorization { user }, Command::User(name)) => {
                 *user = Some(name);
@@ -185,29 +252,122 @@ impl Session {
                     }
                 }
             }
+            (
+                State::Authorization { .. },
+                Command::Auth {
+                    mechanism: None, ..
+                },
+            ) => {
+                let mut list = String::from("+OK Mechanisms follow\r\n");
+                for mechanism in Mechanism::ALL.iter().filter(|_| plaintext_auth) {
+                    list.push_str(mechanism.name());
+                    list.push_str("\r\n");
+                }
+                list.push_str(".\r\n");
+                out.extend_from_slice(list.as_bytes());
+                Action::Continue
+            }
+            (
+                State::Authorization { .. },
+                Command::Auth {
+                    mechanism: Some(name),
+                    initial_response,
+                },
+            ) => match Mechanism::from_name(&name) {
+                Some(mechanism) => {
+                    let (exchange, step) = Exchange::start(mechanism, initial_response.as_deref());
+                    self.state = State::Sasl(exchange);
+                    self.sasl_step(step, out)
+                }
+                None => {
+                    reply::err_plain(out, "Unsupported authentication mechanism.");
+                    Action::Continue
+                }
+            },
+            (State::Authorization { user }, Command::Stls) => {
+                if self.transport.tls {
+                    reply::err_plain(out, "TLS is already active.");
+                    Action::Continue
+                } else if !self.config.tls_available {
+                    reply::err_plain(out, "STLS is not available.");
+                    Action::Continue
+                } else {
+                    *user = None;
+                    reply::ok(out, "Begin TLS negotiation.");
+                    Action::StartTls
+                }
+            }
+            (State::Authorization { .. }, Command::Utf8) => {
+                reply::ok(out, "UTF8 enabled.");
+                Action::Continue
+            }
             (State::Transaction { maildrop, .. }, command) => transaction(maildrop, command, out),
             (State::Authorization { .. }, _) => {
                 reply::err_plain(out, "Not allowed before login.");
                 Action::Continue
             }
-            (State::Closed, _) => Action::Close,
+            // Lines during an exchange go to `line`; a closed session reads nothing more.
+            (State::Sasl(_) | State::Closed, _) => Action::Close,
         }
     }
 
-    /// The backend's answer to [`Action::Login`]. Returns whether the session is now logged in;
-    /// when not, the driver releases the mailbox it may hold.
+    /// Moves an AUTH exchange on by one step.
+    fn sasl_step(&mut self, step: sasl::Step, out: &mut Vec<u8>) -> Action {
+        let next = match step {
+            sasl::Step::Challenge(challenge) => {
+                out.extend_from_slice(format!("+ {challenge}\r\n").as_bytes());
+                return Action::Continue;
+            }
+            sasl::Step::Credentials { user, password } => Action::Login(Login {
+                user,
+                secret: Secret::Password(password),
+            }),
+            sasl::Step::Cancelled => {
+                reply::err_plain(out, "Authentication cancelled.");
+                Action::Continue
+            }
+            sasl::Step::Invalid(why) => {
+                reply::err_plain(out, why);
+                Action::Continue
+            }
+        };
+        self.state = State::Authorization { user: None };
+        next
+    }
+
+    /// STLS succeeded: nothing from before the handshake is trusted (RFC 2595 §4).
+    pub fn tls_started(&mut self) {
+        self.transport.tls = true;
+        self.state = State::Authorization { user: None };
+    }
+
+    fn plaintext_auth(&self) -> bool {
+        self.transport.tls || self.transport.cleartext_auth
+    }
+
+    /// The backend's answer to [`Action::Login`]. When it is not [`LoginOutcome::LoggedIn`],
+    /// the driver releases the mailbox it may hold.
     pub fn login_done(
         &mut self,
         login: &Login,
         result: Result<Granted, PopError>,
         now: Instant,
         out: &mut Vec<u8>,
-    ) -> bool {
+    ) -> LoginOutcome {
         let granted = match result {
             Ok(granted) => granted,
             Err(error) => {
                 reply::err(out, &error);
-                return false;
+                let bad_credentials = error.code == ResponseCode::AUTH;
+                self.failures += usize::from(bad_credentials);
+                let close = self.failures >= self.config.max_auth_failures;
+                if close {
+                    self.state = State::Closed;
+                }
+                return LoginOutcome::Refused {
+                    bad_credentials,
+                    close,
+                };
             }
         };
         if let Some(delay) = granted.login_delay {
@@ -220,7 +380,10 @@ impl Session {
                     wait.as_secs().max(1)
                 );
                 reply::err(out, &PopError::login_delay(text));
-                return false;
+                return LoginOutcome::Refused {
+                    bad_credentials: false,
+                    close: false,
+                };
             }
         }
         let maildrop = Maildrop::new(granted.messages);
@@ -234,7 +397,7 @@ impl Session {
             login_delay: granted.login_delay,
             expire: granted.expire,
         };
-        true
+        LoginOutcome::LoggedIn
     }
 
     /// The backend's answer to [`Action::Update`]. The session is over either way.
@@ -257,17 +420,23 @@ impl Session {
                 ..
             } => Capabilities {
                 logged_in: true,
+                plaintext_auth: false,
+                stls: false,
                 login_delay: *login_delay,
                 expire: *expire,
             },
             _ => Capabilities {
                 logged_in: false,
+                plaintext_auth: self.plaintext_auth(),
+                stls: self.config.tls_available && !self.transport.tls,
                 login_delay: self.config.login_delay,
                 expire: self.config.expire,
             },
         }
     }
 }
+
+const PLAINTEXT_REFUSED: &str = "Plaintext authentication is not allowed without TLS; use STLS.";
 
 /// The TRANSACTION state (RFC 1939 §5).
 fn transaction(maildrop: &mut Maildrop, command: Command, out: &mut Vec<u8>) -> Action {
@@ -317,10 +486,13 @@ fn transaction(maildrop: &mut Maildrop, command: Command, out: &mut Vec<u8>) -> 
         }
         Command::Noop => reply::ok(out, ""),
         Command::Quit => return Action::Update(maildrop.marked()),
-        Command::User(_) | Command::Pass(_) | Command::Apop { .. } => {
-            reply::err_plain(out, "Already logged in.")
-        }
-        Command::Capa => unreachable!("CAPA is answered in every state"),
+        Command::User(_)
+        | Command::Pass(_)
+        | Command::Apop { .. }
+        | Command::Auth { .. }
+        | Command::Stls
+        | Command::Utf8 => reply::err_plain(out, "Already logged in."),
+        Command::Capa | Command::Proxy => unreachable!("answered in every state"),
     }
     Action::Continue
 }

@@ -1,5 +1,4 @@
 use super::*;
-use crate::protocol::command::Command;
 
 fn config(apop: bool) -> Arc<SessionConfig> {
     Arc::new(SessionConfig {
@@ -8,28 +7,33 @@ fn config(apop: bool) -> Arc<SessionConfig> {
         login_delay: Some(0),
         expire: None,
         hostname: "mail.test".into(),
+        tls_available: true,
+        max_auth_failures: 3,
     })
 }
 
+const CLEARTEXT_OK: Transport = Transport {
+    tls: false,
+    cleartext_auth: true,
+};
+const CLEARTEXT_REFUSED: Transport = Transport {
+    tls: false,
+    cleartext_auth: false,
+};
+
+fn session_on(apop: bool, transport: Transport) -> Session {
+    let logins = Arc::new(LoginTracker::default());
+    Session::new(config(apop), logins, 7, 1_700_000_000, transport)
+}
+
 fn session(apop: bool) -> Session {
-    Session::new(
-        config(apop),
-        Arc::new(LoginTracker::default()),
-        7,
-        1_700_000_000,
-    )
+    session_on(apop, CLEARTEXT_OK)
 }
 
 /// Sends one command line; returns the reply text and the action.
 fn send(session: &mut Session, line: &str) -> (String, Action) {
     let mut out = Vec::new();
-    let action = match Command::parse(line.as_bytes()) {
-        Ok(command) => session.handle(command, &mut out),
-        Err(e) => {
-            session.parse_error(e, &mut out);
-            Action::Continue
-        }
-    };
+    let action = session.line(line.as_bytes(), &mut out);
     (String::from_utf8(out).unwrap(), action)
 }
 
@@ -53,7 +57,8 @@ fn logged_in(sizes: &[u64]) -> Session {
     let Action::Login(login) = action else {
         panic!("expected a login, got {action:?}")
     };
-    assert!(s.login_done(&login, Ok(granted(sizes)), Instant::now(), &mut Vec::new()));
+    let outcome = s.login_done(&login, Ok(granted(sizes)), Instant::now(), &mut Vec::new());
+    assert_eq!(outcome, LoginOutcome::LoggedIn);
     s
 }
 
@@ -96,12 +101,19 @@ fn a_failed_login_starts_over() {
         panic!()
     };
     let mut out = Vec::new();
-    assert!(!s.login_done(
+    let outcome = s.login_done(
         &login,
         Err(PopError::auth("bad password")),
         Instant::now(),
-        &mut out
-    ));
+        &mut out,
+    );
+    assert_eq!(
+        outcome,
+        LoginOutcome::Refused {
+            bad_credentials: true,
+            close: false
+        }
+    );
     assert_eq!(out, b"-ERR [AUTH] Authentication failed.\r\n");
     assert_eq!(
         send(&mut s, "PASS again").0,
@@ -274,15 +286,25 @@ fn login_delay_is_enforced_by_the_host() {
         user: "alice".into(),
         secret: Secret::Password("x".into()),
     };
-    let mut first = Session::new(config(false), logins.clone(), 1, 0);
-    assert!(first.login_done(&login, Ok(delayed), now, &mut Vec::new()));
+    let mut first = Session::new(config(false), logins.clone(), 1, 0, CLEARTEXT_OK);
+    assert_eq!(
+        first.login_done(&login, Ok(delayed), now, &mut Vec::new()),
+        LoginOutcome::LoggedIn
+    );
     delayed = Granted {
         login_delay: Some(60),
         ..granted(&[])
     };
-    let mut second = Session::new(config(false), logins, 2, 0);
+    let mut second = Session::new(config(false), logins, 2, 0, CLEARTEXT_OK);
     let mut out = Vec::new();
-    assert!(!second.login_done(&login, Ok(delayed), now + Duration::from_secs(10), &mut out));
+    let outcome = second.login_done(&login, Ok(delayed), now + Duration::from_secs(10), &mut out);
+    assert_eq!(
+        outcome,
+        LoginOutcome::Refused {
+            bad_credentials: false,
+            close: false
+        }
+    );
     assert_eq!(
         out,
         b"-ERR [LOGIN-DELAY] Logged in too recently, try again in 50 seconds.\r\n"
@@ -293,4 +315,163 @@ fn login_delay_is_enforced_by_the_host() {
 fn already_logged_in() {
     let mut s = logged_in(&[]);
     assert_eq!(send(&mut s, "USER bob").0, "-ERR Already logged in.\r\n");
+}
+
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn password_login(user: &str, password: &str) -> Action {
+    Action::Login(Login {
+        user: user.into(),
+        secret: Secret::Password(password.into()),
+    })
+}
+
+#[test]
+fn auth_plain_and_login_end_in_a_login() {
+    let mut s = session(false);
+    let (text, action) = send(&mut s, &format!("AUTH PLAIN {}", b64(b"\0alice\0pw")));
+    assert_eq!((text.as_str(), action), ("", password_login("alice", "pw")));
+    let mut s = session(false);
+    assert_eq!(send(&mut s, "AUTH PLAIN").0, "+ \r\n");
+    assert_eq!(
+        send(&mut s, &b64(b"\0alice\0pw")).1,
+        password_login("alice", "pw")
+    );
+    let mut s = session(false);
+    assert_eq!(send(&mut s, "AUTH LOGIN").0, "+ VXNlcm5hbWU6\r\n");
+    assert_eq!(send(&mut s, &b64(b"alice")).0, "+ UGFzc3dvcmQ6\r\n");
+    assert_eq!(send(&mut s, &b64(b"pw")).1, password_login("alice", "pw"));
+}
+
+#[test]
+fn auth_cancel_unknown_and_listing() {
+    let mut s = session(false);
+    send(&mut s, "AUTH LOGIN");
+    assert_eq!(send(&mut s, "*").0, "-ERR Authentication cancelled.\r\n");
+    assert_eq!(
+        send(&mut s, "NOOP").0,
+        "-ERR Not allowed before login.\r\n",
+        "back to commands"
+    );
+    assert_eq!(
+        send(&mut s, "AUTH CRAM-MD5").0,
+        "-ERR Unsupported authentication mechanism.\r\n"
+    );
+    assert_eq!(
+        send(&mut s, "AUTH").0,
+        "+OK Mechanisms follow\r\nPLAIN\r\nLOGIN\r\n.\r\n"
+    );
+    let mut refused = session_on(false, CLEARTEXT_REFUSED);
+    assert_eq!(
+        send(&mut refused, "AUTH").0,
+        "+OK Mechanisms follow\r\n.\r\n"
+    );
+}
+
+#[test]
+fn a_too_long_sasl_response_ends_the_exchange() {
+    let mut s = session(false);
+    send(&mut s, "AUTH PLAIN");
+    let mut out = Vec::new();
+    s.line_too_long(&mut out);
+    assert_eq!(out, b"-ERR Command line too long.\r\n");
+    assert_eq!(send(&mut s, "QUIT").1, Action::Close);
+}
+
+#[test]
+fn plaintext_policy_refuses_user_and_sasl_but_not_apop() {
+    let mut s = session_on(true, CLEARTEXT_REFUSED);
+    let refused = "-ERR [AUTH] Plaintext authentication is not allowed without TLS; use STLS.\r\n";
+    assert_eq!(send(&mut s, "USER alice").0, refused);
+    assert_eq!(send(&mut s, "AUTH PLAIN").0, refused);
+    let capa = send(&mut s, "CAPA").0;
+    assert!(
+        !capa.contains("\r\nUSER\r\n") && !capa.contains("SASL") && capa.contains("STLS"),
+        "{capa}"
+    );
+    assert!(matches!(
+        send(&mut s, "APOP alice 0123456789abcdef0123456789abcdef").1,
+        Action::Login(_)
+    ));
+    // After STLS the same connection may use passwords.
+    assert_eq!(
+        send(&mut s, "STLS"),
+        ("+OK Begin TLS negotiation.\r\n".into(), Action::StartTls)
+    );
+    s.tls_started();
+    assert_eq!(send(&mut s, "USER alice").0, "+OK Send PASS.\r\n");
+}
+
+#[test]
+fn stls_only_once_and_only_before_login() {
+    let mut s = session(false);
+    send(&mut s, "USER alice");
+    assert_eq!(send(&mut s, "STLS").1, Action::StartTls);
+    s.tls_started();
+    assert_eq!(
+        send(&mut s, "PASS pw").0,
+        "-ERR No user name given, send USER first.\r\n",
+        "USER before TLS is forgotten"
+    );
+    assert_eq!(send(&mut s, "STLS").0, "-ERR TLS is already active.\r\n");
+    assert!(!send(&mut s, "CAPA").0.contains("STLS"));
+    let mut s = logged_in(&[]);
+    assert_eq!(send(&mut s, "STLS").0, "-ERR Already logged in.\r\n");
+    let mut no_tls = Session::new(
+        Arc::new(SessionConfig {
+            tls_available: false,
+            ..Arc::unwrap_or_clone(config(false))
+        }),
+        Arc::new(LoginTracker::default()),
+        1,
+        0,
+        CLEARTEXT_OK,
+    );
+    assert_eq!(
+        send(&mut no_tls, "STLS").0,
+        "-ERR STLS is not available.\r\n"
+    );
+}
+
+#[test]
+fn too_many_failures_close_the_connection() {
+    let mut s = session(false);
+    let login = Login {
+        user: "alice".into(),
+        secret: Secret::Password("x".into()),
+    };
+    for attempt in 1..=3 {
+        let outcome = s.login_done(
+            &login,
+            Err(PopError::auth("wrong")),
+            Instant::now(),
+            &mut Vec::new(),
+        );
+        assert_eq!(
+            outcome,
+            LoginOutcome::Refused {
+                bad_credentials: true,
+                close: attempt == 3
+            }
+        );
+    }
+    assert_eq!(send(&mut s, "NOOP").1, Action::Close);
+}
+
+#[test]
+fn a_proxy_header_from_an_untrusted_client_closes() {
+    let mut s = session(false);
+    let (text, action) = send(&mut s, "PROXY TCP4 1.2.3.4 5.6.7.8 1111 110");
+    assert_eq!(action, Action::Close);
+    assert!(text.starts_with("-ERR PROXY header not accepted"));
+}
+
+#[test]
+fn utf8_is_accepted_before_login() {
+    let mut s = session(false);
+    assert_eq!(send(&mut s, "UTF8").0, "+OK UTF8 enabled.\r\n");
+    assert!(send(&mut s, "CAPA").0.contains("\r\nUTF8 USER\r\n"));
 }

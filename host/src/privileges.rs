@@ -1,0 +1,54 @@
+//! Dropping root after startup (Net::Server's `user`, `group`, `chroot`): by then the ports
+//! are bound, the plugin is loaded and initialised and the certificates are read, so the
+//! server needs no privilege to go on.
+
+use crate::config::Privileges;
+use nix::unistd::{self, Gid, Group, Uid, User};
+
+/// Changes root directory, groups and user, in that order (the user last, since after it
+/// nothing else may be changed). Runs before any thread of the server starts.
+pub fn drop(privileges: &Privileges) -> Result<(), String> {
+    let Some(user_name) = &privileges.user else {
+        if Uid::effective().is_root() {
+            tracing::warn!(
+                "running as root: pass --user (and --group) to drop privileges after startup"
+            );
+        }
+        return Ok(());
+    };
+    let user = User::from_name(user_name)
+        .map_err(|e| format!("--user {user_name}: {e}"))?
+        .ok_or_else(|| format!("--user {user_name}: no such user"))?;
+    let gid = match &privileges.group {
+        Some(name) => {
+            Group::from_name(name)
+                .map_err(|e| format!("--group {name}: {e}"))?
+                .ok_or_else(|| format!("--group {name}: no such group"))?
+                .gid
+        }
+        None => user.gid,
+    };
+    if let Some(dir) = &privileges.chroot {
+        unistd::chroot(dir).map_err(|e| format!("--chroot {}: {e}", dir.display()))?;
+        unistd::chdir("/").map_err(|e| format!("--chroot {}: {e}", dir.display()))?;
+    }
+    set_ids(gid, user.uid).map_err(|e| format!("--user {user_name}: cannot switch: {e}"))?;
+    if unistd::setuid(Uid::from_raw(0)).is_ok() && !user.uid.is_root() {
+        return Err(format!(
+            "--user {user_name}: root could be regained after the switch"
+        ));
+    }
+    tracing::info!(
+        user = user_name,
+        uid = user.uid.as_raw(),
+        gid = gid.as_raw(),
+        "dropped privileges"
+    );
+    Ok(())
+}
+
+fn set_ids(gid: Gid, uid: Uid) -> nix::Result<()> {
+    unistd::setgroups(&[gid])?;
+    unistd::setgid(gid)?;
+    unistd::setuid(uid)
+}

@@ -1,0 +1,232 @@
+//! Abuse limits: connections in all and per client address, sessions per user, and a delay
+//! before answering a failed login that doubles per failure from the same address, so that
+//! guessing passwords is slow. Trusted networks skip the per-address parts.
+//!
+//! Slots are RAII guards: a connection or session gives its slot back however it ends.
+
+use crate::config;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// Failures from an address are forgotten after this long without one.
+const QUIET_PERIOD: Duration = Duration::from_secs(600);
+/// The first failure's delay; each further one doubles it up to the configured maximum.
+const FIRST_DELAY: Duration = Duration::from_secs(1);
+/// Past this many addresses with failures, the forgotten ones are dropped.
+const PRUNE_ABOVE: usize = 100_000;
+
+pub struct Limits {
+    config: config::Limits,
+    connections: Mutex<Connections>,
+    users: Mutex<HashMap<String, usize>>,
+    failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+}
+
+#[derive(Default)]
+struct Connections {
+    total: usize,
+    per_ip: HashMap<IpAddr, usize>,
+}
+
+/// A held connection slot.
+pub struct ConnectionSlot {
+    limits: Arc<Limits>,
+    /// The address counted per IP, or `None` for a trusted one.
+    ip: Option<IpAddr>,
+}
+
+/// A held session slot of one user.
+pub struct UserSlot {
+    limits: Arc<Limits>,
+    user: String,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Limits {
+    pub fn new(config: config::Limits) -> Arc<Self> {
+        Arc::new(Self {
+            config,
+            connections: Mutex::default(),
+            users: Mutex::default(),
+            failures: Mutex::default(),
+        })
+    }
+
+    pub fn is_trusted(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.config.trusted.iter().any(|net| net.contains(&ip))
+    }
+
+    /// A slot for a new connection from `ip`, or why there is none.
+    pub fn admit_connection(self: &Arc<Self>, ip: IpAddr) -> Result<ConnectionSlot, &'static str> {
+        let mut connections = lock(&self.connections);
+        if connections.total >= self.config.max_connections {
+            return Err("Too many connections, try again later.");
+        }
+        let counted = (!self.is_trusted(ip)).then_some(ip);
+        if let Some(ip) = counted {
+            let count = connections.per_ip.entry(ip).or_default();
+            if *count >= self.config.max_connections_per_ip {
+                return Err("Too many connections from your address.");
+            }
+            *count += 1;
+        }
+        connections.total += 1;
+        Ok(ConnectionSlot {
+            limits: self.clone(),
+            ip: counted,
+        })
+    }
+
+    /// A session slot for `user`, unless the user has the most sessions allowed.
+    pub fn admit_user(self: &Arc<Self>, user: &str) -> Option<UserSlot> {
+        let mut users = lock(&self.users);
+        let count = users.entry(user.to_string()).or_default();
+        if *count >= self.config.max_sessions_per_user {
+            return None;
+        }
+        *count += 1;
+        Some(UserSlot {
+            limits: self.clone(),
+            user: user.to_string(),
+        })
+    }
+
+    /// Records a failed login from `ip` and returns how long to wait before answering it.
+    pub fn failed_login(&self, ip: IpAddr, now: Instant) -> Duration {
+        if self.is_trusted(ip) || self.config.auth_failure_delay_max.is_zero() {
+            return Duration::ZERO;
+        }
+        let mut failures = lock(&self.failures);
+        if failures.len() >= PRUNE_ABOVE {
+            failures.retain(|_, (_, last)| now.saturating_duration_since(*last) < QUIET_PERIOD);
+        }
+        let (count, last) = failures.entry(ip).or_insert((0, now));
+        if now.saturating_duration_since(*last) >= QUIET_PERIOD {
+            *count = 0;
+        }
+        *count += 1;
+        *last = now;
+        let doubled = FIRST_DELAY.saturating_mul(1 << (*count - 1).min(16));
+        doubled.min(self.config.auth_failure_delay_max)
+    }
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        let mut connections = lock(&self.limits.connections);
+        connections.total -= 1;
+        if let Some(ip) = self.ip {
+            if let Some(count) = connections.per_ip.get_mut(&ip) {
+                *count -= 1;
+                if *count == 0 {
+                    connections.per_ip.remove(&ip);
+                }
+            }
+        }
+    }
+}
+
+impl Drop for UserSlot {
+    fn drop(&mut self) {
+        let mut users = lock(&self.limits.users);
+        if let Some(count) = users.get_mut(&self.user) {
+            *count -= 1;
+            if *count == 0 {
+                users.remove(&self.user);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(trusted: &[&str]) -> Arc<Limits> {
+        Limits::new(config::Limits {
+            trusted: trusted.iter().map(|n| n.parse().unwrap()).collect(),
+            max_connections: 4,
+            max_connections_per_ip: 2,
+            max_sessions_per_user: 1,
+            max_auth_failures: 3,
+            auth_failure_delay_max: Duration::from_secs(15),
+        })
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn connections_per_ip_and_in_all() {
+        let limits = limits(&["127.0.0.0/8"]);
+        let a1 = limits.admit_connection(ip("192.0.2.1")).unwrap();
+        let _a2 = limits.admit_connection(ip("192.0.2.1")).unwrap();
+        assert!(
+            limits.admit_connection(ip("192.0.2.1")).is_err(),
+            "per address"
+        );
+        drop(a1);
+        let _a3 = limits.admit_connection(ip("192.0.2.1")).unwrap();
+        let _t1 = limits.admit_connection(ip("127.0.0.2")).unwrap();
+        let _t2 = limits.admit_connection(ip("127.0.0.1")).unwrap();
+        assert_eq!(
+            limits.admit_connection(ip("198.51.100.1")).err(),
+            Some("Too many connections, try again later.")
+        );
+    }
+
+    #[test]
+    fn sessions_per_user_come_back() {
+        let limits = limits(&[]);
+        let slot = limits.admit_user("alice").unwrap();
+        assert!(limits.admit_user("alice").is_none());
+        assert!(limits.admit_user("bob").is_some());
+        drop(slot);
+        assert!(limits.admit_user("alice").is_some());
+    }
+
+    #[test]
+    fn failure_delay_doubles_caps_and_is_forgotten() {
+        let limits = limits(&["::1/128"]);
+        let t0 = Instant::now();
+        let delays: Vec<u64> = (0..6)
+            .map(|i| {
+                limits
+                    .failed_login(ip("192.0.2.9"), t0 + Duration::from_secs(i))
+                    .as_secs()
+            })
+            .collect();
+        assert_eq!(delays, [1, 2, 4, 8, 15, 15]);
+        assert_eq!(
+            limits.failed_login(ip("192.0.2.10"), t0).as_secs(),
+            1,
+            "per address"
+        );
+        let later = t0 + Duration::from_secs(6) + QUIET_PERIOD;
+        assert_eq!(
+            limits.failed_login(ip("192.0.2.9"), later).as_secs(),
+            1,
+            "forgotten after a quiet period"
+        );
+        assert_eq!(
+            limits.failed_login(ip("::1"), t0),
+            Duration::ZERO,
+            "trusted"
+        );
+        assert_eq!(
+            limits
+                .failed_login("::ffff:192.0.2.9".parse().unwrap(), later)
+                .as_secs(),
+            1
+        );
+    }
+}
