@@ -1,1 +1,40 @@
+//! # maildir: a pop3host backend for Maildir++ mailboxes
+//!
+//! Serves the INBOX maildirs of users listed in a Dovecot-style passwd-file, so that a site can
+//! point pop3host at the files Dovecot or Courier served and have clients notice nothing: the
+//! same passwords (every common scheme), the same UIDLs (Dovecot's, from its `dovecot-uidlist`,
+//! or the file names Courier serves), the same sizes, and flags updated the same way.
+//!
+//! Module map, one concern each:
+//! - users: `config` (the JSON), `passwd` (the file format), `userdb` (re-reading it),
+//!   `schemes` with `crypt`, `md5_crypt` and `digest_schemes` (the password schemes),
+//!   `template` (where a user's maildir is);
+//! - mail: `listing` (reading `new/`, `cur/`), `filename` (maildir names), `snapshot`
+//!   (what a session sees), `uidl` and `uidlist` (UIDLs), `measure` and `size_cache`
+//!   (sizes), `lock` (one session per maildrop), `update` (QUIT), `mailbox` (the session);
+//! - `backend`: the plugin entry points.
 
+mod backend;
+mod config;
+mod crypt;
+mod digest_schemes;
+mod filename;
+mod listing;
+mod lock;
+mod mailbox;
+mod md5_crypt;
+mod measure;
+mod message;
+mod passwd;
+mod schemes;
+mod size_cache;
+mod snapshot;
+mod template;
+mod uidl;
+mod uidlist;
+mod update;
+mod userdb;
+
+pub use backend::MaildirBackend;
+
+pop3_plugin_api::export_plugin!(MaildirBackend);

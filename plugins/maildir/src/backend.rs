@@ -1,0 +1,146 @@
+//! The backend: who may log in (the passwd-file) and where their mail is (the template).
+
+use crate::config::{Config, HELP};
+use crate::mailbox::{MaildirMailbox, Options};
+use crate::passwd::{is_safe_user_name, User, Users};
+use crate::template::Template;
+use crate::userdb::UserDb;
+use md5::{Digest, Md5};
+use pop3_plugin_api::{info, Backend, Connection, PluginInfo, PopError};
+use subtle::ConstantTimeEq;
+
+pub struct MaildirBackend {
+    users: UserDb,
+    template: Template,
+    options: Options,
+}
+
+/// The lower-case hex MD5 of `timestamp` + `secret`: the APOP digest (RFC 1939 §7).
+fn apop_digest(timestamp: &str, secret: &str) -> String {
+    Md5::new()
+        .chain_update(timestamp)
+        .chain_update(secret)
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl MaildirBackend {
+    /// Looks up `login` and runs `check` on its user, or, for an unknown or unsafe name, on
+    /// `None` (the check must then cost what it costs for a real user: see
+    /// [`Users::credential_for`]).
+    /// Opens the mailbox when the user exists and the check passed.
+    fn login(
+        &self,
+        login: &str,
+        check: impl FnOnce(&Users, Option<&User>) -> bool,
+    ) -> Result<MaildirMailbox, PopError> {
+        let users = self.users.current();
+        let user = if is_safe_user_name(login) {
+            users.lookup(login)
+        } else {
+            None
+        };
+        let passed = check(&users, user);
+        let user = match user {
+            Some(user) if passed => user,
+            Some(_) => return Err(PopError::auth(format!("wrong password for {login:?}"))),
+            None => return Err(PopError::auth(format!("unknown user {login:?}"))),
+        };
+        let maildir = self
+            .template
+            .expand(&user.name, &user.home)
+            .map_err(PopError::permanent)?;
+        MaildirMailbox::open(maildir, self.options)
+    }
+}
+
+impl Backend for MaildirBackend {
+    type Mailbox = MaildirMailbox;
+
+    fn describe() -> PluginInfo {
+        PluginInfo {
+            name: "maildir".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            description:
+                "Maildir++ INBOXes of users listed in a Dovecot passwd-file; serves the UIDLs \
+                          Dovecot or Courier served, so clients download nothing twice."
+                    .into(),
+            config_help: HELP.into(),
+        }
+    }
+
+    fn init(config: &str) -> Result<Self, PopError> {
+        let config = Config::parse(config)?;
+        let template = Template::parse(&config.maildir).map_err(PopError::permanent)?;
+        let users =
+            UserDb::open(&config.passwd_file, template.uses_home()).map_err(PopError::permanent)?;
+        info!(
+            "{} users from {}, maildirs at {}",
+            users.current().len(),
+            config.passwd_file.display(),
+            config.maildir
+        );
+        let options = Options {
+            create: config.create,
+            uidl: config.uidl,
+            flag_updates: !config.no_flag_updates,
+            size_cache: config.size_cache,
+        };
+        Ok(Self {
+            users,
+            template,
+            options,
+        })
+    }
+
+    fn authenticate(
+        &self,
+        user: &str,
+        password: &str,
+        _conn: &Connection,
+    ) -> Result<MaildirMailbox, PopError> {
+        self.login(user, |users, found| {
+            users.credential_for(found).verify(password)
+        })
+    }
+
+    fn supports_apop(&self) -> bool {
+        self.users.current().any_plaintext()
+    }
+
+    fn apop(
+        &self,
+        user: &str,
+        digest: &str,
+        timestamp: &str,
+        _conn: &Connection,
+    ) -> Result<MaildirMailbox, PopError> {
+        self.login(user, |_, found| {
+            // Users without a stored plain password are checked against an empty one, which
+            // never passes for them (`found` must also have a plaintext), at the same cost.
+            let secret = found.and_then(|u| u.credential.plaintext());
+            let expected = apop_digest(timestamp, secret.unwrap_or_default());
+            let matches: bool = expected
+                .as_bytes()
+                .ct_eq(digest.to_ascii_lowercase().as_bytes())
+                .into();
+            matches && secret.is_some()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn apop_digest_matches_rfc_1939() {
+        // RFC 1939 §7's example.
+        assert_eq!(
+            apop_digest("<1896.697170952@dbc.mtview.ca.us>", "tanstaaf"),
+            "c4c9334bac560ecc979e58001b3e22fb"
+        );
+    }
+}

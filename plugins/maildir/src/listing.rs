@@ -1,0 +1,147 @@
+//! Reading `new/` and `cur/`: one `readdir` each and no `stat` (the entry type comes with the
+//! directory entry on the usual file systems), which keeps a login to a 100,000-message
+//! maildir cheap. `tmp/` holds deliveries in progress and is never read.
+
+use crate::filename;
+use pop3_plugin_api::warn;
+use std::collections::HashSet;
+use std::fs;
+use std::io::{self, ErrorKind};
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subdir {
+    New,
+    Cur,
+}
+
+impl Subdir {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::New => "new",
+            Self::Cur => "cur",
+        }
+    }
+}
+
+/// Where a message file is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Location {
+    pub subdir: Subdir,
+    pub name: String,
+}
+
+impl Location {
+    pub fn path(&self, maildir: &Path) -> PathBuf {
+        maildir.join(self.subdir.name()).join(&self.name)
+    }
+}
+
+/// The message files of `subdir`, in directory order; a missing directory holds none.
+fn read_subdir(maildir: &Path, subdir: Subdir) -> io::Result<Vec<Location>> {
+    let dir = maildir.join(subdir.name());
+    let entries = match fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(err) => return Err(err),
+    };
+    let mut found = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        // Sub-folders (Maildir++ keeps them elsewhere, but people make them) are not messages;
+        // an entry whose type cannot be read is tried, and fails at open if it is not a file.
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let Ok(name) = entry.file_name().into_string() else {
+            warn!(
+                "{}: skipping a file whose name is not UTF-8: {:?}",
+                dir.display(),
+                entry.file_name()
+            );
+            continue;
+        };
+        if filename::is_message(&name) {
+            found.push(Location { subdir, name });
+        }
+    }
+    Ok(found)
+}
+
+/// Every message in `cur/` and `new/`. A message caught in both (another client moving it
+/// between the two reads) is listed once, from `cur/` (read first).
+pub fn scan(maildir: &Path) -> io::Result<Vec<Location>> {
+    let mut all = read_subdir(maildir, Subdir::Cur)?;
+    all.extend(read_subdir(maildir, Subdir::New)?);
+    let mut seen = HashSet::with_capacity(all.len());
+    all.retain(|location| seen.insert(filename::base(&location.name).to_string()));
+    Ok(all)
+}
+
+/// Where the message with base name `base` is now, after another client renamed it (moved it
+/// to `cur/` or changed its flags).
+pub fn find(maildir: &Path, base: &str) -> io::Result<Option<Location>> {
+    for subdir in [Subdir::Cur, Subdir::New] {
+        let found = read_subdir(maildir, subdir)?;
+        if let Some(location) = found.into_iter().find(|l| filename::base(&l.name) == base) {
+            return Ok(Some(location));
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn maildir_with(files: &[&str]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for sub in ["cur", "new", "tmp"] {
+            fs::create_dir(dir.path().join(sub)).unwrap();
+        }
+        for file in files {
+            fs::write(dir.path().join(file), "x\n").unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn scan_skips_tmp_dotfiles_and_directories_and_lists_a_moving_message_once() {
+        let dir = maildir_with(&[
+            "new/1.a.h",
+            "cur/2.b.h:2,S",
+            "tmp/3.c.h",
+            "new/.4.d.h",
+            "cur/5.e.h:2,",
+            "new/5.e.h",
+        ]);
+        fs::create_dir(dir.path().join("cur/folder")).unwrap();
+        let mut names: Vec<String> = scan(dir.path())
+            .unwrap()
+            .into_iter()
+            .map(|l| l.name)
+            .collect();
+        names.sort();
+        assert_eq!(names, ["1.a.h", "2.b.h:2,S", "5.e.h:2,"]);
+    }
+
+    #[test]
+    fn missing_subdirectories_hold_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(scan(dir.path()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn find_follows_renames() {
+        let dir = maildir_with(&["cur/1.a.h:2,RS"]);
+        let found = find(dir.path(), "1.a.h").unwrap().unwrap();
+        assert_eq!(
+            found,
+            Location {
+                subdir: Subdir::Cur,
+                name: "1.a.h:2,RS".into()
+            }
+        );
+        assert!(find(dir.path(), "9.z.h").unwrap().is_none());
+    }
+}

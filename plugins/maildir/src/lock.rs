@@ -1,0 +1,61 @@
+//! The maildrop lock (RFC 1939 §8: one session per maildrop): an exclusive `flock` on
+//! `<maildir>/pop3host.lock`, held from login until the mailbox is dropped.
+//!
+//! `flock` belongs to the open file, so it also keeps apart two sessions of one process, and
+//! the kernel drops it when the process dies: no stale lock files to clean up. The file itself
+//! is never removed (removing it would let a new session lock a fresh inode while an old one
+//! still holds the former). Dovecot's own locks (`dovecot-uidlist.lock`, the optional
+//! `dovecot-pop3-session.lock`) are dotlocks we do not take: we never write Dovecot's files.
+
+use pop3_plugin_api::PopError;
+use std::fs::{File, OpenOptions, TryLockError};
+use std::path::Path;
+
+pub const FILE_NAME: &str = "pop3host.lock";
+
+/// Held while the session lasts; dropping it closes the file and so releases the lock.
+#[derive(Debug)]
+pub struct MaildropLock {
+    _file: File,
+}
+
+impl MaildropLock {
+    pub fn acquire(maildir: &Path) -> Result<Self, PopError> {
+        let path = maildir.join(FILE_NAME);
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| {
+                PopError::temporary(format!("cannot open lock file {}: {e}", path.display()))
+            })?;
+        match file.try_lock() {
+            Ok(()) => Ok(Self { _file: file }),
+            Err(TryLockError::WouldBlock) => Err(PopError::in_use(format!(
+                "maildrop {} is locked by another session",
+                maildir.display()
+            ))),
+            Err(TryLockError::Error(e)) => Err(PopError::temporary(format!(
+                "cannot lock {}: {e}",
+                path.display()
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pop3_plugin_api::ResponseCode;
+
+    #[test]
+    fn one_holder_at_a_time_until_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = MaildropLock::acquire(dir.path()).unwrap();
+        let err = MaildropLock::acquire(dir.path()).unwrap_err();
+        assert_eq!(err.code, ResponseCode::IN_USE);
+        drop(first);
+        MaildropLock::acquire(dir.path()).unwrap();
+    }
+}

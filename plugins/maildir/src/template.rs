@@ -1,0 +1,216 @@
+//! The `"maildir"` template: where a user's mail lives.
+//!
+//! The template is checked once, at init, so that no user name can steer the path: it must be
+//! absolute (or start at the passwd-file home), have no `.`/`..` components of its own, name
+//! the user, and keep user-chosen text out of the first path component (with `/%u` a user
+//! called `etc` would be served `/etc`). User names themselves never contain `/` or `..`
+//! (see [`crate::passwd::is_safe_user_name`]), so a substituted name stays one path component.
+
+use std::path::PathBuf;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Var {
+    /// `%u`: the whole user name.
+    User,
+    /// `%n`: the local part (before the first `@`).
+    Local,
+    /// `%d`: the domain (after the first `@`).
+    Domain,
+    /// `%h`: the home directory from the passwd-file.
+    Home,
+}
+
+#[derive(Debug)]
+enum Part {
+    Text(String),
+    Var(Var),
+}
+
+/// A parsed and checked maildir template.
+#[derive(Debug)]
+pub struct Template {
+    parts: Vec<Part>,
+}
+
+impl Template {
+    pub fn parse(template: &str) -> Result<Self, String> {
+        let bad = |why: &str| Err(format!("maildir template \"{template}\": {why}"));
+        let mut parts = Vec::new();
+        let mut text = String::new();
+        let mut rest = template;
+        if let Some(after) = rest.strip_prefix("~/") {
+            parts.push(Part::Var(Var::Home));
+            text.push('/');
+            rest = after;
+        }
+        let mut chars = rest.chars();
+        while let Some(c) = chars.next() {
+            if c != '%' {
+                text.push(c);
+                continue;
+            }
+            let var = match chars.next() {
+                Some('%') => {
+                    text.push('%');
+                    continue;
+                }
+                Some('u') => Var::User,
+                Some('n') => Var::Local,
+                Some('d') => Var::Domain,
+                Some('h') => Var::Home,
+                Some(other) => {
+                    return bad(&format!(
+                        "unknown variable %{other} (use %u, %n, %d, %h or %%)"
+                    ))
+                }
+                None => return bad("ends in a lone %"),
+            };
+            if !text.is_empty() {
+                parts.push(Part::Text(std::mem::take(&mut text)));
+            }
+            parts.push(Part::Var(var));
+        }
+        if !text.is_empty() {
+            parts.push(Part::Text(text));
+        }
+        let parsed = Self { parts };
+        match parsed.parts.first() {
+            Some(Part::Var(Var::Home)) => {}
+            Some(Part::Text(t)) if t.starts_with('/') => {}
+            _ => return bad("must be an absolute path or start with %h"),
+        }
+        if !parsed
+            .parts
+            .iter()
+            .any(|p| matches!(p, Part::Var(Var::User | Var::Local | Var::Home)))
+        {
+            return bad("must contain %u, %n or %h, or every user would share one maildir");
+        }
+        // Render the shape with markers in place of the variables to check the components.
+        let shape: String = parsed
+            .parts
+            .iter()
+            .map(|p| match p {
+                Part::Text(t) => t.as_str(),
+                Part::Var(Var::Home) => "/home",
+                Part::Var(_) => "\u{1}",
+            })
+            .collect();
+        let mut components = shape.split('/').filter(|c| !c.is_empty());
+        if components.clone().any(|c| c == "." || c == "..") {
+            return bad("must not contain . or .. components");
+        }
+        if components
+            .next()
+            .is_some_and(|first| first.contains('\u{1}'))
+        {
+            return bad("a user name may not choose the top-level directory; put %u, %n or %d below a fixed directory");
+        }
+        Ok(parsed)
+    }
+
+    /// Whether the template needs the passwd-file home (`%h`), which must then be absolute.
+    pub fn uses_home(&self) -> bool {
+        self.parts.iter().any(|p| matches!(p, Part::Var(Var::Home)))
+    }
+
+    /// The maildir of `user` (a name already checked to be safe) with home directory `home`.
+    pub fn expand(&self, user: &str, home: &str) -> Result<PathBuf, String> {
+        let (local, domain) = match user.split_once('@') {
+            Some((local, domain)) => (local, domain),
+            None => (user, ""),
+        };
+        let mut path = String::new();
+        for part in &self.parts {
+            let (name, value) = match part {
+                Part::Text(text) => {
+                    path.push_str(text);
+                    continue;
+                }
+                Part::Var(Var::User) => ("%u", user),
+                Part::Var(Var::Local) => ("%n", local),
+                Part::Var(Var::Domain) => ("%d", domain),
+                Part::Var(Var::Home) => ("%h", home.trim_end_matches('/')),
+            };
+            if value.is_empty() && name != "%h" {
+                return Err(format!(
+                    "user {user} has an empty {name} for the maildir template"
+                ));
+            }
+            path.push_str(value);
+        }
+        Ok(PathBuf::from(path))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expand(template: &str, user: &str, home: &str) -> String {
+        Template::parse(template)
+            .unwrap()
+            .expand(user, home)
+            .unwrap()
+            .display()
+            .to_string()
+    }
+
+    #[test]
+    fn variables_are_substituted() {
+        assert_eq!(
+            expand("%h/Maildir", "bob", "/home/bob"),
+            "/home/bob/Maildir"
+        );
+        assert_eq!(
+            expand("%h/Maildir", "bob", "/home/bob/"),
+            "/home/bob/Maildir"
+        );
+        assert_eq!(expand("~/Mail", "bob", "/home/bob"), "/home/bob/Mail");
+        assert_eq!(
+            expand("/var/vmail/%d/%n", "ann@example.org", ""),
+            "/var/vmail/example.org/ann"
+        );
+        assert_eq!(
+            expand("/var/mail/%u/100%%", "ann@example.org", ""),
+            "/var/mail/ann@example.org/100%"
+        );
+    }
+
+    #[test]
+    fn home_use_is_reported() {
+        assert!(Template::parse("%h/Maildir").unwrap().uses_home());
+        assert!(!Template::parse("/var/mail/%u").unwrap().uses_home());
+    }
+
+    #[test]
+    fn an_empty_domain_is_an_error_not_a_shared_directory() {
+        let err = Template::parse("/var/vmail/%d/%n")
+            .unwrap()
+            .expand("ann", "")
+            .unwrap_err();
+        assert!(err.contains("%d"), "{err}");
+    }
+
+    #[test]
+    fn templates_that_let_a_name_escape_are_refused() {
+        for (template, why) in [
+            ("Maildir/%u", "absolute"),
+            ("%u/Maildir", "absolute"),
+            ("/%u", "top-level"),
+            ("/%d/%n", "top-level"),
+            ("/x%u/Maildir", "top-level"),
+            ("/var/mail/../%u", ".."),
+            ("%h/../%u", ".."),
+            ("/var/mail/./%u", ".."),
+            ("/var/mail/shared", "share"),
+            ("/var/mail/%d", "share"),
+            ("/var/mail/%x", "unknown variable %x"),
+            ("/var/mail/%u%", "lone %"),
+            ("", "absolute"),
+        ] {
+            let err = Template::parse(template).unwrap_err();
+            assert!(err.contains(why), "{template}: {err}");
+        }
+    }
+}
