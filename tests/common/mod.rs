@@ -37,6 +37,8 @@ pub fn build() {
             "pop3host",
             "-p",
             "static-messages",
+            "-p",
+            "maildir",
         ]);
         if release {
             cargo.arg("--release");
