@@ -64,7 +64,10 @@ pub fn plugin(name: &str) -> PathBuf {
 /// A running pop3host; killed when dropped.
 pub struct Server {
     child: Child,
+    /// The first plain listener.
     pub addr: SocketAddr,
+    /// The first implicit-TLS listener, if any.
+    pub tls_addr: Option<SocketAddr>,
     log: Arc<Mutex<String>>,
 }
 
@@ -104,9 +107,13 @@ impl Server {
         });
         let started = Instant::now();
         loop {
-            let listening = listening_addr(&log.lock().unwrap());
-            if let Some(addr) = listening {
-                return Ok(Server { child, addr, log });
+            let wants_tls = args.contains(&"--tls-listen");
+            let (addr, tls_addr) = {
+                let log = log.lock().unwrap();
+                (listening_addr(&log, false), listening_addr(&log, true))
+            };
+            if let Some(addr) = addr.filter(|_| tls_addr.is_some() || !wants_tls) {
+                return Ok(Server { child, addr, tls_addr, log });
             }
             if child.try_wait().expect("wait works").is_some() || started.elapsed() > DEADLINE {
                 let _ = child.kill();
@@ -176,6 +183,10 @@ impl Server {
             );
             std::thread::sleep(Duration::from_millis(10));
         }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn is_running(&mut self) -> bool {
@@ -307,4 +318,16 @@ pub fn temp_path(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("pop3host-e2e-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir.join(name)
+}
+
+/// A self-signed certificate for `localhost` and its key, as PEM files in a fresh directory
+/// named `name`.
+pub fn test_certificate(name: &str) -> (PathBuf, PathBuf) {
+    let dir = temp_path(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("rcgen");
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, certified.cert.pem()).unwrap();
+    std::fs::write(&key, certified.key_pair.serialize_pem()).unwrap();
+    (cert, key)
 }

@@ -54,6 +54,8 @@ pub struct Account {
     pub apop_secret: Option<String>,
     pub messages: Vec<Message>,
     pub settings: Settings,
+    /// One session at a time ([IN-USE] for a second), as RFC 1939 §4 locks a maildrop.
+    pub exclusive: bool,
 }
 
 pub struct Config {
@@ -105,6 +107,7 @@ fn builtin_account(settings: Settings) -> Result<Account, PopError> {
         apop_secret: Some("test".into()),
         messages: maildrop("test", builtin_specs("users.test"))?,
         settings,
+        exclusive: true,
     })
 }
 
@@ -116,6 +119,7 @@ fn account(name: &str, value: &Value, defaults: Settings) -> Result<Account, Pop
         "messages",
         "login_delay",
         "expire",
+        "exclusive",
     ];
     let user = Object::new(value, format!("users.{name}"), &keys)?;
     let password = user.get::<String>("password")?;
@@ -140,6 +144,7 @@ fn account(name: &str, value: &Value, defaults: Settings) -> Result<Account, Pop
         apop_secret,
         messages: maildrop(name, specs)?,
         settings: Settings::parse(&user)?.or(defaults),
+        exclusive: user.get::<bool>("exclusive")?.unwrap_or(true),
     })
 }
 

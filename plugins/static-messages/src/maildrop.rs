@@ -35,14 +35,19 @@ impl Maildrop {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The session lock, or `None` while another session holds it.
+    /// The session lock, or `None` while another session holds it. A maildrop that is not
+    /// exclusive gives every session a lock that holds nothing.
     pub fn try_lock(self: &Arc<Self>) -> Option<Lock> {
         let mut state = self.state();
-        if state.locked {
+        let exclusive = self.account.exclusive;
+        if exclusive && state.locked {
             return None;
         }
-        state.locked = true;
-        Some(Lock(Arc::clone(self)))
+        state.locked |= exclusive;
+        Some(Lock {
+            maildrop: Arc::clone(self),
+            held: exclusive,
+        })
     }
 
     /// The messages not deleted, in maildrop order.
@@ -72,18 +77,23 @@ impl Maildrop {
     }
 }
 
-/// One session's exclusive hold on a maildrop; dropping it lets the next session in.
-pub struct Lock(Arc<Maildrop>);
+/// One session's hold on a maildrop; dropping an exclusive one lets the next session in.
+pub struct Lock {
+    maildrop: Arc<Maildrop>,
+    held: bool,
+}
 
 impl Deref for Lock {
     type Target = Maildrop;
     fn deref(&self) -> &Maildrop {
-        &self.0
+        &self.maildrop
     }
 }
 
 impl Drop for Lock {
     fn drop(&mut self) {
-        self.0.state().locked = false;
+        if self.held {
+            self.maildrop.state().locked = false;
+        }
     }
 }

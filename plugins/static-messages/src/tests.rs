@@ -495,3 +495,11 @@ fn faults_without_an_error_result_panic_or_stall() {
         ResponseCode::AUTH
     );
 }
+
+#[test]
+fn a_maildrop_that_is_not_exclusive_takes_many_sessions() {
+    let backend = init(json!({"users": {"a": {"password": "p", "exclusive": false}}}));
+    let first = backend.authenticate("a", "p", &conn());
+    let second = backend.authenticate("a", "p", &conn());
+    assert!(first.is_ok() && second.is_ok());
+}
