@@ -39,6 +39,8 @@ pub fn build() {
             "static-messages",
             "-p",
             "maildir",
+            "-p",
+            "proxy",
         ]);
         if release {
             cargo.arg("--release");
@@ -113,7 +115,12 @@ impl Server {
                 (listening_addr(&log, false), listening_addr(&log, true))
             };
             if let Some(addr) = addr.filter(|_| tls_addr.is_some() || !wants_tls) {
-                return Ok(Server { child, addr, tls_addr, log });
+                return Ok(Server {
+                    child,
+                    addr,
+                    tls_addr,
+                    log,
+                });
             }
             if child.try_wait().expect("wait works").is_some() || started.elapsed() > DEADLINE {
                 let _ = child.kill();
@@ -201,9 +208,11 @@ impl Drop for Server {
     }
 }
 
-fn listening_addr(log: &str) -> Option<SocketAddr> {
+/// The address of the first listener logged, plain or implicit TLS.
+fn listening_addr(log: &str, tls: bool) -> Option<SocketAddr> {
+    let marker = if tls { " tls=true" } else { " tls=false" };
     log.lines()
-        .filter(|l| l.contains("listening"))
+        .filter(|l| l.contains("listening") && l.contains(marker))
         .find_map(|line| {
             let rest = &line[line.find("addr=")? + 5..];
             rest.split_whitespace().next()?.parse().ok()
@@ -284,6 +293,11 @@ impl Client {
         rest
     }
 
+    /// Half-closes: the server reads end of stream, the client can still read.
+    pub fn close_write(&self) {
+        let _ = self.writer.shutdown(std::net::Shutdown::Write);
+    }
+
     pub fn shutdown_write(&self) {
         let _ = self.writer.shutdown(std::net::Shutdown::Both);
     }
@@ -325,7 +339,8 @@ pub fn temp_path(name: &str) -> PathBuf {
 pub fn test_certificate(name: &str) -> (PathBuf, PathBuf) {
     let dir = temp_path(name);
     std::fs::create_dir_all(&dir).unwrap();
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("rcgen");
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("rcgen");
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     std::fs::write(&cert, certified.cert.pem()).unwrap();
     std::fs::write(&key, certified.key_pair.serialize_pem()).unwrap();

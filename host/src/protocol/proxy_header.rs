@@ -94,6 +94,12 @@ fn parse_v1(buf: &[u8]) -> Parsed {
 }
 
 fn parse_v2(buf: &[u8]) -> Parsed {
+    if buf.len() >= 16 {
+        let declared = 16 + usize::from(u16::from_be_bytes([buf[14], buf[15]]));
+        if declared > MAX_HEADER {
+            return Parsed::Invalid(format!("PROXY v2 header of {declared} octets"));
+        }
+    }
     let result = ppp::v2::Header::try_from(buf);
     if result.is_incomplete() {
         return if buf.len() >= MAX_HEADER {
@@ -105,9 +111,6 @@ fn parse_v2(buf: &[u8]) -> Parsed {
         };
     }
     match result {
-        Ok(header) if header.len() > MAX_HEADER => {
-            Parsed::Invalid(format!("PROXY v2 header of {} octets", header.len()))
-        }
         Ok(header) => {
             let client = match (header.command, header.addresses) {
                 (ppp::v2::Command::Local, _) => None,
@@ -247,6 +250,13 @@ mod tests {
             parse(&v2(1, 0x11, &[1, 2, 3])),
             Parsed::Invalid(_)
         ));
+    }
+
+    #[test]
+    fn a_huge_v2_length_is_refused_at_once() {
+        let mut header = v2(1, 0x11, &[]);
+        header[14..16].copy_from_slice(&u16::MAX.to_be_bytes());
+        assert!(matches!(parse(&header), Parsed::Invalid(_)));
     }
 
     #[test]

@@ -46,7 +46,8 @@ pub struct Shared {
 const CHUNK: usize = 128 * 1024;
 /// Encoded bytes gathered before a write during a transfer.
 const WRITE_AT: usize = 128 * 1024;
-/// How long a TLS handshake or a PROXY header may take.
+/// How long a TLS handshake or a PROXY header may take at most (and no longer than the idle
+/// timeout).
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
 enum Flow {
@@ -61,13 +62,14 @@ pub async fn serve(
     shared: Arc<Shared>,
     shutdown: Shutdown,
 ) {
+    let handshake_timeout = HANDSHAKE_TIMEOUT.min(shared.idle_timeout);
     let proxied = conn.peer.ip().to_canonical();
     if shared
         .proxy_protocol_from
         .iter()
         .any(|net| net.contains(&proxied))
     {
-        match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_proxy_header(&mut tcp)).await {
+        match tokio::time::timeout(handshake_timeout, read_proxy_header(&mut tcp)).await {
             Ok(Ok(Some(client))) => conn.peer = client,
             Ok(Ok(None)) => {}
             Ok(Err(why)) => return tracing::warn!(proxy = %conn.peer, "closing: {why}"),
@@ -87,7 +89,7 @@ pub async fn serve(
             }
         };
         let stream = match (&shared.tls, conn.tls) {
-            (Some(tls), true) => match handshake(tls, tcp).await {
+            (Some(tls), true) => match handshake(tls, tcp, handshake_timeout).await {
                 Ok(stream) => stream,
                 Err(error) => return tracing::info!("TLS handshake failed: {error}"),
             },
@@ -142,8 +144,8 @@ async fn read_proxy_header(tcp: &mut TcpStream) -> Result<Option<SocketAddr>, St
     }
 }
 
-async fn handshake(tls: &Tls, tcp: TcpStream) -> io::Result<Stream> {
-    match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.acceptor().accept(tcp)).await {
+async fn handshake(tls: &Tls, tcp: TcpStream, timeout: Duration) -> io::Result<Stream> {
+    match tokio::time::timeout(timeout, tls.acceptor().accept(tcp)).await {
         Ok(stream) => Ok(Stream::Tls(Box::new(stream?))),
         Err(_) => Err(io::Error::new(
             io::ErrorKind::TimedOut,
@@ -265,7 +267,7 @@ impl Driver {
         ) else {
             return Ok(Flow::Close);
         };
-        match handshake(tls, tcp).await {
+        match handshake(tls, tcp, HANDSHAKE_TIMEOUT.min(self.shared.idle_timeout)).await {
             Ok(stream) => {
                 self.stream = stream;
                 self.conn.tls = true;
