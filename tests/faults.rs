@@ -193,7 +193,7 @@ fn a_flood_of_slow_calls_hits_the_concurrency_limit() {
             c
         })
         .collect();
-    server.wait_for_log("injecting fault");
+    server.wait_for_log_count("injecting fault", 2);
     // ...so a new connection cannot even be admitted: [SYS/TEMP] instead of a queue of threads.
     let mut refused = server.client();
     assert_eq!(refused.line(), TEMP);

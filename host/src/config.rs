@@ -11,7 +11,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-#[derive(Parser, Deserialize, Debug, Default)]
+#[derive(Parser, Deserialize, Debug, Default, Clone)]
 #[command(
     name = "pop3host",
     version,
@@ -147,6 +147,12 @@ pub struct Settings {
     #[arg(long)]
     #[serde(skip)]
     pub describe: bool,
+
+    /// Check the settings, the plugin (loaded and initialised) and the certificate, then exit
+    /// without serving.
+    #[arg(long)]
+    #[serde(skip)]
+    pub check_config: bool,
 }
 
 #[derive(ValueEnum, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
@@ -190,6 +196,7 @@ pub struct Config {
     pub log_level: Option<String>,
     pub log_format: LogFormat,
     pub describe: bool,
+    pub check_config: bool,
 }
 
 /// Abuse limits (see `server::limits`).
@@ -344,6 +351,7 @@ impl Config {
             log_level: cli.log_level.or(file.log_level),
             log_format: cli.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
             describe: cli.describe,
+            check_config: cli.check_config,
         })
     }
 }
@@ -398,7 +406,7 @@ fn read_file(path: &Path) -> Result<(Settings, Option<serde_json::Value>), Strin
         .as_object_mut()
         .ok_or_else(|| format!("{name}: must be a JSON object"))?;
     let plugin_config = object.remove("plugin_config");
-    for skipped in ["config", "describe"] {
+    for skipped in ["config", "describe", "check_config"] {
         if object.contains_key(skipped) {
             return Err(format!(
                 "{name}: field `{skipped}` is only a command-line flag"

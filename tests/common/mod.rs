@@ -157,11 +157,16 @@ impl Server {
 
     /// Waits until the log contains `needle`.
     pub fn wait_for_log(&self, needle: &str) {
+        self.wait_for_log_count(needle, 1);
+    }
+
+    /// Waits until the log contains `needle` at least `count` times.
+    pub fn wait_for_log_count(&self, needle: &str, count: usize) {
         let started = Instant::now();
-        while !self.log().contains(needle) {
+        while self.log().matches(needle).count() < count {
             assert!(
                 started.elapsed() < DEADLINE,
-                "no {needle:?} in the log:\n{}",
+                "not {count} times {needle:?} in the log:\n{}",
                 self.log()
             );
             std::thread::sleep(Duration::from_millis(10));

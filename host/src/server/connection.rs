@@ -16,15 +16,15 @@ use crate::protocol::body::BodyEncoder;
 use crate::protocol::lines::{Line, LineBuffer, MAX_LINE};
 use crate::protocol::proxy_header::{self, Parsed};
 use crate::protocol::reply;
+use crate::service::Service;
 use crate::session::{
-    Action, Granted, Login, LoginOutcome, LoginTracker, Secret, Session, SessionConfig, Transfer,
-    Transport,
+    Action, Granted, Login, LoginOutcome, LoginTracker, Secret, Session, Transfer, Transport,
 };
 use ipnet::IpNet;
 use pop3_plugin_api::{Connection, MessageRef, PopError, ResponseCode};
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -32,14 +32,23 @@ use tracing::Instrument;
 
 /// What every connection shares.
 pub struct Shared {
-    pub backend: Arc<Backend>,
-    pub session: Arc<SessionConfig>,
+    /// The plugin new connections get; replaced on a reload.
+    pub service: RwLock<Arc<Service>>,
     pub logins: Arc<LoginTracker>,
     pub limits: Arc<Limits>,
     pub tls: Option<Arc<Tls>>,
     pub plaintext_auth: PlaintextAuth,
     pub proxy_protocol_from: Vec<IpNet>,
     pub idle_timeout: Duration,
+}
+
+impl Shared {
+    pub fn current_service(&self) -> Arc<Service> {
+        self.service
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
 }
 
 /// Message bytes read from the backend per call.
@@ -95,12 +104,13 @@ pub async fn serve(
             },
             _ => Stream::Plain(tcp),
         };
-        let backend = shared.backend.clone();
+        let service = shared.current_service();
+        let backend = service.backend.clone();
         let admitted = {
             let conn = conn.clone();
             backend.call("connect", move |b| b.connect(&conn)).await
         };
-        let mut driver = Driver::new(stream, conn.clone(), shared, shutdown);
+        let mut driver = Driver::new(stream, conn.clone(), service, shared, shutdown);
         let result = match admitted {
             Ok(()) => driver.run().await,
             Err(error) => {
@@ -156,6 +166,8 @@ async fn handshake(tls: &Tls, tcp: TcpStream, timeout: Duration) -> io::Result<S
 
 struct Driver {
     stream: Stream,
+    /// The plugin this session started with, kept to its end even across a reload.
+    service: Arc<Service>,
     lines: LineBuffer,
     out: Vec<u8>,
     session: Session,
@@ -167,7 +179,13 @@ struct Driver {
 }
 
 impl Driver {
-    fn new(stream: Stream, conn: Connection, shared: Arc<Shared>, shutdown: Shutdown) -> Self {
+    fn new(
+        stream: Stream,
+        conn: Connection,
+        service: Arc<Service>,
+        shared: Arc<Shared>,
+        shutdown: Shutdown,
+    ) -> Self {
         let unix_time = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -181,7 +199,7 @@ impl Driver {
             cleartext_auth,
         };
         let session = Session::new(
-            shared.session.clone(),
+            service.session.clone(),
             shared.logins.clone(),
             conn.id,
             unix_time,
@@ -189,6 +207,7 @@ impl Driver {
         );
         Self {
             stream,
+            service,
             lines: LineBuffer::new(MAX_LINE),
             out: Vec::new(),
             session,
@@ -283,7 +302,7 @@ impl Driver {
     }
 
     async fn login(&mut self, login: Login) -> io::Result<Flow> {
-        let backend = self.shared.backend.clone();
+        let backend = self.service.backend.clone();
         let granted = self.authenticate(&backend, &login).await;
         let granted =
             granted.and_then(|granted| match self.shared.limits.admit_user(&login.user) {
@@ -355,7 +374,7 @@ impl Driver {
 
     /// RETR and TOP: opens the message, then streams it through the encoder.
     async fn transfer(&mut self, transfer: Transfer) -> io::Result<Flow> {
-        let backend = self.shared.backend.clone();
+        let backend = self.service.backend.clone();
         let Some(mailbox) = self.mailbox.as_mut() else {
             return Ok(Flow::Close);
         };
@@ -411,7 +430,7 @@ impl Driver {
 
     /// UPDATE (RFC 1939 §6): the only place where mail is deleted.
     async fn update(&mut self, marked: Vec<(usize, String)>) {
-        let backend = self.shared.backend.clone();
+        let backend = self.service.backend.clone();
         let count = marked.len();
         let result = match self.mailbox.as_mut() {
             Some(mailbox) => {

@@ -19,6 +19,37 @@ pub struct Bound {
     pub tls: bool,
 }
 
+/// Sockets handed over by systemd (socket activation, `LISTEN_FDS`), so that a restart
+/// refuses no connection: the sockets stay open while the server is replaced. A socket whose
+/// `FileDescriptorName=` contains `pop3s` or `tls` speaks implicit TLS.
+pub fn inherited() -> Result<Vec<Bound>, String> {
+    let names: Vec<String> = std::env::var("LISTEN_FDNAMES")
+        .map(|names| names.split(':').map(str::to_string).collect())
+        .unwrap_or_default();
+    let mut fds = listenfd::ListenFd::from_env();
+    let mut bound = Vec::new();
+    for i in 0..fds.len() {
+        let listener = fds
+            .take_tcp_listener(i)
+            .map_err(|e| format!("socket activation: descriptor {}: {e}", i + 3))?
+            .ok_or_else(|| {
+                format!(
+                    "socket activation: descriptor {} is not a TCP listener",
+                    i + 3
+                )
+            })?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| format!("socket activation: {e}"))?;
+        let name = names.get(i).map_or("", String::as_str);
+        bound.push(Bound {
+            listener,
+            tls: name.contains("pop3s") || name.contains("tls"),
+        });
+    }
+    Ok(bound)
+}
+
 /// Binds every address. With the default addresses, a family the machine lacks (no IPv6)
 /// is skipped; an address the operator asked for must bind.
 pub fn bind_all(

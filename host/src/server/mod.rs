@@ -1,5 +1,5 @@
 //! The async edge: listeners, connections, TLS, limits, backend calls on the blocking pool,
-//! signals and shutdown.
+//! signals, reloads and shutdown.
 
 mod backend;
 mod connection;
@@ -11,15 +11,16 @@ mod stream;
 mod tls;
 
 pub use backend::Backend;
-pub use listener::{bind_all, Bound};
 pub use tls::Tls;
 
-use crate::config::Config;
-use crate::session::{LoginTracker, SessionConfig};
+use crate::config::{Config, Settings};
+use crate::service::Service;
+use crate::session::LoginTracker;
 use connection::Shared;
 use limits::Limits;
+use listener::Bound;
 use shutdown::Shutdown;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
@@ -28,22 +29,35 @@ use tokio_util::task::TaskTracker;
 /// How long sessions get to close after they were told to, before the process exits anyway.
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
 
-/// Serves on `bound` until SIGTERM or SIGINT, then shuts down gracefully. SIGHUP reloads
-/// the TLS certificate.
+/// The listening sockets: those systemd passed, else the configured addresses, bound now
+/// (while the server may still be root).
+pub fn listeners(config: &Config) -> Result<Vec<Bound>, String> {
+    let inherited = listener::inherited()?;
+    if !inherited.is_empty() {
+        return Ok(inherited);
+    }
+    let mut bound = listener::bind_all(&config.listen, false, config.listen_is_default)?;
+    bound.extend(listener::bind_all(&config.tls_listen, true, false)?);
+    Ok(bound)
+}
+
+/// Serves on `bound` until SIGTERM or SIGINT, then shuts down gracefully. SIGHUP reloads the
+/// TLS certificate and, when `settings` now name another plugin or plugin configuration,
+/// swaps the plugin for new sessions.
 pub async fn serve(
     config: &Config,
+    settings: Settings,
     bound: Vec<Bound>,
-    backend: Backend,
-    session: SessionConfig,
+    service: Service,
     tls: Option<Tls>,
 ) -> Result<(), String> {
     let signal_error = |name: &str, e: std::io::Error| format!("cannot handle {name}: {e}");
     let mut terminate = signal(SignalKind::terminate()).map_err(|e| signal_error("SIGTERM", e))?;
     let mut interrupt = signal(SignalKind::interrupt()).map_err(|e| signal_error("SIGINT", e))?;
     let mut hangup = signal(SignalKind::hangup()).map_err(|e| signal_error("SIGHUP", e))?;
+    let plugin = service.backend.name.clone();
     let shared = Arc::new(Shared {
-        backend: Arc::new(backend),
-        session: Arc::new(session),
+        service: RwLock::new(Arc::new(service)),
         logins: Arc::new(LoginTracker::default()),
         limits: Limits::new(config.limits.clone()),
         tls: tls.map(Arc::new),
@@ -58,21 +72,22 @@ pub async fn serve(
         let listener =
             TcpListener::from_std(listener).map_err(|e| format!("cannot listen: {e}"))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        tracing::info!(%addr, tls, plugin = shared.backend.name, "listening");
-        accepting.spawn(listener::accept_loop(
+        tracing::info!(%addr, tls, plugin, "listening");
+        let accept = listener::accept_loop(
             listener,
             tls,
             shared.clone(),
             shutdown.clone(),
             sessions.clone(),
-        ));
+        );
+        accepting.spawn(accept);
     }
     accepting.close();
     loop {
         tokio::select! {
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
-            _ = hangup.recv() => reload(&shared),
+            _ = hangup.recv() => reload(&shared, &settings).await,
         }
     }
     tracing::info!(
@@ -97,12 +112,39 @@ pub async fn serve(
     Ok(())
 }
 
-/// SIGHUP: new TLS handshakes use the certificate as it is on disk now.
-fn reload(shared: &Shared) {
+/// SIGHUP: the certificate as it is on disk now, and the plugin the configuration names now.
+/// Anything that fails keeps what was serving. Other settings need a restart.
+async fn reload(shared: &Arc<Shared>, settings: &Settings) {
     if let Some(tls) = &shared.tls {
         match tls.reload() {
             Ok(()) => tracing::info!("reloaded the TLS certificate"),
             Err(why) => tracing::error!("kept the old TLS certificate: {why}"),
         }
+    }
+    let (settings, current, tls_available) = (
+        settings.clone(),
+        shared.current_service(),
+        shared.tls.is_some(),
+    );
+    // Loading and initialising a plugin blocks; accepting goes on meanwhile.
+    let loaded = tokio::task::spawn_blocking(move || {
+        let config = Config::from_settings(settings)?;
+        if current.is_same(&config) {
+            return Ok(None);
+        }
+        Service::start(&config, tls_available).map(Some)
+    })
+    .await
+    .unwrap_or_else(|e| Err(format!("reload failed: {e}")));
+    match loaded {
+        Ok(Some(service)) => {
+            tracing::info!(
+                plugin = service.backend.name,
+                "new sessions use the reloaded plugin"
+            );
+            *shared.service.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(service);
+        }
+        Ok(None) => tracing::info!("plugin and its configuration unchanged"),
+        Err(why) => tracing::error!("kept the old plugin: {why}"),
     }
 }

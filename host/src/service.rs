@@ -1,0 +1,88 @@
+//! What the server serves: an initialised plugin and the session settings it implies. Built
+//! at startup, and again on SIGHUP when the plugin or its configuration changed; sessions keep
+//! the service they started with, so a swap drops no one.
+
+use crate::config::{Config, MAX_GREETING};
+use crate::loader;
+use crate::server::Backend;
+use crate::session::SessionConfig;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub struct Service {
+    pub backend: Arc<Backend>,
+    pub session: Arc<SessionConfig>,
+    /// Where the plugin came from and how it was configured, to tell whether a reload
+    /// changes anything.
+    pub plugin_path: PathBuf,
+    pub plugin_config: String,
+}
+
+impl Service {
+    /// Loads and initialises the plugin `config` names. Blocking: plugin `init` may do I/O.
+    pub fn start(config: &Config, tls_available: bool) -> Result<Self, String> {
+        let path = loader::resolve(&config.plugin, config.plugin_dir.as_deref())?;
+        let plugin = loader::load(&path)?;
+        let info = plugin.describe();
+        let handle = plugin
+            .init(&config.plugin_config)
+            .map_err(|e| format!("plugin {}: init failed: {}", path.display(), e.message))?;
+        let session = SessionConfig {
+            greeting: config.greeting.clone(),
+            apop: handle.supports_apop(),
+            login_delay: handle.login_delay(None),
+            expire: handle.expire(None),
+            hostname: config.hostname.clone(),
+            tls_available,
+            max_auth_failures: config.limits.max_auth_failures,
+        };
+        check_greeting_fits(&session)?;
+        tracing::info!(
+            plugin = info.name,
+            version = info.version,
+            path = %path.display(),
+            apop = session.apop,
+            "plugin loaded"
+        );
+        let backend = Backend::new(
+            info.name,
+            handle,
+            config.backend_concurrency,
+            config.backend_timeout,
+        );
+        Ok(Self {
+            backend: Arc::new(backend),
+            session: Arc::new(session),
+            plugin_path: path,
+            plugin_config: config.plugin_config.clone(),
+        })
+    }
+
+    /// Whether `config` names this same plugin with this same configuration.
+    pub fn is_same(&self, config: &Config) -> bool {
+        let path = loader::resolve(&config.plugin, config.plugin_dir.as_deref());
+        path.as_ref() == Ok(&self.plugin_path) && config.plugin_config == self.plugin_config
+    }
+}
+
+/// With APOP the greeting also carries `<pid.connection.time@hostname>`; the whole must fit.
+fn check_greeting_fits(session: &SessionConfig) -> Result<(), String> {
+    if !session.apop {
+        return Ok(());
+    }
+    let longest_timestamp = format!(
+        "<{}.{}.{}@{}>",
+        u32::MAX,
+        u64::MAX,
+        u64::MAX,
+        session.hostname
+    );
+    let length = session.greeting.len() + 1 + longest_timestamp.len();
+    if length > MAX_GREETING {
+        return Err(format!(
+            "greeting: with the APOP timestamp it is {length} octets, over the {MAX_GREETING} \
+             allowed; shorten it or --hostname"
+        ));
+    }
+    Ok(())
+}
