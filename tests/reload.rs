@@ -150,7 +150,7 @@ a = socket.create_connection(("127.0.0.1", port)); print(greeting(a)); a.close()
 first.terminate(); first.wait(timeout=20)
 waiting = socket.create_connection(("127.0.0.1", port))
 second = start()
-print(greeting(waiting))
+print(greeting(waiting)); waiting.close()
 second.terminate(); second.wait(timeout=20)
 "#;
 
