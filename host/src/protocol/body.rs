@@ -145,43 +145,7 @@ impl SizeCounter {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The rules spelled out line by line, as a reference for the incremental code.
-    fn naive(message: &[u8], top: Option<u32>, stuff: bool) -> Vec<u8> {
-        let mut lines: Vec<Vec<u8>> = Vec::new();
-        let mut current = Vec::new();
-        for &b in message {
-            if b == b'\n' {
-                if current.last() == Some(&b'\r') {
-                    current.pop();
-                }
-                lines.push(std::mem::take(&mut current));
-            } else {
-                current.push(b);
-            }
-        }
-        if !current.is_empty() {
-            if current.last() == Some(&b'\r') {
-                current.pop();
-            }
-            lines.push(current);
-        }
-        if let Some(n) = top {
-            if let Some(blank) = lines.iter().position(|l| l.is_empty()) {
-                lines.truncate((blank + 1 + n as usize).min(lines.len()));
-            }
-        }
-        let mut out = Vec::new();
-        for line in lines {
-            if stuff && line.first() == Some(&b'.') {
-                out.push(b'.');
-            }
-            out.extend(line);
-            out.extend(b"\r\n");
-        }
-        out.extend(b".\r\n");
-        out
-    }
+    use crate::protocol::reference;
 
     fn encode_in_chunks(message: &[u8], top: Option<u32>, chunk: usize) -> Vec<u8> {
         let mut encoder = top.map_or_else(BodyEncoder::whole, BodyEncoder::top);
@@ -220,7 +184,7 @@ mod tests {
     #[test]
     fn matches_the_naive_reference_on_all_short_strings_and_splits() {
         for message in all_strings(b"a.\r\n", 7) {
-            let expected = naive(&message, None, true);
+            let expected = reference::encode(&message, None, true);
             for chunk in 1..=message.len().max(1) {
                 assert_eq!(
                     encode_in_chunks(&message, None, chunk),
@@ -234,7 +198,7 @@ mod tests {
     #[test]
     fn size_is_the_unstuffed_length_on_all_short_strings_and_splits() {
         for message in all_strings(b"a.\r\n", 7) {
-            let expected = (naive(&message, None, false).len() - b".\r\n".len()) as u64;
+            let expected = (reference::encode(&message, None, false).len() - b".\r\n".len()) as u64;
             for chunk in 1..=message.len().max(1) {
                 assert_eq!(
                     size_in_chunks(&message, chunk),
@@ -252,7 +216,7 @@ mod tests {
             for chunk in 1..message.len() {
                 assert_eq!(
                     encode_in_chunks(message, Some(lines), chunk),
-                    naive(message, Some(lines), true),
+                    reference::encode(message, Some(lines), true),
                     "{lines} {chunk}"
                 );
             }

@@ -6,6 +6,11 @@ pub mod capa;
 pub mod command;
 pub mod lines;
 pub mod proxy_header;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod reference;
 pub mod reply;
 pub mod sasl;
 pub mod uidl;
+
+#[cfg(test)]
+mod properties;
