@@ -197,6 +197,12 @@ impl Server {
         }
     }
 
+    /// SIGKILL, as a crash would: no cleanup of any kind.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
