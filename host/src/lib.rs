@@ -7,6 +7,7 @@
 //! - [`config`], [`loader`], [`logging`], [`privileges`]: settings, plugin loading, log
 //!   output, dropping root.
 
+pub mod check;
 pub mod config;
 pub mod loader;
 pub mod logging;

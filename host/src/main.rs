@@ -1,9 +1,37 @@
-use clap::Parser;
+use clap::{Parser, Subcommand};
+use pop3host::check::CheckArgs;
+use pop3host::config::Settings;
 use std::process::ExitCode;
 
+#[derive(Parser)]
+#[command(
+    name = "pop3host",
+    version,
+    about = "A POP3 server whose mailboxes come from plugins"
+)]
+#[command(args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    settings: Settings,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check a plugin against the rules a POP3 backend must follow, without a network.
+    Check(CheckArgs),
+}
+
 fn main() -> ExitCode {
-    match pop3host::run(pop3host::config::Settings::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Check(args)) => pop3host::check::run(args),
+        None => pop3host::run(cli.settings).map(|()| true),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
         Err(error) => {
             eprintln!("pop3host: {error}");
             ExitCode::FAILURE

@@ -30,6 +30,11 @@ impl Backend {
         }
     }
 
+    /// The plugin itself, for blocking callers outside the server (`pop3host check`).
+    pub fn handle(&self) -> &BackendHandle {
+        &self.handle
+    }
+
     /// Runs `job` with the backend on the blocking pool. `callback` names it in logs.
     pub async fn call<T: Send + 'static>(
         &self,

@@ -7,10 +7,10 @@
 
 use super::backend::{Backend, Lent, Mailbox, Reader};
 use super::limits::{Limits, UserSlot};
-use super::listing::list_with_sizes;
 use super::shutdown::Shutdown;
 use super::stream::Stream;
 use super::tls::Tls;
+use super::work;
 use crate::config::PlaintextAuth;
 use crate::protocol::body::BodyEncoder;
 use crate::protocol::lines::{Line, LineBuffer, MAX_LINE};
@@ -18,10 +18,10 @@ use crate::protocol::proxy_header::{self, Parsed};
 use crate::protocol::reply;
 use crate::service::Service;
 use crate::session::{
-    Action, Granted, Login, LoginOutcome, LoginTracker, Secret, Session, Transfer, Transport,
+    Action, Granted, Login, LoginOutcome, LoginTracker, Session, Transfer, Transport,
 };
 use ipnet::IpNet;
-use pop3_plugin_api::{Connection, MessageRef, PopError, ResponseCode};
+use pop3_plugin_api::{Connection, PopError, ResponseCode};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
@@ -346,24 +346,14 @@ impl Driver {
         backend: &Backend,
         login: &Login,
     ) -> Result<Granted, PopError> {
-        let (conn, user, secret) = (self.conn.clone(), login.user.clone(), login.secret.clone());
-        let callback = match secret {
-            Secret::Password(_) => "authenticate",
-            Secret::Apop { .. } => "apop",
-        };
+        let (conn, request) = (self.conn.clone(), login.clone());
         let (mailbox, login_delay, expire) = backend
-            .call(callback, move |b| {
-                let mailbox = match &secret {
-                    Secret::Password(password) => b.authenticate(&user, password, &conn)?,
-                    Secret::Apop { digest, timestamp } => {
-                        b.apop(&user, digest, timestamp, &conn)?
-                    }
-                };
-                Ok((mailbox, b.login_delay(Some(&user)), b.expire(Some(&user))))
+            .call(work::login_callback(login), move |b| {
+                work::authenticate(b, &request, &conn)
             })
             .await?;
         let mut mailbox = Lent::new(mailbox);
-        let messages = mailbox.call(backend, "list", list_with_sizes).await?;
+        let messages = mailbox.call(backend, "list", work::list_with_sizes).await?;
         self.mailbox = Some(mailbox);
         Ok(Granted {
             messages,
@@ -435,13 +425,7 @@ impl Driver {
         let result = match self.mailbox.as_mut() {
             Some(mailbox) => {
                 mailbox
-                    .call(&backend, "delete", move |m| {
-                        let msgs: Vec<MessageRef<'_>> = marked
-                            .iter()
-                            .map(|(index, id)| MessageRef { index: *index, id })
-                            .collect();
-                        m.delete(&msgs)
-                    })
+                    .call(&backend, "delete", move |m| work::delete(m, &marked))
                     .await
             }
             None => Err(PopError::temporary("no maildrop")),
@@ -474,25 +458,20 @@ impl Driver {
     }
 }
 
-/// TOP through the backend's `top` when it has one, else RETR's reader.
+/// Opens the message of a RETR or TOP.
 async fn open(
     backend: &Backend,
     mailbox: &mut Mailbox,
     transfer: &Transfer,
 ) -> Result<Reader, PopError> {
-    let (index, id, top) = (transfer.index, transfer.id.clone(), transfer.top);
+    let callback = if transfer.top.is_some() {
+        "top"
+    } else {
+        "retrieve"
+    };
+    let request = transfer.clone();
     let reader = mailbox
-        .call(
-            backend,
-            if top.is_some() { "top" } else { "retrieve" },
-            move |m| {
-                let msg = MessageRef { index, id: &id };
-                match top.map(|lines| m.top(msg, lines)).transpose()?.flatten() {
-                    Some(reader) => Ok(reader),
-                    None => m.retrieve(msg),
-                }
-            },
-        )
+        .call(backend, callback, move |m| work::open(m, &request))
         .await?;
     Ok(Lent::new(reader))
 }

@@ -5,10 +5,10 @@ mod backend;
 mod connection;
 mod limits;
 mod listener;
-mod listing;
 mod shutdown;
 mod stream;
 mod tls;
+pub mod work;
 
 pub use backend::Backend;
 pub use tls::Tls;

@@ -98,7 +98,7 @@ pub struct Granted {
     pub expire: Option<Expire>,
 }
 
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Transfer {
     pub index: usize,
     pub id: String,

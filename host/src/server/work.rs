@@ -1,0 +1,102 @@
+//! The backend work behind each session action, as blocking functions: the server runs them
+//! on its blocking pool, and `pop3host check` calls them directly, so both exercise a plugin
+//! the same way.
+
+use crate::protocol::body::SizeCounter;
+use crate::session::{Login, Secret, Transfer};
+use pop3_plugin_api::host::{BackendHandle, MailboxHandle, ReaderHandle};
+use pop3_plugin_api::{Connection, Expire, MessageRef, PopError};
+
+/// A mailbox just opened by a login, with the user's own LOGIN-DELAY and EXPIRE.
+pub type Opened = (MailboxHandle, Option<u32>, Option<Expire>);
+
+/// The backend callback a login uses, for logs.
+pub fn login_callback(login: &Login) -> &'static str {
+    match login.secret {
+        Secret::Password(_) => "authenticate",
+        Secret::Apop { .. } => "apop",
+    }
+}
+
+/// USER/PASS, SASL or APOP.
+pub fn authenticate(
+    backend: &BackendHandle,
+    login: &Login,
+    conn: &Connection,
+) -> Result<Opened, PopError> {
+    let user = login.user.as_str();
+    let mailbox = match &login.secret {
+        Secret::Password(password) => backend.authenticate(user, password, conn)?,
+        Secret::Apop { digest, timestamp } => backend.apop(user, digest, timestamp, conn)?,
+    };
+    Ok((
+        mailbox,
+        backend.login_delay(Some(user)),
+        backend.expire(Some(user)),
+    ))
+}
+
+/// A reader for RETR, or for TOP through the backend's `top` when it has one.
+pub fn open(mailbox: &mut MailboxHandle, transfer: &Transfer) -> Result<ReaderHandle, PopError> {
+    let msg = MessageRef {
+        index: transfer.index,
+        id: &transfer.id,
+    };
+    match transfer
+        .top
+        .map(|lines| mailbox.top(msg, lines))
+        .transpose()?
+        .flatten()
+    {
+        Some(reader) => Ok(reader),
+        None => mailbox.retrieve(msg),
+    }
+}
+
+/// UPDATE: the marked messages, as the session lists them.
+pub fn delete(mailbox: &mut MailboxHandle, marked: &[(usize, String)]) -> Result<(), PopError> {
+    let msgs: Vec<MessageRef<'_>> = marked
+        .iter()
+        .map(|(index, id)| MessageRef { index: *index, id })
+        .collect();
+    mailbox.delete(&msgs)
+}
+
+/// The message list at login with every size resolved: from the list when the backend gave
+/// it, else from the backend's `size`, else by reading the message once and counting.
+/// Read size when measuring a message.
+const CHUNK: usize = 64 * 1024;
+
+pub fn list_with_sizes(mailbox: &mut MailboxHandle) -> Result<Vec<(String, u64)>, PopError> {
+    let list = mailbox.list()?;
+    let mut messages = Vec::with_capacity(list.len());
+    for (index, info) in list.into_iter().enumerate() {
+        let size = match info.size {
+            Some(size) => size,
+            None => {
+                let msg = MessageRef {
+                    index,
+                    id: &info.id,
+                };
+                match mailbox.size(msg)? {
+                    Some(size) => size,
+                    None => measure(mailbox, msg)?,
+                }
+            }
+        };
+        messages.push((info.id, size));
+    }
+    Ok(messages)
+}
+
+fn measure(mailbox: &mut MailboxHandle, msg: MessageRef<'_>) -> Result<u64, PopError> {
+    let mut reader = mailbox.retrieve(msg)?;
+    let mut counter = SizeCounter::default();
+    let mut buf = vec![0; CHUNK];
+    loop {
+        match reader.read(&mut buf)? {
+            0 => return Ok(counter.total()),
+            n => counter.add(&buf[..n]),
+        }
+    }
+}

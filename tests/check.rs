@@ -1,0 +1,111 @@
+//! `pop3host check` on the plugins in this repository: every rule passes, and a plugin that
+//! breaks one fails with a hint and a non-zero exit.
+
+mod common;
+
+use common::{plugin, pop3host, temp_path, Server};
+use serde_json::json;
+use std::process::{Command, Output};
+
+fn check(plugin_path: &str, config: &str, user: &str, pass: &str) -> Output {
+    Command::new(pop3host())
+        .args([
+            "check",
+            "--plugin",
+            plugin_path,
+            "--plugin-config",
+            config,
+            "--user",
+            user,
+            "--pass",
+            pass,
+        ])
+        .arg("--allow-delete")
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("pop3host check runs")
+}
+
+fn report(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn assert_all_pass(output: &Output) {
+    let report = report(output);
+    assert!(
+        output.status.success(),
+        "{report}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(report.contains("8 passed, 0 failed, 0 skipped"), "{report}");
+}
+
+#[test]
+fn static_messages_passes() {
+    let path = plugin("static_messages");
+    assert_all_pass(&check(path.to_str().unwrap(), "null", "test", "test"));
+}
+
+#[test]
+fn a_broken_plugin_fails_with_a_hint() {
+    let path = plugin("static_messages");
+    let config = json!({
+        "users": {"u": {"password": "p", "builtin": true}},
+        "faults": [{"callback": "delete", "action": "error", "code": "SYS/TEMP"}]
+    });
+    let output = check(path.to_str().unwrap(), &config.to_string(), "u", "p");
+    let report = report(&output);
+    assert!(!output.status.success(), "{report}");
+    assert!(
+        report.contains("FAIL  delete") && report.contains("hint:"),
+        "{report}"
+    );
+    assert!(report.contains("7 passed, 1 failed"), "{report}");
+}
+
+#[test]
+fn maildir_passes() {
+    let root = temp_path("check-maildir");
+    let maildir = root.join("home/Maildir");
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(maildir.join(sub)).unwrap();
+    }
+    std::fs::write(
+        maildir.join("new/1700000000.M1P1.check"),
+        "Subject: a\n\n.dot\nno final newline",
+    )
+    .unwrap();
+    std::fs::write(
+        maildir.join("cur/1700000001.M2P1.check:2,S"),
+        "Subject: b\r\n\r\nbody\r\n",
+    )
+    .unwrap();
+    let users = root.join("users");
+    std::fs::write(
+        &users,
+        format!(
+            "carol:{{PLAIN}}pw:1000:1000::{}::\n",
+            root.join("home").display()
+        ),
+    )
+    .unwrap();
+    let config = json!({"passwd_file": users}).to_string();
+    assert_all_pass(&check(
+        plugin("maildir").to_str().unwrap(),
+        &config,
+        "carol",
+        "pw",
+    ));
+}
+
+#[test]
+fn proxy_passes_in_front_of_static_messages() {
+    let upstream = Server::with_static(None, &[]);
+    let config = json!({"upstream": upstream.addr.to_string()}).to_string();
+    assert_all_pass(&check(
+        plugin("proxy").to_str().unwrap(),
+        &config,
+        "test",
+        "test",
+    ));
+}
