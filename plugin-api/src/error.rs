@@ -5,23 +5,31 @@
 use abi_stable::StableAbi;
 use std::fmt;
 
-/// An extended response code (RFC 2449 §8, RFC 3206).
+/// An extended response code (RFC 2449 §8, RFC 3206): the `[CODE]` of `-ERR [CODE] text`.
+///
+/// An integer, not an enum: a later version may add codes without changing the ABI, and a
+/// code this host does not know is sent as a plain `-ERR`. Build errors with the
+/// [`PopError`] constructors rather than with these constants.
 #[repr(transparent)]
 #[derive(StableAbi, Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct ResponseCode(pub u32);
 
 impl ResponseCode {
-    /// No code: a plain `-ERR text`.
+    /// No code: a plain `-ERR text`. For a request that fails while the session is fine (a
+    /// message that vanished).
     pub const NONE: Self = Self(0);
-    /// The credentials were wrong (RFC 3206).
+    /// The credentials were wrong (RFC 3206): a wrong user name and a wrong password alike.
     pub const AUTH: Self = Self(1);
-    /// The maildrop is locked by another session (RFC 2449).
+    /// The maildrop is locked by another session (RFC 2449): the client may retry later.
     pub const IN_USE: Self = Self(2);
-    /// The user logged in too recently (RFC 2449).
+    /// The user logged in too recently (RFC 2449). The host sends it itself when it enforces
+    /// [`Backend::login_delay`](crate::Backend::login_delay).
     pub const LOGIN_DELAY: Self = Self(3);
-    /// A temporary failure: the client should try again later (RFC 3206).
+    /// A temporary failure: the client should try again later (RFC 3206). Also what the host
+    /// sends for a panic, a missed deadline or an overloaded backend.
     pub const SYS_TEMP: Self = Self(4);
-    /// A permanent failure that needs a human (RFC 3206).
+    /// A failure that will not go away until a human acts (RFC 3206): the client should stop
+    /// retrying and tell the user.
     pub const SYS_PERM: Self = Self(5);
 
     /// The text between the brackets, or `None` for [`ResponseCode::NONE`] and codes this
@@ -42,7 +50,21 @@ impl ResponseCode {
 ///
 /// The host decides the wire text from the code (see the host's `reply` module): for `AUTH`
 /// and `SYS/TEMP` the client sees a fixed text and the message goes only to the log, so a
-/// backend may put internal details here.
+/// backend may put internal details here. For the other codes the message is the client's
+/// text (one line, cut to fit 512 octets, control characters replaced): keep it short and
+/// free of secrets. `SYS/TEMP` and `SYS/PERM` failures are logged at warn level, the others
+/// at debug.
+///
+/// Which constructor when:
+///
+/// | situation | constructor |
+/// |---|---|
+/// | wrong user name or password | [`PopError::auth`] |
+/// | the maildrop is locked by another session | [`PopError::in_use`] |
+/// | the user must wait before logging in again | [`PopError::login_delay`] |
+/// | a transient failure (busy, unreachable, timed out, out of space) | [`PopError::temporary`] |
+/// | a failure that needs a human (corrupt, misconfigured, disabled, forbidden) | [`PopError::permanent`] |
+/// | one message or request failed, the session is fine | [`PopError::plain`] |
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PopError {
     pub code: ResponseCode,
@@ -50,33 +72,38 @@ pub struct PopError {
 }
 
 impl PopError {
+    /// An error with any code; the named constructors below are clearer.
     pub fn new(code: ResponseCode, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
         }
     }
-    /// Wrong user name or password.
+    /// `[AUTH]`: wrong user name or password. Use one text for both cases in what the
+    /// client could see; the host shows a fixed text anyway and logs yours.
     pub fn auth(message: impl Into<String>) -> Self {
         Self::new(ResponseCode::AUTH, message)
     }
-    /// The maildrop is locked by another session.
+    /// `[IN-USE]`: the maildrop is locked by another session.
     pub fn in_use(message: impl Into<String>) -> Self {
         Self::new(ResponseCode::IN_USE, message)
     }
-    /// The user must wait before logging in again.
+    /// `[LOGIN-DELAY]`: the user must wait before logging in again.
     pub fn login_delay(message: impl Into<String>) -> Self {
         Self::new(ResponseCode::LOGIN_DELAY, message)
     }
-    /// A failure that may go away if the client tries again later.
+    /// `[SYS/TEMP]`: a failure that may go away if the client tries again later (a busy or
+    /// unreachable store, a lock held too long).
     pub fn temporary(message: impl Into<String>) -> Self {
         Self::new(ResponseCode::SYS_TEMP, message)
     }
-    /// A failure that will not go away without a human.
+    /// `[SYS/PERM]`: a failure that will not go away without a human (a corrupt store, wrong
+    /// permissions, a disabled account). At `init`, the error that stops the server.
     pub fn permanent(message: impl Into<String>) -> Self {
         Self::new(ResponseCode::SYS_PERM, message)
     }
-    /// A plain `-ERR` for this one request (a message that vanished, say).
+    /// A plain `-ERR` for this one request (a message that vanished, say); the session goes
+    /// on.
     pub fn plain(message: impl Into<String>) -> Self {
         Self::new(ResponseCode::NONE, message)
     }

@@ -15,7 +15,17 @@ use std::ops::{Deref, DerefMut};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// Exports `$backend` (a type implementing [`Backend`]) as this library's pop3host plugin.
-/// Write it once, at the top level of a `cdylib` crate.
+/// Write it once, at the top level of a `cdylib` crate (see the crate docs for an example).
+///
+/// It exports two symbols: the plain C function `pop3host_plugin_abi_major`, which the host
+/// probes first (so that "not a plugin" and "built for another ABI" are one clear line each),
+/// and abi_stable's library header, through which the host loads the root module and checks
+/// its layout. The plugin crate needs no abi_stable dependency of its own.
+///
+/// Every callback of `$backend`, of its mailboxes and of their readers runs inside
+/// `catch_unwind`, drops included: a panic becomes `-ERR [SYS/TEMP]` for that session and a
+/// log line, instead of ending the server. That needs `panic = "unwind"` (cargo's default)
+/// in the profile the plugin is built with.
 #[macro_export]
 macro_rules! export_plugin {
     ($backend:ty) => {
@@ -75,17 +85,13 @@ extern "C" fn init<B: Backend>(
     host: HostContextRef,
 ) -> RResult<BackendBox, FfiError> {
     guarded("init", || {
-        log::connect(host, B::describe().name);
+        crate::context::connect(host, B::describe().name);
         let backend = B::init(config.as_str())?;
         Ok(FfiBackend_TO::from_value(
             BackendAdapter(backend),
             TD_Opaque,
         ))
     })
-}
-
-extern "C" fn no_extension(_name: RStr<'_>) -> ROption<Extension> {
-    ROption::RNone
 }
 
 /// Runs author code, turning a panic into `SYS/TEMP` and logging it.

@@ -4,7 +4,10 @@
 //! author's traits.
 //!
 //! ABI v1 is complete: a host built against an API with appended fields rejects older plugins,
-//! so nothing is appended here. Later additions go through [`PluginModule::extension`].
+//! so nothing is appended here, to [`PluginModule`] and [`HostContext`] alike. Later
+//! additions go through [`PluginModule::extension`]. `tests/fixtures/abi-v1` (a plugin built
+//! against the frozen 1.0.0) fails CI on any change here that older plugins would not survive;
+//! see the crate docs, "Compatibility".
 
 // abi_stable 0.11's `#[sabi_trait]` expands to impls inside a const block.
 #![allow(non_local_definitions)]
@@ -123,18 +126,33 @@ pub type BackendBox = FfiBackend_TO<'static, RBox<()>>;
 pub type MailboxBox = FfiMailbox_TO<'static, RBox<()>>;
 pub type ReaderBox = FfiReader_TO<'static, RBox<()>>;
 
-/// What the host offers a plugin. A prefix type, so a later host can append fields.
+/// What the host offers a plugin, handed to `init`.
+///
+/// A prefix type, but that does not let a later 1.x host append fields: abi_stable checks it
+/// as part of the plugin's root module, with the host's layout as the expected one, and a
+/// host whose `HostContext` has more fields than an older plugin's refuses that plugin ("too
+/// many fields"; measured by appending a field and loading the `tests/fixtures/abi-v1`
+/// plugin). So it stays as it is for all of ABI v1, and what a later host offers goes
+/// through `extension`, as for [`PluginModule`].
 #[repr(C)]
 #[derive(StableAbi)]
 #[sabi(kind(Prefix(prefix_ref = HostContextRef)))]
 #[sabi(missing_field(panic))]
 pub struct HostContext {
     /// Writes one line to the host's log, attributed to the plugin.
-    #[sabi(last_prefix_field)]
     pub log: extern "C" fn(level: LogLevel, plugin: RStr<'_>, message: RStr<'_>),
+    /// Later host services, by name; `RNone` for every name in ABI v1. The plugin checks the
+    /// layout of what it gets (see [`Extension::get`] and [`crate::host_extension`]).
+    #[sabi(last_prefix_field)]
+    pub extension: extern "C" fn(name: RStr<'_>) -> ROption<Extension>,
 }
 
 /// An addition to ABI v1, found by name: its layout is checked before the host uses it.
+///
+/// The way to grow the contract within 1.x: a new plugin offers a `'static` value (a
+/// `#[repr(C)]` `StableAbi` struct, say a table of `extern "C"` functions) under a name; a new
+/// host asks for it by name with [`crate::host::Plugin::extension`] and gets `None` from
+/// plugins that predate it, and a value only if its layout is compatible.
 #[repr(C)]
 #[derive(StableAbi, Clone, Copy)]
 pub struct Extension {
@@ -162,7 +180,13 @@ impl Extension {
     }
 }
 
-/// The root module every plugin exports.
+/// The `extension` of an ABI v1 plugin or host: it offers none.
+pub(crate) extern "C" fn no_extension(_name: RStr<'_>) -> ROption<Extension> {
+    ROption::RNone
+}
+
+/// The root module every plugin exports (through [`crate::export_plugin!`]). Its fields are
+/// frozen for ABI v1: see the module docs.
 #[repr(C)]
 #[derive(StableAbi)]
 #[sabi(kind(Prefix(prefix_ref = PluginModuleRef)))]
@@ -171,7 +195,8 @@ pub struct PluginModule {
     pub describe: extern "C" fn() -> FfiPluginInfo,
     pub init:
         extern "C" fn(config: RStr<'_>, host: HostContextRef) -> RResult<BackendBox, FfiError>,
-    /// Later additions to the contract, by name; `RNone` for every name in ABI v1.
+    /// Later additions to the contract, by name; `RNone` for every name in ABI v1. The host
+    /// checks the layout of what it gets (see [`Extension::get`]).
     #[sabi(last_prefix_field)]
     pub extension: extern "C" fn(name: RStr<'_>) -> ROption<Extension>,
 }

@@ -56,7 +56,7 @@ impl From<LibraryError> for LoadError {
 
 /// The `Error:` lines of abi_stable's layout report, with a little context each.
 fn layout_summary(report: &str) -> String {
-    const CONTEXT: usize = 3;
+    const CONTEXT: usize = 4;
     const MAX_LINES: usize = 12;
     let lines: Vec<&str> = report.lines().collect();
     let mut picked: Vec<&str> = Vec::new();
@@ -89,6 +89,7 @@ impl Plugin {
     pub fn init(&self, config: &str) -> Result<BackendHandle, PopError> {
         let host = HostContext {
             log: log_to_tracing,
+            extension: no_extension,
         }
         .leak_into_prefix();
         into_result((self.module.init())(RStr::from_str(config), host)).map(BackendHandle)
@@ -220,6 +221,6 @@ mod tests {
     fn layout_summary_keeps_error_lines_and_context() {
         let report = "noise\nError: field count\n a\n b\n c\n d\nmore\nError: type\n x\n";
         let summary = super::layout_summary(report);
-        assert_eq!(summary, "Error: field count\n a\n b\n c\nError: type\n x");
+        assert_eq!(summary, "Error: field count\n a\n b\n c\n d\nError: type\n x");
     }
 }

@@ -4,20 +4,13 @@
 //! `tracing::info!` would reach no subscriber. These functions send the line through the host
 //! instead. Never log passwords or message bodies at `info` or above.
 
-use crate::ffi::{HostContextRef, LogLevel};
+use crate::context;
+use crate::ffi::LogLevel;
 use abi_stable::std_types::RStr;
-use std::sync::OnceLock;
-
-static HOST: OnceLock<(HostContextRef, String)> = OnceLock::new();
-
-/// Called by the export glue at `init`, before any author code runs.
-pub(crate) fn connect(host: HostContextRef, plugin: String) {
-    let _ = HOST.set((host, plugin));
-}
 
 /// Sends one line to the host's log. Before `init` (or in unit tests) it goes to stderr.
 pub fn log(level: LogLevel, message: &str) {
-    match HOST.get() {
+    match context::host() {
         Some((host, plugin)) => {
             (host.log())(level, RStr::from_str(plugin), RStr::from_str(message))
         }

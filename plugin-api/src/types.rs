@@ -16,15 +16,18 @@ pub struct Connection {
     pub tls: bool,
 }
 
-/// One message of a maildrop, as listed at login.
+/// One message of a maildrop, as listed at login by [`crate::Mailbox::list`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MessageInfo {
-    /// Unique within the maildrop and stable across sessions: the host serves it as the UIDL
-    /// when it is 1-70 characters of 0x21-0x7E, and a stable hash of it otherwise.
+    /// Unique within the maildrop, stable across sessions and never reused for another
+    /// message: the host serves it as the UIDL when it is 1-70 characters of 0x21-0x7E, and a
+    /// stable hash of it otherwise. The host hands it back in every [`MessageRef`].
     pub id: String,
-    /// The size in octets as sent, with every line ending in CRLF and before dot-stuffing.
-    /// `None` when it is not cheap to know: the host then asks [`crate::Mailbox::size`], and
-    /// if that has no answer either, measures the message once by reading it.
+    /// The size in octets as sent, with every line ending in CRLF and before dot-stuffing: a
+    /// bare LF counts two octets, and a message that does not end in a line ending gets a
+    /// final CRLF (an LF after a final CR), counted too. `None` when it is not cheap to know:
+    /// the host then asks [`crate::Mailbox::size`], and if that has no answer either,
+    /// measures the message once by reading it.
     pub size: Option<u64>,
 }
 
@@ -37,15 +40,18 @@ impl MessageInfo {
     }
 }
 
-/// Which message a call is about: its position in the list returned at login (0-based) and
-/// its id. A backend uses whichever it finds handy.
+/// Which message a call is about: its position in the list returned at login (0-based: the
+/// client's message 1 is index 0) and its id as listed. A backend uses whichever it finds
+/// handy. It always names a message of this session's list, never one the client named
+/// that does not exist (the host answers those itself).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MessageRef<'a> {
     pub index: usize,
     pub id: &'a str,
 }
 
-/// How long the server keeps messages after they were retrieved (RFC 2449 EXPIRE).
+/// How long the server keeps messages after they were retrieved (RFC 2449 EXPIRE), as
+/// announced in CAPA. `Days(0)` tells clients that retrieved mail may be deleted at once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Expire {
     Never,
