@@ -3,47 +3,18 @@
 
 mod common;
 
-use common::{plugin, pop3host, temp_path, Server};
+use common::{assert_check_passes, check, plugin, temp_path, Server};
 use serde_json::json;
-use std::process::{Command, Output};
-
-fn check(plugin_path: &str, config: &str, user: &str, pass: &str) -> Output {
-    Command::new(pop3host())
-        .args([
-            "check",
-            "--plugin",
-            plugin_path,
-            "--plugin-config",
-            config,
-            "--user",
-            user,
-            "--pass",
-            pass,
-        ])
-        .arg("--allow-delete")
-        .env("RUST_LOG", "error")
-        .output()
-        .expect("pop3host check runs")
-}
+use std::process::Output;
 
 fn report(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-fn assert_all_pass(output: &Output) {
-    let report = report(output);
-    assert!(
-        output.status.success(),
-        "{report}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(report.contains("8 passed, 0 failed, 0 skipped"), "{report}");
-}
-
 #[test]
 fn static_messages_passes() {
     let path = plugin("static_messages");
-    assert_all_pass(&check(path.to_str().unwrap(), "null", "test", "test"));
+    assert_check_passes(&check(&path, "null", "test", "test"));
 }
 
 #[test]
@@ -53,7 +24,7 @@ fn a_broken_plugin_fails_with_a_hint() {
         "users": {"u": {"password": "p", "builtin": true}},
         "faults": [{"callback": "delete", "action": "error", "code": "SYS/TEMP"}]
     });
-    let output = check(path.to_str().unwrap(), &config.to_string(), "u", "p");
+    let output = check(&path, &config.to_string(), "u", "p");
     let report = report(&output);
     assert!(!output.status.success(), "{report}");
     assert!(
@@ -90,22 +61,12 @@ fn maildir_passes() {
     )
     .unwrap();
     let config = json!({"passwd_file": users}).to_string();
-    assert_all_pass(&check(
-        plugin("maildir").to_str().unwrap(),
-        &config,
-        "carol",
-        "pw",
-    ));
+    assert_check_passes(&check(&plugin("maildir"), &config, "carol", "pw"));
 }
 
 #[test]
 fn proxy_passes_in_front_of_static_messages() {
     let upstream = Server::with_static(None, &[]);
     let config = json!({"upstream": upstream.addr.to_string()}).to_string();
-    assert_all_pass(&check(
-        plugin("proxy").to_str().unwrap(),
-        &config,
-        "test",
-        "test",
-    ));
+    assert_check_passes(&check(&plugin("proxy"), &config, "test", "test"));
 }

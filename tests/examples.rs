@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{bin_dir, crlf_normalized, unstuff, Client, Server};
+use common::{assert_check_passes, bin_dir, check, crlf_normalized, unstuff, Client, Server};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -384,4 +384,25 @@ fn new_plugin_sh_makes_a_crate_that_builds_and_serves() {
     let mut c = server.client();
     assert!(c.login("demo", "demo").contains("0 messages"));
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn the_examples_pass_pop3host_check() {
+    assert_check_passes(&check(&example("hello_plugin"), "null", "hello", "world"));
+    let dir = temp_dir("check-sqlite");
+    let maildir = dir.join("Maildir");
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(maildir.join(sub)).unwrap();
+    }
+    for (name, bytes) in maildir_messages() {
+        std::fs::write(maildir.join("cur").join(name), bytes).unwrap();
+    }
+    let db = dir.join("mail.db");
+    load(&db, "sam", "pw", &[&maildir]);
+    assert_check_passes(&check(
+        &example("sqlite_plugin"),
+        &sqlite_config(&db),
+        "sam",
+        "pw",
+    ));
 }

@@ -345,6 +345,28 @@ pub fn temp_path(name: &str) -> PathBuf {
     dir.join(name)
 }
 
+/// `pop3host check --allow-delete` on a plugin; the report is on stdout.
+pub fn check(plugin: &Path, config: &str, user: &str, pass: &str) -> std::process::Output {
+    Command::new(pop3host())
+        .args(["check", "--allow-delete", "--plugin"])
+        .arg(plugin)
+        .args(["--plugin-config", config, "--user", user, "--pass", pass])
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("pop3host check runs")
+}
+
+/// Asserts that every rule of `pop3host check` passed.
+pub fn assert_check_passes(output: &std::process::Output) {
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{report}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(report.contains("8 passed, 0 failed, 0 skipped"), "{report}");
+}
+
 /// A self-signed certificate for `localhost` and its key, as PEM files in a fresh directory
 /// named `name`.
 pub fn test_certificate(name: &str) -> (PathBuf, PathBuf) {
