@@ -140,6 +140,21 @@ impl<T: Send + 'static> Lent<T> {
     }
 }
 
+impl<T: Send + 'static> Lent<T> {
+    /// Drops the object on the blocking pool and waits until it is gone: a mailbox releases
+    /// the maildrop lock there, and a client's next login must find it released.
+    pub async fn release(mut self, backend: &Backend) {
+        if let Some(value) = self.value.take() {
+            let _ = backend
+                .run("drop", move || {
+                    drop(value);
+                    Ok(())
+                })
+                .await;
+        }
+    }
+}
+
 impl<T: Send + 'static> Drop for Lent<T> {
     /// Dropping a plugin object runs plugin code (a mailbox releases its lock), which may
     /// block: do it on the blocking pool.

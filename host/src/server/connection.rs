@@ -121,7 +121,7 @@ pub async fn serve(
         if let Err(error) = result {
             tracing::debug!("connection ended: {error}");
         }
-        driver.mailbox = None;
+        driver.release_mailbox().await;
         let _ = backend
             .call("disconnect", move |b| {
                 b.disconnect(&conn);
@@ -325,7 +325,7 @@ impl Driver {
                 bad_credentials,
                 close,
             } => {
-                self.mailbox = None;
+                self.release_mailbox().await;
                 self.user_slot = None;
                 tracing::info!(user = login.user, bad_credentials, "login refused");
                 if bad_credentials {
@@ -430,9 +430,18 @@ impl Driver {
             }
             None => Err(PopError::temporary("no maildrop")),
         };
+        // RFC 1939 §6: the maildrop lock goes before the reply, so that the client's next
+        // login finds it free.
+        self.release_mailbox().await;
         tracing::info!(deleted = count, ok = result.is_ok(), "logged out");
         self.session.update_done(count, result, &mut self.out);
-        self.mailbox = None;
+    }
+
+    /// Releases the mailbox, and with it the plugin's lock, before going on.
+    async fn release_mailbox(&mut self) {
+        if let Some(mailbox) = self.mailbox.take() {
+            mailbox.release(&self.service.backend).await;
+        }
     }
 
     async fn flush(&mut self) -> io::Result<()> {

@@ -110,7 +110,7 @@ impl MaildirMailbox {
     fn open_message(&mut self, msg: MessageRef<'_>) -> Result<MessageReader, PopError> {
         let maildir = self.maildir.clone();
         let message = self.message(msg)?;
-        match message.with_file(&maildir, |path| File::open(path)) {
+        match message.with_file(&maildir, open_regular) {
             Ok(file) => Ok(Box::new(BufReader::with_capacity(READ_BUFFER, file))),
             Err(err) => Err(message_error(&maildir, message, msg, err)),
         }
@@ -124,6 +124,18 @@ impl MaildirMailbox {
                 self.maildir.display()
             );
         }
+    }
+}
+
+/// Opens a message file. Anything else at its path (a directory, a device) is an error now,
+/// while RETR can still answer -ERR: `open` succeeds on a directory and only `read` fails,
+/// after the host has sent +OK, so that it must close the connection.
+fn open_regular(path: &Path) -> io::Result<File> {
+    let file = File::open(path)?;
+    if file.metadata()?.is_file() {
+        Ok(file)
+    } else {
+        Err(io::Error::other("not a regular file"))
     }
 }
 
@@ -183,9 +195,23 @@ impl Mailbox for MaildirMailbox {
         if let Some(size) = message.size {
             return Ok(Some(size));
         }
-        let size = message
-            .with_file(&maildir, |path| File::open(path).and_then(crlf_size))
-            .map_err(|err| message_error(&maildir, message, msg, err))?;
+        // The host fails the whole login when a size is missing, so a message that cannot be
+        // read (gone since the listing, or not openable) is listed with size 0 and not cached:
+        // the others are served, and RETR of this one answers -ERR as it would anyway.
+        let measured = message.with_file(&maildir, |path| File::open(path).and_then(crlf_size));
+        let size = match measured {
+            Ok(size) => size,
+            Err(err) => {
+                let error = message_error(&maildir, message, msg, err);
+                debug!("{error}: listed with size 0");
+                message.size = Some(0);
+                self.unmeasured -= 1;
+                if self.unmeasured == 0 {
+                    self.save_sizes();
+                }
+                return Ok(Some(0));
+            }
+        };
         message.size = Some(size);
         let base = message.base().to_string();
         self.sizes.insert(&base, size);
