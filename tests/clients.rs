@@ -4,9 +4,10 @@
 
 mod common;
 
+use common::clients::{
+    assert_same, crlf_to_lf, curl_list, curl_message, net_pop3_mailbox, poplib_mailbox,
+};
 use common::{temp_path, unstuff, Server};
-use std::path::Path;
-use std::process::Command;
 
 /// Every message of the built-in mailbox as a raw client reads it, unstuffed, with UIDLs.
 fn raw_mailbox(server: &Server) -> (Vec<Vec<u8>>, String) {
@@ -22,50 +23,7 @@ fn raw_mailbox(server: &Server) -> (Vec<Vec<u8>>, String) {
         })
         .collect();
     c.cmd("QUIT");
-    (messages, uidl)
-}
-
-fn run(command: &mut Command) -> String {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("{command:?} runs: {e}"));
-    assert!(
-        output.status.success(),
-        "{command:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-/// Compares messages without printing megabytes when they differ.
-fn assert_same(fetched: &[Vec<u8>], expected: &[Vec<u8>]) {
-    assert_eq!(fetched.len(), expected.len(), "message count");
-    for (n, (got, want)) in fetched.iter().zip(expected).enumerate() {
-        let first_difference = got.iter().zip(want).position(|(a, b)| a != b);
-        assert!(
-            got == want,
-            "message {}: {} vs {} bytes, first difference at {first_difference:?}",
-            n + 1,
-            got.len(),
-            want.len()
-        );
-    }
-}
-
-fn crlf_to_lf(message: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(message.len());
-    for (i, &b) in message.iter().enumerate() {
-        if !(b == b'\r' && message.get(i + 1) == Some(&b'\n')) {
-            out.push(b);
-        }
-    }
-    out
-}
-
-fn read_numbered(dir: &Path, count: usize) -> Vec<Vec<u8>> {
-    (1..=count)
-        .map(|n| std::fs::read(dir.join(n.to_string())).expect("client wrote the message"))
-        .collect()
+    (messages, uidl.trim_end().to_string())
 }
 
 #[test]
@@ -73,97 +31,42 @@ fn curl_fetches_every_message_byte_for_byte() {
     let server = Server::with_static(None, &[]);
     let (messages, _) = raw_mailbox(&server);
     for (i, expected) in messages.iter().enumerate() {
-        let url = format!("pop3://127.0.0.1:{}/{}", server.port(), i + 1);
-        let output = Command::new("curl")
-            .args([
-                "--silent",
-                "--show-error",
-                "--max-time",
-                "20",
-                "--user",
-                "test:test",
-                &url,
-            ])
-            .output()
-            .expect("curl runs");
-        assert!(
-            output.status.success(),
-            "curl: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        assert_same(&[output.stdout], std::slice::from_ref(expected));
+        let got = curl_message(server.port(), "test", "test", i + 1);
+        assert_same(&got, expected, &format!("curl message {}", i + 1));
     }
-    // curl without a message number lists the mailbox.
-    let listing = run(Command::new("curl")
-        .args(["--silent", "--max-time", "20", "--user", "test:test"])
-        .arg(format!("pop3://127.0.0.1:{}/", server.port())));
-    assert_eq!(listing.lines().count(), messages.len());
+    let listing = curl_list(server.port(), "test", "test");
+    let sizes: Vec<String> = messages.iter().map(|m| m.len().to_string()).collect();
+    let listed: Vec<&str> = listing
+        .lines()
+        .map(|l| l.split_once(' ').unwrap().1)
+        .collect();
+    assert_eq!(listed, sizes);
 }
 
 #[test]
 fn python_poplib_fetches_every_message_byte_for_byte() {
     let server = Server::with_static(None, &[]);
     let (messages, uidl) = raw_mailbox(&server);
-    let dir = temp_path("poplib");
-    std::fs::create_dir_all(&dir).unwrap();
-    let script = r#"
-import poplib, sys, os
-# poplib refuses lines over 2048 octets; the mailbox has a 3000-octet line on purpose.
-poplib._MAXLINE = 1 << 20
-port, out = int(sys.argv[1]), sys.argv[2]
-pop = poplib.POP3("127.0.0.1", port, timeout=20)
-pop.user("test"); pop.pass_("test")
-count, size = pop.stat()
-for n in range(1, count + 1):
-    resp, lines, octets = pop.retr(n)
-    with open(os.path.join(out, str(n)), "wb") as f:
-        f.write(b"".join(line + b"\r\n" for line in lines))
-print("\r\n".join(u.decode() for u in pop.uidl()[1]))
-pop.quit()
-"#;
-    let printed = run(Command::new("python3").args([
-        "-c",
-        script,
-        &server.port().to_string(),
-        dir.to_str().unwrap(),
-    ]));
-    assert_same(&read_numbered(&dir, messages.len()), &messages);
-    assert_eq!(printed.trim_end(), uidl.trim_end());
+    let (fetched, listed) = poplib_mailbox(server.port(), "test", "test", &temp_path("poplib"));
+    assert_eq!(fetched.len(), messages.len());
+    for (n, (got, want)) in fetched.iter().zip(&messages).enumerate() {
+        assert_same(got, want, &format!("poplib message {}", n + 1));
+    }
+    assert_eq!(listed, uidl);
 }
 
 #[test]
 fn perl_net_pop3_fetches_every_message_byte_for_byte() {
     let server = Server::with_static(None, &[]);
     let (messages, uidl) = raw_mailbox(&server);
-    let dir = temp_path("netpop3");
-    std::fs::create_dir_all(&dir).unwrap();
-    let script = r#"
-use strict; use Net::POP3;
-my ($port, $out) = @ARGV;
-my $pop = Net::POP3->new("127.0.0.1", Port => $port, Timeout => 20) or die "connect: $@";
-defined $pop->login("test", "test") or die "login failed";
-my $list = $pop->list();
-for my $n (sort { $a <=> $b } keys %$list) {
-    my $lines = $pop->get($n) or die "get $n failed";
-    open(my $fh, ">:raw", "$out/$n") or die; print $fh @$lines; close $fh;
-}
-my $uidl = $pop->uidl();
-print join("\r\n", map { "$_ $uidl->{$_}" } sort { $a <=> $b } keys %$uidl), "\n";
-$pop->quit();
-"#;
-    let printed = run(Command::new("perl").args([
-        "-e",
-        script,
-        &server.port().to_string(),
-        dir.to_str().unwrap(),
-    ]));
-    let fetched: Vec<Vec<u8>> = read_numbered(&dir, messages.len())
-        .iter()
-        .map(|m| crlf_to_lf(m))
-        .collect();
-    assert_same(
-        &fetched,
-        &messages.iter().map(|m| crlf_to_lf(m)).collect::<Vec<_>>(),
-    );
-    assert_eq!(printed.trim_end(), uidl.trim_end());
+    let (fetched, listed) = net_pop3_mailbox(server.port(), "test", "test", &temp_path("netpop3"));
+    assert_eq!(fetched.len(), messages.len());
+    for (n, (got, want)) in fetched.iter().zip(&messages).enumerate() {
+        assert_same(
+            &crlf_to_lf(got),
+            &crlf_to_lf(want),
+            &format!("Net::POP3 message {}", n + 1),
+        );
+    }
+    assert_eq!(listed, uidl);
 }

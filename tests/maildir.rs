@@ -14,12 +14,14 @@
 
 mod common;
 
+use common::clients::{
+    assert_same, crlf_to_lf, curl_list, curl_message, net_pop3_mailbox, poplib_mailbox,
+};
 use common::{crlf_normalized, plugin, temp_path, unstuff, Client, Server, DEADLINE};
 use serde_json::{json, Value};
 use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 const PASSWORD: &str = "password";
@@ -284,17 +286,6 @@ fn retr(c: &mut Client, n: usize, size: Option<usize>) -> Vec<u8> {
         "message {n}: a line without CRLF on the wire"
     );
     unstuff(&wire)
-}
-
-/// Compares messages without printing megabytes when they differ.
-fn assert_same(got: &[u8], want: &[u8], what: &str) {
-    let first_difference = got.iter().zip(want).position(|(a, b)| a != b);
-    assert!(
-        got == want,
-        "{what}: {} vs {} octets, first difference at {first_difference:?}",
-        got.len(),
-        want.len()
-    );
 }
 
 /// Logs in as soon as the maildrop is free: the server notices a dropped connection, and so
@@ -1049,66 +1040,18 @@ fn raw_mailbox(site: &Site, server: &Server) -> (Vec<Vec<u8>>, String) {
     (messages, uidl)
 }
 
-fn run(command: &mut Command) -> String {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("{command:?} runs: {e}"));
-    assert!(
-        output.status.success(),
-        "{command:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn read_numbered(dir: &Path, count: usize) -> Vec<Vec<u8>> {
-    (1..=count)
-        .map(|n| fs::read(dir.join(n.to_string())).expect("the client wrote the message"))
-        .collect()
-}
-
-fn crlf_to_lf(message: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(message.len());
-    for (i, &b) in message.iter().enumerate() {
-        if !(b == b'\r' && message.get(i + 1) == Some(&b'\n')) {
-            out.push(b);
-        }
-    }
-    out
-}
-
 #[test]
 fn curl_fetches_the_maildir_byte_for_byte() {
     let site = client_site("curl");
     let server = site.start(json!({}));
     let (messages, _) = raw_mailbox(&site, &server);
     for (i, expected) in messages.iter().enumerate() {
-        let url = format!("pop3://127.0.0.1:{}/{}", server.port(), i + 1);
         site.wait_unlocked("plain"); // curl logs in once per message
-        let output = Command::new("curl")
-            .args(["--silent", "--show-error", "--max-time", "20", "--user"])
-            .arg(format!("plain:{PASSWORD}"))
-            .arg(&url)
-            .output()
-            .expect("curl runs");
-        assert!(
-            output.status.success(),
-            "curl {url}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        // curl prints a CRLF for an empty message (the wire has "+OK 0 octets" CRLF, then
-        // "." CRLF): a quirk of its terminator search, not an extra line from the server.
-        let printed = match output.stdout.as_slice() {
-            b"\r\n" if expected.is_empty() => &[][..],
-            printed => printed,
-        };
-        assert_same(printed, expected, &url);
+        let got = curl_message(server.port(), "plain", PASSWORD, i + 1);
+        assert_same(&got, expected, &format!("curl message {}", i + 1));
     }
     site.wait_unlocked("plain");
-    let listing = run(Command::new("curl")
-        .args(["--silent", "--max-time", "20", "--user"])
-        .arg(format!("plain:{PASSWORD}"))
-        .arg(format!("pop3://127.0.0.1:{}/", server.port())));
+    let listing = curl_list(server.port(), "plain", PASSWORD);
     let sizes: Vec<String> = messages.iter().map(|m| m.len().to_string()).collect();
     let listed: Vec<&str> = listing
         .lines()
@@ -1122,38 +1065,13 @@ fn python_poplib_fetches_the_maildir_byte_for_byte() {
     let site = client_site("poplib");
     let server = site.start(json!({}));
     let (messages, uidl) = raw_mailbox(&site, &server);
-    let dir = site.root.join("poplib");
-    fs::create_dir_all(&dir).unwrap();
-    let script = r#"
-import poplib, sys, os
-# poplib refuses lines over 2048 octets; the mailbox has 3000-octet lines on purpose.
-poplib._MAXLINE = 1 << 20
-port, password, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-pop = poplib.POP3("127.0.0.1", port, timeout=20)
-pop.user("plain"); pop.pass_(password)
-count, size = pop.stat()
-for n in range(1, count + 1):
-    resp, lines, octets = pop.retr(n)
-    with open(os.path.join(out, str(n)), "wb") as f:
-        f.write(b"".join(line + b"\r\n" for line in lines))
-print("\r\n".join(u.decode() for u in pop.uidl()[1]))
-pop.quit()
-"#;
-    let printed = run(Command::new("python3").args([
-        "-c",
-        script,
-        &server.port().to_string(),
-        PASSWORD,
-        dir.to_str().unwrap(),
-    ]));
-    for (n, (got, want)) in read_numbered(&dir, messages.len())
-        .iter()
-        .zip(&messages)
-        .enumerate()
-    {
+    let (fetched, listed) =
+        poplib_mailbox(server.port(), "plain", PASSWORD, &site.root.join("poplib"));
+    assert_eq!(fetched.len(), messages.len());
+    for (n, (got, want)) in fetched.iter().zip(&messages).enumerate() {
         assert_same(got, want, &format!("poplib message {}", n + 1));
     }
-    assert_eq!(printed.trim_end(), uidl.trim_end());
+    assert_eq!(listed, uidl.trim_end());
 }
 
 #[test]
@@ -1161,40 +1079,15 @@ fn perl_net_pop3_fetches_the_maildir_byte_for_byte() {
     let site = client_site("netpop3");
     let server = site.start(json!({}));
     let (messages, uidl) = raw_mailbox(&site, &server);
-    let dir = site.root.join("netpop3");
-    fs::create_dir_all(&dir).unwrap();
-    let script = r#"
-use strict; use Net::POP3;
-my ($port, $password, $out) = @ARGV;
-my $pop = Net::POP3->new("127.0.0.1", Port => $port, Timeout => 20) or die "connect: $@";
-defined $pop->login("plain", $password) or die "login failed";
-my $list = $pop->list();
-for my $n (sort { $a <=> $b } keys %$list) {
-    my $lines = $pop->get($n) or die "get $n failed";
-    open(my $fh, ">:raw", "$out/$n") or die; print $fh @$lines; close $fh;
-}
-my $uidl = $pop->uidl();
-print join("\r\n", map { "$_ $uidl->{$_}" } sort { $a <=> $b } keys %$uidl), "\n";
-$pop->quit();
-"#;
-    let printed = run(Command::new("perl").args([
-        "-e",
-        script,
-        &server.port().to_string(),
-        PASSWORD,
-        dir.to_str().unwrap(),
-    ]));
-    // Net::POP3 turns CRLF into LF.
-    for (n, (got, want)) in read_numbered(&dir, messages.len())
-        .iter()
-        .zip(&messages)
-        .enumerate()
-    {
+    let (fetched, listed) =
+        net_pop3_mailbox(server.port(), "plain", PASSWORD, &site.root.join("netpop3"));
+    assert_eq!(fetched.len(), messages.len());
+    for (n, (got, want)) in fetched.iter().zip(&messages).enumerate() {
         assert_same(
             &crlf_to_lf(got),
             &crlf_to_lf(want),
             &format!("Net::POP3 message {}", n + 1),
         );
     }
-    assert_eq!(printed.trim_end(), uidl.trim_end());
+    assert_eq!(listed, uidl.trim_end());
 }
