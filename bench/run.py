@@ -1,0 +1,506 @@
+#!/usr/bin/env python3
+"""pop3host against Dovecot on the same maildirs (issue 7), with pop3bench.
+
+Sets up a corpus in a temporary directory, starts target/release/pop3host with the maildir
+plugin on a free loopback port, runs every benchmark RUNS times (medians), then does the same
+with Dovecot 2.3 when it is installed (`--install-dovecot` installs dovecot-pop3d), and prints
+a side-by-side table with ratios and the issue's targets. Without Dovecot: pop3host alone.
+
+Corpus (hard links to shared templates, so it costs little disk and time):
+  bench1..bench64   100 messages of about 230 kB (23 MB) each, `,S=,W=` sizes in the names
+  big1              100,000 messages of about 2 kB, no sizes in the names
+  idle1..idle10000  no maildir (an empty mailbox), for the idle-session benchmark
+  full1..full9000   10 messages of about 2 kB each: idle pop3host sessions on real maildirs
+  soak1..soak200    30 tricky messages each, for the soak (pop3host only)
+One passwd-file (`user:{PLAIN}password:65534:65534::home::`) for both servers. Each server gets
+its own copy of every maildir (Dovecot `~/Maildir`, pop3host `~/pop3host-Maildir`), so neither
+sees the other's index, uidlist or size cache. Files belong to nobody (uid 65534): Dovecot
+does not run mail processes as root.
+
+pop3host settings: the defaults except --max-connections 20000 (default 1000) for the idle
+sessions, and, spelled out though they are the defaults, --trusted-networks 127.0.0.0/8
+(no per-address limits and failed-login delays for the loopback client; needed for 64
+concurrent logins and 10,000 sessions from one address) and --max-sessions-per-user 10.
+Dovecot settings: the defaults except what it needs to run here (a temporary base_dir and
+state_dir, a pop3 listener on a free loopback port, passwd-file passdb/userdb, mail_location,
+ssl = no, disable_plaintext_auth = no) and, for the idle benchmark only to fit at all,
+process and client limits above its default of 100 processes per service.
+
+Run as root (Dovecot needs it). RLIMIT_NOFILE is raised to its hard limit for both servers
+and the client: 10,000 idle sessions need 10,000 descriptors in pop3host, 20,000 with
+maildirs (each session holds its lock file open), so the run on 10-message maildirs holds
+9,000 sessions where the hard limit is 20,000 (a container without CAP_SYS_RESOURCE cannot
+raise it). Everything listens on 127.0.0.1 only and is removed at the end (--keep keeps it).
+
+    python3 bench/run.py [--runs 3] [--install-dovecot] [--no-dovecot] [--quick]
+                         [--json results.json] [--keep] [--no-build]
+"""
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RELEASE = os.path.join(ROOT, "target", "release")
+BENCH = os.path.join(RELEASE, "pop3bench")
+POP3HOST = os.path.join(RELEASE, "pop3host")
+PLUGIN = os.path.join(RELEASE, "libmaildir.so")
+PASSWORD = "password"
+NOBODY = 65534
+STARTED = time.monotonic()
+
+
+def log(message):
+    print(f"[{time.monotonic() - STARTED:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_greeting(port, deadline=20.0):
+    """Waits until a POP3 server on 127.0.0.1:port greets."""
+    until = time.monotonic() + deadline
+    while time.monotonic() < until:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+                if s.recv(512).startswith(b"+OK"):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"no POP3 greeting on 127.0.0.1:{port}")
+
+
+def bench(*args, timeout=300):
+    """Runs pop3bench with --json and returns its figures (exit 1 = errors met, still figures)."""
+    out = os.path.join(WORK, f"result-{time.monotonic_ns()}.json")
+    cmd = [BENCH, *map(str, args), "--json", out]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode not in (0, 1) or not os.path.exists(out):
+        raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stderr}{proc.stdout}")
+    with open(out) as f:
+        result = json.load(f)
+    os.unlink(out)
+    if result.get("errors"):
+        log(f"  {args[0]}: {result['errors']} errors, e.g. {result['error_samples'][:3]}")
+    return result
+
+
+def corpus(*args):
+    subprocess.run([BENCH, "corpus", *map(str, args)], check=True, stdout=subprocess.DEVNULL,
+                   timeout=600)
+
+
+# ---------------------------------------------------------------------------------------------
+# Servers
+
+
+class Pop3host:
+    name = "pop3host"
+
+    def __init__(self, users):
+        self.users = users
+        self.proc = None
+        self.port = free_port()
+
+    def addr(self):
+        return ["--addr", f"127.0.0.1:{self.port}"]
+
+    def start(self):
+        config = {"passwd_file": self.users, "maildir": "%h/pop3host-Maildir"}
+        self.log = open(os.path.join(WORK, "pop3host.log"), "ab")
+        self.proc = subprocess.Popen(
+            [POP3HOST, "--plugin", PLUGIN, "--plugin-config", json.dumps(config),
+             "--listen", f"127.0.0.1:{self.port}", "--max-connections", "20000",
+             "--trusted-networks", "127.0.0.0/8", "--max-sessions-per-user", "10"],
+            stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
+        wait_for_greeting(self.port)
+
+    def memory_args(self):
+        return ["--server-pid", self.proc.pid]
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+        self.log.close()
+
+
+class Dovecot:
+    name = "dovecot"
+
+    def __init__(self, users, idle_sessions):
+        self.users = users
+        self.idle_sessions = idle_sessions
+        self.proc = None
+        self.dir = os.path.join(WORK, "dovecot")
+        self.port = free_port()
+
+    def addr(self):
+        return ["--addr", f"127.0.0.1:{self.port}"]
+
+    def start(self):
+        os.makedirs(self.dir, exist_ok=True)
+        conf = os.path.join(self.dir, "dovecot.conf")
+        limit = self.idle_sessions + 200
+        with open(conf, "w") as f:
+            f.write(f"""# Dovecot 2.3 defaults except what it needs to run here.
+base_dir = {self.dir}/run
+state_dir = {self.dir}/state
+log_path = {self.dir}/dovecot.log
+protocols = pop3
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+mail_location = maildir:~/Maildir
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN {self.users}
+}}
+userdb {{
+  driver = passwd-file
+  args = {self.users}
+}}
+service pop3-login {{
+  inet_listener pop3 {{
+    address = 127.0.0.1
+    port = {self.port}
+  }}
+}}
+# Only so that {self.idle_sessions} idle sessions fit (a process per session): the default
+# is 100 processes per service and 1000 clients per process.
+default_process_limit = {limit}
+default_client_limit = {limit + 1000}
+""")
+        self.proc = subprocess.Popen(["dovecot", "-F", "-c", conf], stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            wait_for_greeting(self.port)
+        except RuntimeError:
+            self.proc.kill()
+            raise RuntimeError("dovecot did not start: " + self.proc.stderr.read().decode())
+
+    def memory_args(self):
+        return ["--server-pid", self.proc.pid, "--with-children"]
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Benchmarks: each returns {figure: [value per run]} plus raw results.
+
+
+def one_run(server, run, opts, corpus_dirs, figures, raw):
+    """Every benchmark once against `server`, appending to figures[key] and raw[key]."""
+    bench_users = ["--user-pattern", "bench%d", "--users", opts.users]
+
+    def record(key, value, result):
+        figures.setdefault(key, []).append(value)
+        raw.setdefault(key, []).append(result)
+
+    log(f"{server.name}: run {run + 1} of {opts.runs} (load average {os.getloadavg()[0]:.1f})")
+    raw.setdefault("load_average", []).append(os.getloadavg()[0])
+    r = bench("logins", *server.addr(), *bench_users, "--concurrency", opts.users,
+              "--seconds", opts.logins_seconds)
+    record("logins_per_s", r["logins_per_s"], r)
+    for clients, rounds in ((1, opts.rounds1), (8, opts.rounds8)):
+        r = bench("retr", *server.addr(), *bench_users, "--clients", clients, "--rounds", rounds,
+                  "--corpus", corpus_dirs["bench"])
+        record(f"retr{clients}_mb_per_s", r["mb_per_s"], r)
+    r = bench("login-list", *server.addr(), "--user", "big1", "--repetitions", 5, timeout=600)
+    if run == 0:  # later runs find the caches the first one built
+        record("big_first_ms", r.get("first_ms"), r)
+    record("big_second_ms", r.get("second_ms"), r)
+    record("big_median_ms", r.get("median_after_first_ms"), r)
+    # Idle sessions on a freshly started server, so that what an earlier benchmark freed
+    # cannot hide what the sessions take.
+    sessions = opts.idle if server.name == "pop3host" else opts.dovecot_idle
+    idle_runs = [("idle", "idle%d", sessions)]
+    if server.name == "pop3host" and opts.idle_full > 0:
+        idle_runs.append(("idle_full", "full%d", opts.idle_full))
+    for key, pattern, count in idle_runs:
+        server.stop()
+        server.start()
+        r = bench("idle", *server.addr(), "--user-pattern", pattern, "--users", count,
+                  "--sessions", count, *server.memory_args(), timeout=900)
+        record(f"{key}_sessions", r["sessions"], r)
+        record(f"{key}_kb_per_session", r["pss_kb_per_session"], r)
+    server.stop()
+    server.start()
+
+
+def run_benchmarks(servers, opts, corpus_dirs):
+    """The runs interleaved (pop3host, Dovecot, pop3host, ...), so that a change in the
+    machine's load during the script touches both alike."""
+    figures = {s.name: {} for s in servers}
+    raw = {s.name: {} for s in servers}
+    for run in range(opts.runs):
+        run_started = time.monotonic()
+        for server in servers:
+            one_run(server, run, opts, corpus_dirs, figures[server.name], raw[server.name])
+        # Round trips are short and the most sensitive to what else the machine does: several
+        # short series, alternating between the servers.
+        for _ in range(opts.latency_series):
+            for server in servers:
+                r = bench("latency", *server.addr(), "--user", "bench1", "--command", "LIST",
+                          "--samples", opts.samples)
+                for key in ("p50", "p99"):
+                    figures[server.name].setdefault(f"list_{key}_ms", []).append(
+                        r[f"round_trip_{key}_ms"])
+                raw[server.name].setdefault("list_latency", []).append(r)
+        took = time.monotonic() - run_started
+        if run + 1 < opts.runs and time.monotonic() - STARTED + took > opts.budget:
+            log(f"time budget: stopping after {run + 1} runs")
+            break
+    return figures, raw
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+# ---------------------------------------------------------------------------------------------
+# The table
+
+TARGETS = [
+    # key, label, unit, better, target text, check(pop3host, dovecot)
+    ("logins_per_s", "logins/s, 64 concurrent", "/s", "higher", ">= 20x Dovecot",
+     lambda p, d: d is not None and p >= 20 * d),
+    ("retr1_mb_per_s", "RETR MB/s, 1 client", "MB/s", "higher", ">= 3x Dovecot",
+     lambda p, d: d is not None and p >= 3 * d),
+    ("retr8_mb_per_s", "RETR MB/s, 8 clients", "MB/s", "higher", ">= 3x Dovecot",
+     lambda p, d: d is not None and p >= 3 * d),
+    ("idle_kb_per_session", "idle session Pss", "kB", "lower", "<= 32 kB (10,000 sessions)",
+     lambda p, d: p <= 32),
+    ("list_p99_ms", "LIST p99 (100 msgs)", "ms", "lower", "<= Dovecot",
+     lambda p, d: d is not None and p <= d),
+    ("list_p50_ms", "LIST p50 (100 msgs)", "ms", "lower", "", None),
+    ("big_second_ms", "big mailbox: 2nd login+STAT+LIST", "ms", "lower", "< 150 ms (100,000 msgs)",
+     lambda p, d: p < 150),
+    ("big_median_ms", "big mailbox: later logins, median", "ms", "lower", "", None),
+    ("big_first_ms", "big mailbox: 1st login (cold)", "ms", "lower", "", None),
+    ("idle_sessions", "idle sessions held", "", "", "", None),
+    ("idle_full_kb_per_session", "idle session Pss, 10-msg maildir", "kB", "lower", "", None),
+    ("idle_full_sessions", "idle sessions held, 10-msg maildir", "", "", "", None),
+]
+
+
+def fmt(value):
+    if value is None:
+        return "-"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.2f}" if abs(value) < 10 else f"{value:.1f}"
+
+
+def table(results, with_dovecot):
+    rows = []
+    head = ["figure (median)", "pop3host"] + (["Dovecot", "ratio"] if with_dovecot else []) + [
+        "target", "met"]
+    for key, label, unit, better, target, check in TARGETS:
+        p = median(results["pop3host"].get(key, []))
+        d = median(results["dovecot"].get(key, [])) if with_dovecot else None
+        ratio = None
+        if p is not None and d and better:
+            ratio = p / d if better == "higher" else (d / p if p else None)
+        met = "" if check is None or p is None else ("yes" if check(p, d) else "NO")
+        if check is not None and d is None and target.endswith("Dovecot"):
+            met = "n/a"
+        row = [f"{label} [{unit}]" if unit else label, fmt(p)]
+        if with_dovecot:
+            row += [fmt(d), f"{ratio:.1f}x" if ratio else "-"]
+        rows.append(row + [target, met])
+    widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(head, widths)),
+             "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)) for r in rows]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def main():
+    global WORK
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--install-dovecot", action="store_true",
+                    help="apt-get install dovecot-pop3d when dovecot is missing")
+    ap.add_argument("--no-dovecot", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="a smaller, shorter run (development)")
+    ap.add_argument("--users", type=int, default=64)
+    ap.add_argument("--idle", type=int, default=10000, help="idle sessions held on pop3host")
+    ap.add_argument("--idle-full", type=int, default=9000,
+                    help="idle pop3host sessions on 10-message maildirs (2 descriptors each)")
+    ap.add_argument("--dovecot-idle", type=int, default=1000,
+                    help="idle sessions held on Dovecot (a process each, ~125 logins/s)")
+    ap.add_argument("--big", type=int, default=100000, help="messages of the big mailbox")
+    ap.add_argument("--logins-seconds", type=float, default=5)
+    ap.add_argument("--soak-seconds", type=float, default=10, help="0: no soak")
+    ap.add_argument("--budget", type=float, default=540, help="seconds for the benchmarks")
+    ap.add_argument("--json", help="write every figure and raw result here")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--no-build", action="store_true")
+    opts = ap.parse_args()
+    opts.rounds1, opts.rounds8, opts.samples, opts.latency_series = 5, 2, 2000, 5
+    if opts.quick:
+        opts.runs, opts.users, opts.idle, opts.dovecot_idle, opts.big = 1, 16, 500, 100, 5000
+        opts.idle_full = 300
+        opts.logins_seconds, opts.soak_seconds, opts.rounds1, opts.samples = 2, 3, 2, 500
+    if os.geteuid() != 0:
+        sys.exit("run as root: Dovecot and the file ownership need it")
+
+    if not opts.no_build:
+        log("cargo build --release -p pop3host -p maildir -p static-messages -p pop3bench")
+        subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "pop3host", "-p",
+                        "maildir", "-p", "static-messages", "-p", "pop3bench"],
+                       cwd=ROOT, check=True)
+    with_dovecot = not opts.no_dovecot
+    if with_dovecot and not shutil.which("dovecot"):
+        if opts.install_dovecot:
+            log("apt-get install dovecot-pop3d")
+            env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+            subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+            subprocess.run(["apt-get", "install", "-y", "-qq", "dovecot-pop3d"], check=True,
+                           env=env)
+            # The package may start the system's Dovecot; this run uses its own instance.
+            subprocess.run(["service", "dovecot", "stop"], capture_output=True)
+        else:
+            log("dovecot is not installed (--install-dovecot installs it): pop3host alone")
+            with_dovecot = False
+
+    # As many descriptors as allowed, for the servers and the client (containers without
+    # CAP_SYS_RESOURCE cannot raise the hard limit: 20000 here).
+    nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if nofile == resource.RLIM_INFINITY or nofile > 1 << 20:
+        nofile = 1 << 20
+    resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+    if opts.idle + 300 > nofile:
+        opts.idle = nofile - 300
+        log(f"RLIMIT_NOFILE is {nofile}: {opts.idle} idle sessions")
+    # With a maildir each pop3host session also holds its lock file open: 2 descriptors.
+    opts.idle_full = min(opts.idle_full, (nofile - 300) // 2)
+    WORK = tempfile.mkdtemp(prefix="pop3bench-")
+    os.chmod(WORK, 0o755)  # Dovecot's unprivileged processes walk through it
+    # Copies, so that a rebuild in the work tree cannot swap binaries in the middle of a run.
+    global BENCH, POP3HOST, PLUGIN
+    bin_dir = os.path.join(WORK, "bin")
+    os.mkdir(bin_dir)
+    BENCH, POP3HOST, PLUGIN = (shutil.copy2(path, bin_dir) for path in (BENCH, POP3HOST, PLUGIN))
+    servers = []
+    try:
+        log(f"corpus in {WORK}")
+        users = os.path.join(WORK, "users")
+        home = os.path.join(WORK, "home")
+        owner = ["--uid", NOBODY, "--gid", NOBODY, "--home-root", home, "--write-users", users,
+                 "--maildir-name", "Maildir", "--maildir-name", "pop3host-Maildir"]
+        dirs = {name: os.path.join(WORK, f"template-{name}") for name in
+                ("bench", "big", "idle", "soak")}
+        corpus("--template", dirs["bench"], "--messages", 100, "--size", 230000,
+               "--sizes-in-names", "--user-pattern", "bench%d", "--users", opts.users, *owner)
+        corpus("--template", dirs["big"], "--messages", opts.big, "--size", 2000,
+               "--user-pattern", "big%d", "--users", 1, *owner)
+        # Idle users: no maildir (an empty mailbox; Dovecot creates it at login) ...
+        corpus("--template", dirs["idle"], "--messages", 10, "--size", 2000, "--no-maildir",
+               "--user-pattern", "idle%d", "--users", max(opts.idle, opts.dovecot_idle), *owner)
+        # ... and users with 10 messages, for a pop3host run with real mailboxes.
+        if opts.idle_full > 0:
+            corpus("--template", dirs["idle"], "--user-pattern", "full%d", "--users",
+                   opts.idle_full, *owner)
+        if opts.soak_seconds > 0:
+            corpus("--template", dirs["soak"], "--messages", 30, "--size", 6000, "--tricky",
+                   "--user-pattern", "soak%d", "--users", 200, *owner)
+        log("corpus ready")
+
+        pop3host = Pop3host(users)
+        servers.append(pop3host)
+        pop3host.start()
+        if with_dovecot:
+            dovecot = Dovecot(users, opts.dovecot_idle)
+            servers.append(dovecot)
+            dovecot.start()
+            version = subprocess.run(["dovecot", "--version"], capture_output=True,
+                                     text=True).stdout.strip()
+            log(f"dovecot {version}")
+        results, raw = run_benchmarks(servers, opts, dirs)
+        results.setdefault("dovecot", {})
+        if opts.soak_seconds > 0:
+            log(f"pop3host: soak, 200 sessions, {opts.soak_seconds:g} s")
+            raw["soak"] = bench("soak", "--addr", f"127.0.0.1:{pop3host.port}",
+                                "--user-pattern", "soak%d", "--users", 200, "--sessions", 200,
+                                "--seconds", opts.soak_seconds, "--warmup-seconds", 2,
+                                "--corpus", dirs["soak"], *pop3host.memory_args())
+        for server in servers:
+            server.stop()
+
+        print()
+        print(f"pop3host vs Dovecot on 127.0.0.1, {os.cpu_count()} CPUs, medians of up to "
+              f"{opts.runs} runs (idle: {opts.idle} pop3host / {opts.dovecot_idle} Dovecot "
+              f"sessions; big mailbox: {opts.big} messages)")
+        print(table(results, with_dovecot))
+        for name in ("pop3host", "dovecot"):
+            if name in raw:
+                runs = [r for values in raw[name].values() for r in values
+                        if isinstance(r, dict)]
+                samples = [e for r in runs for e in r.get("error_samples", [])]
+                print(f"{name}: {sum(r.get('errors', 0) for r in runs)} errors in "
+                      f"{len(runs)} benchmark runs" + (f", e.g. {samples[0]}" if samples else ""))
+        loads = {name: raw[name].get("load_average") for name in ("pop3host", "dovecot")
+                 if name in raw}
+        print("load average (1 min) at the start of each run: " + ", ".join(
+            f"{name} {' '.join(f'{x:.1f}' for x in values)}" for name, values in loads.items()))
+        if "soak" in raw:
+            s = raw["soak"]
+            print(f"\nsoak: {s['concurrent_sessions']} sessions at once for {s['seconds']:.0f} s: "
+                  f"{s['sessions']} sessions, {s['commands']} commands, {s['errors']} errors, "
+                  f"{s['messages_deleted']} messages deleted, final check of "
+                  f"{s['final_users_checked']} mailboxes; pop3host Pss before "
+                  f"{s.get('before_pss_kb')} kB, warm {s.get('warm_pss_kb')} kB, peak "
+                  f"{s.get('peak_pss_kb')} kB, after {s.get('after_pss_kb')} kB")
+        print(f"\n{time.monotonic() - STARTED:.0f} s in all")
+        if opts.json:
+            with open(opts.json, "w") as f:
+                json.dump({"figures": results, "raw": raw}, f, indent=1)
+            print(f"figures and raw results: {opts.json}")
+    finally:
+        for server in servers:
+            try:
+                server.stop()
+            except Exception:
+                pass
+        if opts.keep:
+            print(f"kept {WORK}")
+        else:
+            shutil.rmtree(WORK, ignore_errors=True)
+
+
+WORK = None
+
+if __name__ == "__main__":
+    main()
