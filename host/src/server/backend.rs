@@ -12,6 +12,7 @@ use pop3_plugin_api::PopError;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
 
 pub struct Backend {
     pub name: String,
@@ -103,7 +104,6 @@ pub struct Lent<T: Send + 'static> {
 }
 
 pub type Mailbox = Lent<MailboxHandle>;
-pub type Reader = Lent<ReaderHandle>;
 
 impl<T: Send + 'static> Lent<T> {
     pub fn new(value: T) -> Self {
@@ -156,13 +156,94 @@ impl<T: Send + 'static> Lent<T> {
 }
 
 impl<T: Send + 'static> Drop for Lent<T> {
-    /// Dropping a plugin object runs plugin code (a mailbox releases its lock), which may
-    /// block: do it on the blocking pool.
     fn drop(&mut self) {
         if let Some(value) = self.value.take() {
-            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                runtime.spawn_blocking(move || drop(value));
-            }
+            drop_on_pool(value);
+        }
+    }
+}
+
+/// Dropping a plugin object runs plugin code (a mailbox releases its lock, a proxy's reader
+/// closes a socket), which may block: do it on the blocking pool.
+fn drop_on_pool<T: Send + 'static>(value: T) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => drop(runtime.spawn_blocking(move || drop(value))),
+        Err(_) => drop(value),
+    }
+}
+
+/// A message read from the backend one chunk ahead: while the driver encodes and writes one
+/// chunk, the next is read on the blocking pool, so disk (or upstream) and socket overlap.
+/// Two buffers of [`CHUNK`] octets per transfer, whatever the message size.
+pub struct ReadAhead {
+    backend: Arc<Backend>,
+    reading: Option<JoinHandle<Result<ChunkRead, PopError>>>,
+    /// The chunk last returned, and the buffer the next read goes into.
+    current: Vec<u8>,
+    len: usize,
+}
+
+/// A finished read: the reader back, its buffer and how much it filled.
+type ChunkRead = (ReaderHandle, Vec<u8>, usize);
+
+/// Message octets read per backend call.
+const CHUNK: usize = 256 * 1024;
+
+impl ReadAhead {
+    /// Starts reading the first chunk.
+    pub fn start(backend: Arc<Backend>, reader: ReaderHandle) -> Self {
+        let mut stream = Self {
+            backend,
+            reading: None,
+            current: vec![0; CHUNK],
+            len: 0,
+        };
+        stream.read(reader, vec![0; CHUNK]);
+        stream
+    }
+
+    fn read(&mut self, mut reader: ReaderHandle, mut buf: Vec<u8>) {
+        let backend = self.backend.clone();
+        self.reading = Some(tokio::spawn(async move {
+            backend
+                .run("retrieve", move || {
+                    let n = reader.read(&mut buf)?;
+                    Ok((reader, buf, n))
+                })
+                .await
+        }));
+    }
+
+    /// The next chunk (empty at the end of the message); the read of the one after starts
+    /// before this returns.
+    pub async fn next(&mut self) -> Result<&[u8], PopError> {
+        let Some(reading) = self.reading.take() else {
+            return Ok(&[]);
+        };
+        let (reader, buf, n) = reading
+            .await
+            .map_err(|e| PopError::temporary(format!("reading the message failed: {e}")))??;
+        let spare = std::mem::replace(&mut self.current, buf);
+        self.len = n;
+        if n == 0 {
+            drop_on_pool(reader);
+        } else {
+            self.read(reader, spare);
+        }
+        Ok(&self.current[..self.len])
+    }
+}
+
+impl Drop for ReadAhead {
+    /// A transfer that stops early (TOP has its lines, the client left) still owns the read
+    /// in flight: its reader is dropped on the pool when it returns.
+    fn drop(&mut self) {
+        if let Some(reading) = self.reading.take() {
+            tokio::spawn(async move {
+                if let Ok(Ok((reader, _, _))) = reading.await {
+                    drop_on_pool(reader);
+                }
+            });
         }
     }
 }

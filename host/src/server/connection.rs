@@ -5,7 +5,7 @@
 //! All complete lines that arrived together are answered before anything is written, so a
 //! pipelining client (RFC 2449 PIPELINING) gets its replies in one write.
 
-use super::backend::{Backend, Lent, Mailbox, Reader};
+use super::backend::{Backend, Lent, Mailbox, ReadAhead};
 use super::limits::{Limits, UserSlot};
 use super::shutdown::Shutdown;
 use super::stream::Stream;
@@ -21,6 +21,7 @@ use crate::session::{
     Action, Granted, Login, LoginOutcome, LoginTracker, Session, Transfer, Transport,
 };
 use ipnet::IpNet;
+use pop3_plugin_api::host::ReaderHandle;
 use pop3_plugin_api::{Connection, PopError, ResponseCode};
 use std::io;
 use std::net::SocketAddr;
@@ -51,8 +52,6 @@ impl Shared {
     }
 }
 
-/// Message bytes read from the backend per call.
-const CHUNK: usize = 128 * 1024;
 /// Encoded bytes gathered before a write during a transfer.
 const WRITE_AT: usize = 128 * 1024;
 /// How long a TLS handshake or a PROXY header may take at most (and no longer than the idle
@@ -368,7 +367,7 @@ impl Driver {
         let Some(mailbox) = self.mailbox.as_mut() else {
             return Ok(Flow::Close);
         };
-        let mut reader = match open(&backend, mailbox, &transfer).await {
+        let reader = match open(&backend, mailbox, &transfer).await {
             Ok(reader) => reader,
             Err(error) => {
                 reply::err(&mut self.out, &error);
@@ -383,19 +382,11 @@ impl Driver {
         let mut encoder = transfer
             .top
             .map_or_else(BodyEncoder::whole, BodyEncoder::top);
-        let mut chunk = vec![0u8; CHUNK];
+        let mut message = ReadAhead::start(backend, reader);
         while !encoder.is_done() {
-            let read = reader
-                .call(&backend, "retrieve", move |r| {
-                    let n = r.read(&mut chunk)?;
-                    Ok((chunk, n))
-                })
-                .await;
-            let n = match read {
-                Ok((returned, n)) => {
-                    chunk = returned;
-                    n
-                }
+            let chunk = match message.next().await {
+                Ok([]) => break,
+                Ok(chunk) => chunk,
                 Err(_) => {
                     // The status line is out: a message cut short can only be signalled by
                     // closing, so the client does not take it for complete.
@@ -406,10 +397,7 @@ impl Driver {
                     return Ok(Flow::Close);
                 }
             };
-            if n == 0 {
-                break;
-            }
-            encoder.encode(&chunk[..n], &mut self.out);
+            encoder.encode(chunk, &mut self.out);
             if self.out.len() >= WRITE_AT {
                 self.flush().await?;
             }
@@ -472,15 +460,14 @@ async fn open(
     backend: &Backend,
     mailbox: &mut Mailbox,
     transfer: &Transfer,
-) -> Result<Reader, PopError> {
+) -> Result<ReaderHandle, PopError> {
     let callback = if transfer.top.is_some() {
         "top"
     } else {
         "retrieve"
     };
     let request = transfer.clone();
-    let reader = mailbox
+    mailbox
         .call(backend, callback, move |m| work::open(m, &request))
-        .await?;
-    Ok(Lent::new(reader))
+        .await
 }
