@@ -11,8 +11,8 @@ pub fn split(name: &str) -> (&str, Option<(char, &str)>) {
     if let Some((base, info)) = name.split_once(':') {
         return (base, Some((':', info)));
     }
-    for sep in ['!', ';'] {
-        if let Some(at) = name.rfind(&format!("{sep}2,")) {
+    for (sep, marker) in [('!', "!2,"), (';', ";2,")] {
+        if let Some(at) = name.rfind(marker) {
             return (&name[..at], Some((sep, &name[at + 1..])));
         }
     }

@@ -72,9 +72,12 @@ fn read_subdir(maildir: &Path, subdir: Subdir) -> io::Result<Vec<Location>> {
 /// between the two reads) is listed once, from `cur/` (read first).
 pub fn scan(maildir: &Path) -> io::Result<Vec<Location>> {
     let mut all = read_subdir(maildir, Subdir::Cur)?;
-    all.extend(read_subdir(maildir, Subdir::New)?);
-    let mut seen = HashSet::with_capacity(all.len());
-    all.retain(|location| seen.insert(filename::base(&location.name).to_string()));
+    let mut new = read_subdir(maildir, Subdir::New)?;
+    if !all.is_empty() && !new.is_empty() {
+        let in_cur: HashSet<&str> = all.iter().map(|l| filename::base(&l.name)).collect();
+        new.retain(|l| !in_cur.contains(filename::base(&l.name)));
+    }
+    all.append(&mut new);
     Ok(all)
 }
 

@@ -163,15 +163,19 @@ fn message_error(
 impl Mailbox for MaildirMailbox {
     fn list(&mut self) -> Result<Vec<MessageInfo>, PopError> {
         if !self.listed {
-            self.messages =
+            let snapshot =
                 snapshot::take(&self.maildir, self.options.uidl, &self.sizes).map_err(|e| {
                     PopError::temporary(format!("cannot list {}: {e}", self.maildir.display()))
                 })?;
+            self.messages = snapshot.messages;
             self.listed = true;
             self.retrieved = vec![false; self.messages.len()];
             self.unmeasured = self.messages.iter().filter(|m| m.size.is_none()).count();
-            let current: HashSet<&str> = self.messages.iter().map(Message::base).collect();
-            self.sizes.retain(|base| current.contains(base));
+            // Entries of messages gone since are dropped; when every entry was used, none is.
+            if snapshot.cache_hits < self.sizes.len() {
+                let current: HashSet<&str> = self.messages.iter().map(Message::base).collect();
+                self.sizes.retain(|base| current.contains(base));
+            }
             if self.unmeasured == 0 {
                 self.save_sizes();
             }
@@ -185,7 +189,7 @@ impl Mailbox for MaildirMailbox {
         Ok(self
             .messages
             .iter()
-            .map(|m| MessageInfo::new(m.uidl.clone(), m.size))
+            .map(|m| MessageInfo::new(m.uidl(), m.size))
             .collect())
     }
 

@@ -9,7 +9,8 @@ use std::path::Path;
 #[derive(Debug)]
 pub struct Message {
     pub location: Location,
-    pub uidl: String,
+    /// The UIDL when it is not the base name itself (see [`crate::uidl`]).
+    pub uidl: Option<String>,
     /// The CRLF size, when known without reading the file.
     pub size: Option<u64>,
 }
@@ -17,6 +18,10 @@ pub struct Message {
 impl Message {
     pub fn base(&self) -> &str {
         filename::base(&self.location.name)
+    }
+
+    pub fn uidl(&self) -> &str {
+        self.uidl.as_deref().unwrap_or(self.base())
     }
 
     /// Runs `op` on the message file. When the file is not where it was, finds it again by its
@@ -55,7 +60,7 @@ mod tests {
                 subdir: Subdir::New,
                 name: "1.a.h".into(),
             },
-            uidl: "1.a.h".into(),
+            uidl: None,
             size: None,
         };
         assert_eq!(

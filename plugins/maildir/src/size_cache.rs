@@ -48,6 +48,10 @@ impl SizeCache {
         }
     }
 
+    pub fn len(&self) -> usize {
+        self.sizes.len()
+    }
+
     pub fn get(&self, base: &str) -> Option<u64> {
         self.sizes.get(base).copied()
     }

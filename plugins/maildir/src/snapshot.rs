@@ -64,9 +64,17 @@ fn order_key(record: Option<&Record>, base: &str) -> OrderKey {
     }
 }
 
+/// What a session sees of a maildir.
+pub struct Snapshot {
+    pub messages: Vec<Message>,
+    /// How many sizes came from the size cache: when that is all its entries, none is stale.
+    pub cache_hits: usize,
+}
+
 /// Lists `maildir` as a session sees it.
-pub fn take(maildir: &Path, mode: UidlMode, cache: &SizeCache) -> io::Result<Vec<Message>> {
+pub fn take(maildir: &Path, mode: UidlMode, cache: &SizeCache) -> io::Result<Snapshot> {
     let uidlist = uidlist_for(maildir, mode);
+    let mut cache_hits = 0;
     let mut keyed: Vec<(OrderKey, Message)> = listing::scan(maildir)?
         .into_iter()
         .map(|location: Location| {
@@ -80,7 +88,11 @@ pub fn take(maildir: &Path, mode: UidlMode, cache: &SizeCache) -> io::Result<Vec
             };
             let size = filename::virtual_size(base)
                 .or_else(|| record.and_then(|(r, _)| r.vsize))
-                .or_else(|| cache.get(base));
+                .or_else(|| {
+                    let cached = cache.get(base);
+                    cache_hits += usize::from(cached.is_some());
+                    cached
+                });
             let key = order_key(record.map(|(r, _)| r), base);
             (
                 key,
@@ -92,6 +104,11 @@ pub fn take(maildir: &Path, mode: UidlMode, cache: &SizeCache) -> io::Result<Vec
             )
         })
         .collect();
-    keyed.sort_by(|(a, ma), (b, mb)| a.cmp(b).then_with(|| ma.base().cmp(mb.base())));
-    Ok(keyed.into_iter().map(|(_, message)| message).collect())
+    // Base names are unique, so an unstable sort gives one order.
+    keyed.sort_unstable_by(|(a, ma), (b, mb)| a.cmp(b).then_with(|| ma.base().cmp(mb.base())));
+    let messages = keyed.into_iter().map(|(_, message)| message).collect();
+    Ok(Snapshot {
+        messages,
+        cache_hits,
+    })
 }

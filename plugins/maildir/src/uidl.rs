@@ -11,15 +11,18 @@ pub fn is_valid(uidl: &str) -> bool {
 
 /// The file-name rule: the base name itself when it is a valid UIDL (as Courier and most
 /// maildir POP3 servers serve it), else the first 32 hex digits of its SHA-256, which is just
-/// as stable because the base name never changes.
-pub fn from_base_name(base: &str) -> String {
+/// as stable because the base name never changes. `None` means the base name itself, so that
+/// a large maildir keeps no second copy of every name.
+pub fn from_base_name(base: &str) -> Option<String> {
     if is_valid(base) {
-        return base.to_string();
+        return None;
     }
-    Sha256::digest(base.as_bytes())[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Some(
+        Sha256::digest(base.as_bytes())[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+    )
 }
 
 /// What Dovecot 2.3's POP3 server serves for a message its uidlist knows, with default
@@ -30,11 +33,12 @@ pub fn from_base_name(base: &str) -> String {
 /// formats with `printf("%llx")` (src/lib/var-expand.c in 2.2 and 2.3 alike), so the digits are
 /// lower case despite the upper-case `X` in the format: UID 1 with UIDVALIDITY 1795722265 is
 /// `000000016b088c19`. `%08` pads with zeros to 8 digits and never truncates.
-pub fn dovecot(record: &Record, uid_validity: u32, base: &str) -> String {
+/// `None` means the base name itself, as for [`from_base_name`].
+pub fn dovecot(record: &Record, uid_validity: u32, base: &str) -> Option<String> {
     match record.pop3_uidl.as_deref() {
-        Some("") => base.to_string(),
-        Some(uidl) => uidl.to_string(),
-        None => format!("{:08x}{:08x}", record.uid, uid_validity),
+        Some("") => from_base_name(base),
+        Some(uidl) => Some(uidl.to_string()),
+        None => Some(format!("{:08x}{:08x}", record.uid, uid_validity)),
     }
 }
 
@@ -53,20 +57,17 @@ mod tests {
 
     #[test]
     fn valid_base_names_are_served_as_they_are() {
-        assert_eq!(
-            from_base_name("1700000000.M1P2.host,S=10"),
-            "1700000000.M1P2.host,S=10"
-        );
+        assert_eq!(from_base_name("1700000000.M1P2.host,S=10"), None);
     }
 
     #[test]
     fn other_base_names_get_a_stable_valid_hash() {
         let long = "x".repeat(71);
         for base in [long.as_str(), "has space", "ümlaut"] {
-            let uidl = from_base_name(base);
+            let uidl = from_base_name(base).unwrap();
             assert_eq!(uidl.len(), 32);
             assert!(is_valid(&uidl));
-            assert_eq!(uidl, from_base_name(base));
+            assert_eq!(Some(uidl), from_base_name(base));
         }
         assert_ne!(from_base_name("has space"), from_base_name("has  space"));
     }
@@ -74,14 +75,17 @@ mod tests {
     #[test]
     fn dovecot_format_is_lower_case_hex_of_uid_and_uidvalidity() {
         assert_eq!(
-            dovecot(&record(1, None), 1_795_722_265, "b"),
+            dovecot(&record(1, None), 1_795_722_265, "b").unwrap(),
             "000000016b088c19"
         );
         assert_eq!(
-            dovecot(&record(0xabcdef, None), 0xffff_ffff, "b"),
+            dovecot(&record(0xabcdef, None), 0xffff_ffff, "b").unwrap(),
             "00abcdefffffffff"
         );
-        assert_eq!(dovecot(&record(1, Some("")), 1, "base.name"), "base.name");
-        assert_eq!(dovecot(&record(1, Some("UID123-1")), 1, "b"), "UID123-1");
+        assert_eq!(dovecot(&record(1, Some("")), 1, "base.name"), None);
+        assert_eq!(
+            dovecot(&record(1, Some("UID123-1")), 1, "b").as_deref(),
+            Some("UID123-1")
+        );
     }
 }
