@@ -7,6 +7,8 @@
 //! ends with `[SYS/TEMP]`, and the object is dropped (releasing the plugin's lock) whenever
 //! the stuck call returns.
 
+use super::work;
+use crate::session::Transfer;
 use pop3_plugin_api::host::{BackendHandle, MailboxHandle, ReaderHandle};
 use pop3_plugin_api::PopError;
 use std::sync::Arc;
@@ -62,17 +64,30 @@ impl Backend {
         &self,
         job: impl FnOnce() -> Result<T, PopError> + Send + 'static,
     ) -> Result<T, PopError> {
+        let started = self.start(job).await?;
+        self.finish(started).await
+    }
+
+    /// Starts `job` on the blocking pool once a slot is free, without waiting for it.
+    async fn start<T: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> Result<T, PopError> + Send + 'static,
+    ) -> Result<JoinHandle<Result<T, PopError>>, PopError> {
         let permit = tokio::time::timeout(self.timeout, self.permits.clone().acquire_owned())
             .await
             .map_err(|_| {
                 PopError::temporary("too many backend calls at once (backend_concurrency)")
             })?
             .map_err(|_| PopError::temporary("server is shutting down"))?;
-        let task = tokio::task::spawn_blocking(move || {
+        Ok(tokio::task::spawn_blocking(move || {
             let _permit = permit;
             job()
-        });
-        match tokio::time::timeout(self.timeout, task).await {
+        }))
+    }
+
+    /// Waits for a started job, at most the backend timeout.
+    async fn finish<T>(&self, started: JoinHandle<Result<T, PopError>>) -> Result<T, PopError> {
+        match tokio::time::timeout(self.timeout, started).await {
             Ok(Ok(result)) => result,
             Ok(Err(join_error)) => Err(PopError::temporary(format!(
                 "backend call failed: {join_error}"
@@ -174,76 +189,108 @@ fn drop_on_pool<T: Send + 'static>(value: T) {
 
 /// A message read from the backend one chunk ahead: while the driver encodes and writes one
 /// chunk, the next is read on the blocking pool, so disk (or upstream) and socket overlap.
-/// Two buffers of [`CHUNK`] octets per transfer, whatever the message size.
+/// Two buffers of at most [`CHUNK`] octets per transfer, whatever the message size.
 pub struct ReadAhead {
     backend: Arc<Backend>,
-    reading: Option<JoinHandle<Result<ChunkRead, PopError>>>,
-    /// The chunk last returned, and the buffer the next read goes into.
+    next: Next,
+    /// The chunk last returned; its buffer takes the read after the next one.
     current: Vec<u8>,
-    len: usize,
 }
 
-/// A finished read: the reader back, its buffer and how much it filled.
-type ChunkRead = (ReaderHandle, Vec<u8>, usize);
+enum Next {
+    /// Read already: the first chunk comes with opening the message.
+    Ready(ChunkRead),
+    Reading(JoinHandle<Result<ChunkRead, PopError>>),
+    End,
+}
 
-/// Message octets read per backend call.
-const CHUNK: usize = 256 * 1024;
+/// A finished read: the reader back (`None` at the end of the message), its buffer and how
+/// much it filled.
+type ChunkRead = (Option<ReaderHandle>, Vec<u8>, usize);
+
+/// Fills `buf` from `reader` as far as the message goes: reading on to the end in the same
+/// blocking call saves the hand-off that would only learn that the message has ended.
+fn fill(mut reader: ReaderHandle, mut buf: Vec<u8>) -> Result<ChunkRead, PopError> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..])? {
+            0 => {
+                drop(reader);
+                return Ok((None, buf, filled));
+            }
+            n => filled += n,
+        }
+    }
+    Ok((Some(reader), buf, filled))
+}
+
+/// Message octets read per backend call: large, because each call is a hand-off to the
+/// blocking pool and back, whose thread switches cost more than the copying.
+const CHUNK: usize = 512 * 1024;
+const MIN_CHUNK: usize = 4096;
 
 impl ReadAhead {
-    /// Starts reading the first chunk.
-    pub fn start(backend: Arc<Backend>, reader: ReaderHandle) -> Self {
-        let mut stream = Self {
-            backend,
-            reading: None,
-            current: vec![0; CHUNK],
-            len: 0,
+    /// Opens the message of a RETR or TOP and reads its first chunk in the same blocking call
+    /// (one hand-off per message fewer). The buffers are no larger than the message needs.
+    pub async fn open(
+        backend: Arc<Backend>,
+        mailbox: &mut Mailbox,
+        transfer: &Transfer,
+    ) -> Result<Self, PopError> {
+        let chunk = usize::try_from(transfer.size)
+            .map_or(CHUNK, |size| size.clamp(MIN_CHUNK, CHUNK - 1) + 1);
+        let callback = if transfer.top.is_some() {
+            "top"
+        } else {
+            "retrieve"
         };
-        stream.read(reader, vec![0; CHUNK]);
-        stream
-    }
-
-    fn read(&mut self, mut reader: ReaderHandle, mut buf: Vec<u8>) {
-        let backend = self.backend.clone();
-        self.reading = Some(tokio::spawn(async move {
-            backend
-                .run("retrieve", move || {
-                    let n = reader.read(&mut buf)?;
-                    Ok((reader, buf, n))
-                })
-                .await
-        }));
+        let (request, buf) = (transfer.clone(), vec![0; chunk]);
+        let first = mailbox
+            .call(&backend, callback, move |m| {
+                fill(work::open(m, &request)?, buf)
+            })
+            .await?;
+        Ok(Self {
+            backend,
+            next: Next::Ready(first),
+            current: vec![0; chunk],
+        })
     }
 
     /// The next chunk (empty at the end of the message); the read of the one after starts
     /// before this returns.
     pub async fn next(&mut self) -> Result<&[u8], PopError> {
-        let Some(reading) = self.reading.take() else {
-            return Ok(&[]);
+        let (reader, mut buf, n) = match std::mem::replace(&mut self.next, Next::End) {
+            Next::End => return Ok(&[]),
+            Next::Ready(read) => read,
+            Next::Reading(reading) => self
+                .backend
+                .finish(reading)
+                .await
+                .inspect_err(|e| self.backend.log_failure("retrieve", e))?,
         };
-        let (reader, buf, n) = reading
-            .await
-            .map_err(|e| PopError::temporary(format!("reading the message failed: {e}")))??;
-        let spare = std::mem::replace(&mut self.current, buf);
-        self.len = n;
-        if n == 0 {
-            drop_on_pool(reader);
-        } else {
-            self.read(reader, spare);
+        std::mem::swap(&mut self.current, &mut buf);
+        if let Some(reader) = reader {
+            let reading = self.backend.start(move || fill(reader, buf)).await;
+            self.next =
+                Next::Reading(reading.inspect_err(|e| self.backend.log_failure("retrieve", e))?);
         }
-        Ok(&self.current[..self.len])
+        Ok(&self.current[..n])
     }
 }
 
 impl Drop for ReadAhead {
-    /// A transfer that stops early (TOP has its lines, the client left) still owns the read
-    /// in flight: its reader is dropped on the pool when it returns.
+    /// A transfer that stops early (TOP has its lines, the client left) still owns its reader,
+    /// maybe in a read in flight: it is dropped on the pool.
     fn drop(&mut self) {
-        if let Some(reading) = self.reading.take() {
-            tokio::spawn(async move {
-                if let Ok(Ok((reader, _, _))) = reading.await {
+        match std::mem::replace(&mut self.next, Next::End) {
+            Next::Ready((Some(reader), _, _)) => drop_on_pool(reader),
+            Next::Reading(reading) => drop(tokio::spawn(async move {
+                if let Ok(Ok((Some(reader), _, _))) = reading.await {
                     drop_on_pool(reader);
                 }
-            });
+            })),
+            _ => {}
         }
     }
 }

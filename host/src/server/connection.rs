@@ -21,7 +21,6 @@ use crate::session::{
     Action, Granted, Login, LoginOutcome, LoginTracker, Session, Transfer, Transport,
 };
 use ipnet::IpNet;
-use pop3_plugin_api::host::ReaderHandle;
 use pop3_plugin_api::{Connection, PopError, ResponseCode};
 use std::io;
 use std::net::SocketAddr;
@@ -53,7 +52,7 @@ impl Shared {
 }
 
 /// Encoded bytes gathered before a write during a transfer.
-const WRITE_AT: usize = 128 * 1024;
+const WRITE_AT: usize = 256 * 1024;
 /// How long a TLS handshake or a PROXY header may take at most (and no longer than the idle
 /// timeout).
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -367,8 +366,8 @@ impl Driver {
         let Some(mailbox) = self.mailbox.as_mut() else {
             return Ok(Flow::Close);
         };
-        let reader = match open(&backend, mailbox, &transfer).await {
-            Ok(reader) => reader,
+        let mut message = match ReadAhead::open(backend, mailbox, &transfer).await {
+            Ok(message) => message,
             Err(error) => {
                 reply::err(&mut self.out, &error);
                 return Ok(if mailbox.is_lost() {
@@ -382,7 +381,6 @@ impl Driver {
         let mut encoder = transfer
             .top
             .map_or_else(BodyEncoder::whole, BodyEncoder::top);
-        let mut message = ReadAhead::start(backend, reader);
         while !encoder.is_done() {
             let chunk = match message.next().await {
                 Ok([]) => break,
@@ -453,21 +451,4 @@ impl Driver {
         self.out.clear();
         Ok(())
     }
-}
-
-/// Opens the message of a RETR or TOP.
-async fn open(
-    backend: &Backend,
-    mailbox: &mut Mailbox,
-    transfer: &Transfer,
-) -> Result<ReaderHandle, PopError> {
-    let callback = if transfer.top.is_some() {
-        "top"
-    } else {
-        "retrieve"
-    };
-    let request = transfer.clone();
-    mailbox
-        .call(backend, callback, move |m| work::open(m, &request))
-        .await
 }

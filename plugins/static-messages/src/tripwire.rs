@@ -14,9 +14,9 @@ pub const READ_ERROR_KINDS: [(ResponseCode, ErrorKind); 3] = [
     (ResponseCode::NONE, ErrorKind::NotFound),
 ];
 
-/// Octets a message stream delivers before its `read` faults fire: enough that the host has
-/// already sent part of the message to the client.
-pub const READ_FAULT_AFTER: u64 = 64 * 1024;
+/// Octets a message stream delivers before its `read` faults fire: more than the host reads
+/// in its first chunk, so that it has already sent part of the message to the client.
+pub const READ_FAULT_AFTER: u64 = 1024 * 1024;
 
 /// Wraps a message stream and fires the `read` faults once, after [`READ_FAULT_AFTER`] octets
 /// or at the end of a shorter message (so that every message can fail mid-response).
@@ -89,8 +89,8 @@ mod tests {
     }
 
     #[test]
-    fn read_fault_fires_after_64_kib() {
-        let mut reader = tripwire(100_000, Action::Error(ResponseCode::SYS_PERM));
+    fn read_fault_fires_after_a_mebibyte() {
+        let mut reader = tripwire(2_000_000, Action::Error(ResponseCode::SYS_PERM));
         let mut buf = vec![0; 10_000];
         let mut total = 0;
         let err = loop {
