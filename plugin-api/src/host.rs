@@ -221,6 +221,9 @@ mod tests {
     fn layout_summary_keeps_error_lines_and_context() {
         let report = "noise\nError: field count\n a\n b\n c\n d\nmore\nError: type\n x\n";
         let summary = super::layout_summary(report);
-        assert_eq!(summary, "Error: field count\n a\n b\n c\n d\nError: type\n x");
+        assert_eq!(
+            summary,
+            "Error: field count\n a\n b\n c\n d\nError: type\n x"
+        );
     }
 }
