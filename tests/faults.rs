@@ -39,8 +39,8 @@ fn alice_reply(server: &Server, command: &str) -> (Client, String) {
 }
 
 #[test]
-fn a_panic_in_authenticate_or_list_fails_the_login() {
-    for callback in ["authenticate", "list"] {
+fn a_panic_in_authenticate_list_or_size_fails_the_login() {
+    for callback in ["authenticate", "list", "size"] {
         let server = server_with_fault(
             json!({"callback": callback, "action": "panic", "user": "alice"}),
             &[],
