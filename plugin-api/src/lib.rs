@@ -270,11 +270,13 @@ mod export;
 pub mod ffi;
 pub mod host;
 pub mod log;
+mod size;
 mod types;
 
 pub use backend::{Backend, Mailbox, MessageReader};
 pub use context::host_extension;
 pub use error::{PopError, ResponseCode};
+pub use size::{crlf_size, SizeCounter};
 pub use types::{Connection, Expire, MessageInfo, MessageRef, PluginInfo};
 
 /// What [`export_plugin!`] expands to; not part of the API.

@@ -4,7 +4,8 @@
 //! every line ending into CRLF (a bare LF gets a CR; a bare CR that is not followed by LF is
 //! data), dot-stuffs lines that begin with `.`, ends an unterminated last line, and writes the
 //! `.` terminator. For TOP it stops after the header, the blank line and `n` body lines.
-//! [`SizeCounter`] counts the same octets without stuffing: the size that STAT and LIST report.
+//! [`pop3_plugin_api::SizeCounter`] (there for backends to use too) counts the same octets
+//! without stuffing: the size that STAT and LIST report; the tests here check both together.
 
 /// Encodes one message body; feed it chunks with [`BodyEncoder::encode`], then call
 /// [`BodyEncoder::finish`].
@@ -107,45 +108,11 @@ impl BodyEncoder {
     }
 }
 
-/// Counts the octets of a message as sent, before dot-stuffing (RFC 1939 §5 sizes).
-#[derive(Default)]
-pub struct SizeCounter {
-    size: u64,
-    prev_cr: bool,
-    open_line: bool,
-}
-
-impl SizeCounter {
-    pub fn add(&mut self, chunk: &[u8]) {
-        let Some(&last) = chunk.last() else { return };
-        let mut bare_lfs = 0;
-        for lf in memchr::memchr_iter(b'\n', chunk) {
-            let cr_before = if lf == 0 {
-                self.prev_cr
-            } else {
-                chunk[lf - 1] == b'\r'
-            };
-            bare_lfs += u64::from(!cr_before);
-        }
-        self.size += chunk.len() as u64 + bare_lfs;
-        self.prev_cr = last == b'\r';
-        self.open_line = last != b'\n';
-    }
-
-    /// The size, counting the line end that [`BodyEncoder::finish`] adds to an open line.
-    pub fn total(&self) -> u64 {
-        match (self.open_line, self.prev_cr) {
-            (false, _) => self.size,
-            (true, true) => self.size + 1,
-            (true, false) => self.size + 2,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::protocol::reference;
+    use pop3_plugin_api::SizeCounter;
 
     fn encode_in_chunks(message: &[u8], top: Option<u32>, chunk: usize) -> Vec<u8> {
         let mut encoder = top.map_or_else(BodyEncoder::whole, BodyEncoder::top);

@@ -1,10 +1,11 @@
 //! Property tests over random input: nothing here panics on any bytes, and every incremental
 //! parser gives the same result however its input is split.
 
-use super::body::{BodyEncoder, SizeCounter};
+use super::body::BodyEncoder;
 use super::command::Command;
 use super::lines::{Line, LineBuffer};
 use super::{proxy_header, reference, sasl};
+use pop3_plugin_api::SizeCounter;
 use proptest::prelude::*;
 
 /// Bytes rich in what matters to POP3 framing.

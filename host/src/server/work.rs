@@ -2,9 +2,9 @@
 //! on its blocking pool, and `pop3host check` calls them directly, so both exercise a plugin
 //! the same way.
 
-use crate::protocol::body::SizeCounter;
 use crate::session::{Login, Secret, Transfer};
 use pop3_plugin_api::host::{BackendHandle, MailboxHandle, ReaderHandle};
+use pop3_plugin_api::SizeCounter;
 use pop3_plugin_api::{Connection, Expire, MessageRef, PopError};
 
 /// A mailbox just opened by a login, with the user's own LOGIN-DELAY and EXPIRE.

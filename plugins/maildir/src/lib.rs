@@ -10,8 +10,9 @@
 //!   `schemes` with `crypt`, `md5_crypt` and `digest_schemes` (the password schemes),
 //!   `template` (where a user's maildir is);
 //! - mail: `listing` (reading `new/`, `cur/`), `filename` (maildir names), `snapshot`
-//!   (what a session sees), `uidl` and `uidlist` (UIDLs), `measure` and `size_cache`
-//!   (sizes), `lock` (one session per maildrop), `update` (QUIT), `mailbox` (the session);
+//!   (what a session sees), `uidl` and `uidlist` (UIDLs), `size_cache` (sizes, measured with
+//!   `pop3_plugin_api::crlf_size`), `lock` (one session per maildrop), `update` (QUIT),
+//!   `mailbox` (the session);
 //! - `backend`: the plugin entry points.
 
 mod backend;
@@ -23,7 +24,6 @@ mod listing;
 mod lock;
 mod mailbox;
 mod md5_crypt;
-mod measure;
 mod message;
 mod passwd;
 mod schemes;

@@ -3,11 +3,11 @@
 
 use crate::config::UidlMode;
 use crate::lock::MaildropLock;
-use crate::measure::crlf_size;
 use crate::message::Message;
 use crate::size_cache::SizeCache;
 use crate::snapshot;
 use crate::update::{self, Changes};
+use pop3_plugin_api::crlf_size;
 use pop3_plugin_api::{debug, warn, Mailbox, MessageInfo, MessageReader, MessageRef, PopError};
 use std::collections::HashSet;
 use std::fs::{self, DirBuilder, File};

@@ -3,6 +3,7 @@
 
 use crate::generated::Generated;
 use pop3_plugin_api::MessageReader;
+use pop3_plugin_api::SizeCounter;
 use std::io::{self, Cursor};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -63,17 +64,9 @@ impl Message {
 /// CRLF, and an unterminated last line gets a line end (only the LF when it already ends in
 /// CR, as the host's encoder does). A bare CR inside a line is data. An empty message stays 0.
 pub fn crlf_size(message: &[u8]) -> u64 {
-    let bare_lfs = message
-        .iter()
-        .enumerate()
-        .filter(|&(i, &b)| b == b'\n' && (i == 0 || message[i - 1] != b'\r'))
-        .count();
-    let line_end = match message.last() {
-        None | Some(b'\n') => 0,
-        Some(b'\r') => 1,
-        Some(_) => 2,
-    };
-    (message.len() + bare_lfs + line_end) as u64
+    let mut counter = SizeCounter::default();
+    counter.add(message);
+    counter.total()
 }
 
 /// The host's line-end rules spelled out on whole messages, as a reference for the sizes.
