@@ -193,7 +193,8 @@ fn drop_on_pool<T: Send + 'static>(value: T) {
 pub struct ReadAhead {
     backend: Arc<Backend>,
     next: Next,
-    /// The chunk last returned; its buffer takes the read after the next one.
+    /// The chunk last returned; its buffer takes the read after the next one. Empty before
+    /// the first chunk.
     current: Vec<u8>,
 }
 
@@ -253,7 +254,7 @@ impl ReadAhead {
         Ok(Self {
             backend,
             next: Next::Ready(first),
-            current: vec![0; chunk],
+            current: Vec::new(),
         })
     }
 
@@ -271,6 +272,10 @@ impl ReadAhead {
         };
         std::mem::swap(&mut self.current, &mut buf);
         if let Some(reader) = reader {
+            // The second buffer only for a message longer than one chunk.
+            if buf.is_empty() {
+                buf = vec![0; self.current.len()];
+            }
             let reading = self.backend.start(move || fill(reader, buf)).await;
             self.next =
                 Next::Reading(reading.inspect_err(|e| self.backend.log_failure("retrieve", e))?);
