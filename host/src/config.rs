@@ -12,11 +12,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 #[derive(Parser, Deserialize, Debug, Default, Clone)]
-#[command(
-    name = "pop3host",
-    version,
-    about = "A POP3 server whose mailboxes come from plugins"
-)]
+// The binary's name, version and about text are main.rs's `Cli`, which flattens these.
+#[command(name = "pop3host")]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     /// Plugin library: a path, or a NAME for libNAME.so next to the binary or in --plugin-dir.
