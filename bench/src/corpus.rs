@@ -15,6 +15,19 @@ pub struct Message {
     pub base: String,
     /// The content with bare LFs made CRLF and a final CRLF added when missing.
     pub content: Arc<[u8]>,
+    /// The content as RETR sends it: dot-stuffed, without the terminating `.` line.
+    pub wire: Vec<u8>,
+}
+
+impl Message {
+    pub fn new(base: String, content: Arc<[u8]>) -> Message {
+        let wire = stuff(&content);
+        Message {
+            base,
+            content,
+            wire,
+        }
+    }
 }
 
 pub struct Corpus {
@@ -61,7 +74,7 @@ impl Corpus {
                 };
                 let name = entry.file_name().to_string_lossy().into_owned();
                 let base = name.split(':').next().unwrap_or_default().to_string();
-                messages.push(Message { base, content });
+                messages.push(Message::new(base, content));
             }
         }
         if messages.is_empty() {
@@ -111,7 +124,7 @@ impl Corpus {
     /// Which message `RETR` sent: the one named by `uidl` if any (it must then match), else
     /// one of that size with that content.
     pub fn identify(&self, uidl: &str, body: &[u8]) -> Result<usize, String> {
-        self.find(uidl, body.len() as u64, |content| content == body)
+        self.find(uidl, body.len() as u64, |m| *m.content == *body)
             .ok_or_else(|| match self.by_uidl(uidl) {
                 Some(i) => differs(uidl, body, &self.messages[i].content),
                 None => format!(
@@ -129,22 +142,31 @@ impl Corpus {
         lines: u64,
         body: &[u8],
     ) -> Result<usize, String> {
-        self.find(uidl, size, |content| top(content, lines) == body)
+        self.find(uidl, size, |m| top(&m.content, lines) == body)
             .ok_or_else(|| match self.by_uidl(uidl) {
                 Some(i) => differs(uidl, body, top(&self.messages[i].content, lines)),
                 None => format!("TOP of UIDL {uidl}: matches no corpus message"),
             })
     }
 
-    fn find(&self, uidl: &str, size: u64, matches: impl Fn(&[u8]) -> bool) -> Option<usize> {
+    /// Which message RETR sent, from the body as sent (one comparison: the fast check of a
+    /// server that serves the corpus right). `None` proves nothing: [`Corpus::identify`] on
+    /// the unstuffed body then checks the body's form and tells how it differs.
+    pub fn identify_wire(&self, uidl: &str, size: u64, wire: &[u8]) -> Option<usize> {
+        self.find(uidl, size, |message| {
+            message.content.len() as u64 == size && message.wire == wire
+        })
+    }
+
+    fn find(&self, uidl: &str, size: u64, matches: impl Fn(&Message) -> bool) -> Option<usize> {
         if let Some(i) = self.by_uidl(uidl) {
-            return matches(&self.messages[i].content).then_some(i);
+            return matches(&self.messages[i]).then_some(i);
         }
         self.by_size
             .get(&size)?
             .iter()
             .copied()
-            .find(|&i| matches(&self.messages[i].content))
+            .find(|&i| matches(&self.messages[i]))
     }
 }
 
@@ -180,6 +202,20 @@ pub fn normalize(raw: &[u8]) -> Vec<u8> {
         Some(_) => out.extend_from_slice(b"\r\n"),
     }
     out
+}
+
+/// A normalised message dot-stuffed (RFC 1939 §3): a dot doubled where a line starts with one.
+pub fn stuff(content: &[u8]) -> Vec<u8> {
+    let mut wire = Vec::with_capacity(content.len() + 16);
+    let mut line_start = true;
+    for &byte in content {
+        if line_start && byte == b'.' {
+            wire.push(b'.');
+        }
+        wire.push(byte);
+        line_start = byte == b'\n';
+    }
+    wire
 }
 
 /// `TOP n lines` of a normalised message: the header, the blank line, then the first `lines`
@@ -227,16 +263,17 @@ mod tests {
 
     #[test]
     fn messages_are_found_by_base_name_or_content() {
-        let message = |base: &str, content: &[u8]| Message {
-            base: base.into(),
-            content: content.into(),
-        };
-        let corpus = Corpus::new(vec![message("1.a", b"x\r\n"), message("2.b", b"y\r\n")]);
-        assert_eq!(corpus.identify("2.b", b"y\r\n"), Ok(1));
+        let message = |base: &str, content: &[u8]| Message::new(base.into(), content.into());
+        let corpus = Corpus::new(vec![message("1.a", b"x\r\n"), message("2.b", b".y\r\n")]);
+        assert_eq!(corpus.identify_wire("2.b", 4, b"..y\r\n"), Some(1));
+        assert_eq!(corpus.identify_wire("00000002abcd", 4, b"..y\r\n"), Some(1));
+        assert_eq!(corpus.identify_wire("2.b", 4, b".y\r\n"), None);
+        assert_eq!(corpus.identify_wire("2.b", 5, b"..y\r\n"), None);
+        assert_eq!(corpus.identify("2.b", b".y\r\n"), Ok(1));
         assert!(corpus.identify("2.b", b"x\r\n").is_err());
         assert_eq!(corpus.identify("00000001abcd", b"x\r\n"), Ok(0));
         assert!(corpus.identify("00000001abcd", b"z\r\n").is_err());
         assert_eq!(corpus.identify_top("1.a", 3, 0, b"x\r\n"), Ok(0));
-        assert_eq!(corpus.sizes(), [3, 3]);
+        assert_eq!(corpus.sizes(), [3, 4]);
     }
 }

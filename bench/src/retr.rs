@@ -4,7 +4,7 @@
 //! with `--corpus DIR` equal to the corpus file (CRLF-normalised), found by UIDL = base name or
 //! else by content, each corpus message exactly once per round.
 
-use crate::client::{parse_list, parse_uidl, Conn, Fail};
+use crate::client::{parse_list, parse_uidl, unstuff, Conn, Fail};
 use crate::corpus::Corpus;
 use crate::logins::seconds;
 use crate::report::{Errors, Report};
@@ -142,15 +142,25 @@ async fn download(
     let mut seen = vec![false; corpus.map_or(0, Corpus::len)];
     for (i, &(n, size)) in list.iter().enumerate() {
         conn.command(&format!("RETR {n}")).await?.ok("RETR")?;
-        conn.body(&mut body).await?;
-        if body.len() as u64 != size {
-            return Err(Fail::protocol(format!(
-                "RETR {n}: {} octets where LIST said {size}",
-                body.len()
-            )));
-        }
-        if let Some(corpus) = corpus {
-            let found = corpus.identify(&uidls[i], &body).map_err(Fail::Protocol)?;
+        let wire = conn.wire_body().await?;
+        let found = match corpus.and_then(|corpus| corpus.identify_wire(&uidls[i], size, wire)) {
+            Some(found) => Some(found),
+            // Not the corpus message as sent: the slow checks say what is wrong.
+            None => {
+                unstuff(wire, &mut body)?;
+                if body.len() as u64 != size {
+                    return Err(Fail::protocol(format!(
+                        "RETR {n}: {} octets where LIST said {size}",
+                        body.len()
+                    )));
+                }
+                corpus
+                    .map(|corpus| corpus.identify(&uidls[i], &body))
+                    .transpose()
+                    .map_err(Fail::Protocol)?
+            }
+        };
+        if let (Some(corpus), Some(found)) = (corpus, found) {
             if std::mem::replace(&mut seen[found], true) {
                 return Err(Fail::protocol(format!(
                     "RETR {n}: corpus message {} served twice",
