@@ -303,18 +303,12 @@ impl Client<'_> {
         let action = self.session.line(line.as_bytes(), &mut out);
         match action {
             Action::Login(login) => {
-                let granted = work::authenticate(self.backend, &login, &self.conn).and_then(
-                    |(mut mailbox, login_delay, expire)| {
-                        let messages = work::list_with_sizes(&mut mailbox)?;
-                        self.ids = messages.iter().map(|(id, _)| id.clone()).collect();
+                let granted =
+                    work::login(self.backend, &login, &self.conn).map(|(mailbox, granted)| {
+                        self.ids = granted.messages.iter().map(|(id, _)| id.clone()).collect();
                         self.mailbox = Some(mailbox);
-                        Ok(crate::session::Granted {
-                            messages,
-                            login_delay,
-                            expire,
-                        })
-                    },
-                );
+                        granted
+                    });
                 if self
                     .session
                     .login_done(&login, granted, Instant::now(), &mut out)
@@ -351,10 +345,9 @@ impl Client<'_> {
                 }
             }
             Action::Update(marked) => {
-                let mailbox = self.mailbox.as_mut().expect("logged in");
-                let result = work::delete(mailbox, &marked);
+                let mailbox = self.mailbox.take().expect("logged in");
+                let result = work::update(mailbox, &marked);
                 self.session.update_done(marked.len(), result, &mut out);
-                self.mailbox = None;
             }
             Action::Continue | Action::Close | Action::StartTls => {}
         }

@@ -132,10 +132,7 @@ impl<T: Send + 'static> Lent<T> {
         callback: &'static str,
         job: impl FnOnce(&mut T) -> Result<R, PopError> + Send + 'static,
     ) -> Result<R, PopError> {
-        let mut value = self
-            .value
-            .take()
-            .ok_or_else(|| PopError::temporary("lost after an earlier backend failure"))?;
+        let mut value = self.value.take().ok_or_else(lost)?;
         let (value, result) = backend
             .run(callback, move || {
                 let result = job(&mut value);
@@ -156,12 +153,24 @@ impl<T: Send + 'static> Lent<T> {
 }
 
 impl<T: Send + 'static> Lent<T> {
-    /// Drops the object on the blocking pool and waits until it is gone: a mailbox releases
-    /// the maildrop lock there, and a client's next login must find it released.
-    pub async fn release(mut self, backend: &Backend) {
-        if let Some(value) = self.value.take() {
-            let _ = backend
-                .run("drop", move || {
+    /// Runs `job` with the object on the blocking pool for the last time, and waits: the
+    /// object is gone when this returns (a mailbox has released the maildrop lock, which a
+    /// client's next login must find released).
+    pub async fn call_last<R: Send + 'static>(
+        mut self,
+        backend: &Backend,
+        callback: &'static str,
+        job: impl FnOnce(T) -> Result<R, PopError> + Send + 'static,
+    ) -> Result<R, PopError> {
+        let value = self.value.take().ok_or_else(lost)?;
+        backend.run(callback, move || job(value)).await
+    }
+
+    /// Drops the object on the blocking pool and waits until it is gone.
+    pub async fn release(self, backend: &Backend) {
+        if !self.is_lost() {
+            let _ = self
+                .call_last(backend, "drop", |value| {
                     drop(value);
                     Ok(())
                 })
@@ -176,6 +185,10 @@ impl<T: Send + 'static> Drop for Lent<T> {
             drop_on_pool(value);
         }
     }
+}
+
+fn lost() -> PopError {
+    PopError::temporary("lost after an earlier backend failure")
 }
 
 /// Dropping a plugin object runs plugin code (a mailbox releases its lock, a proxy's reader

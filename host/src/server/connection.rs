@@ -345,19 +345,11 @@ impl Driver {
         login: &Login,
     ) -> Result<Granted, PopError> {
         let (conn, request) = (self.conn.clone(), login.clone());
-        let (mailbox, login_delay, expire) = backend
-            .call(work::login_callback(login), move |b| {
-                work::authenticate(b, &request, &conn)
-            })
+        let (mailbox, granted) = backend
+            .call("login", move |b| work::login(b, &request, &conn))
             .await?;
-        let mut mailbox = Lent::new(mailbox);
-        let messages = mailbox.call(backend, "list", work::list_with_sizes).await?;
-        self.mailbox = Some(mailbox);
-        Ok(Granted {
-            messages,
-            login_delay,
-            expire,
-        })
+        self.mailbox = Some(Lent::new(mailbox));
+        Ok(granted)
     }
 
     /// RETR and TOP: opens the message, then streams it through the encoder.
@@ -408,17 +400,14 @@ impl Driver {
     async fn update(&mut self, marked: Vec<(usize, String)>) {
         let backend = self.service.backend.clone();
         let count = marked.len();
-        let result = match self.mailbox.as_mut() {
+        let result = match self.mailbox.take() {
             Some(mailbox) => {
                 mailbox
-                    .call(&backend, "delete", move |m| work::delete(m, &marked))
+                    .call_last(&backend, "delete", move |m| work::update(m, &marked))
                     .await
             }
             None => Err(PopError::temporary("no maildrop")),
         };
-        // RFC 1939 §6: the maildrop lock goes before the reply, so that the client's next
-        // login finds it free.
-        self.release_mailbox().await;
         tracing::info!(deleted = count, ok = result.is_ok(), "logged out");
         self.session.update_done(count, result, &mut self.out);
     }

@@ -2,38 +2,30 @@
 //! on its blocking pool, and `pop3host check` calls them directly, so both exercise a plugin
 //! the same way.
 
-use crate::session::{Login, Secret, Transfer};
+use crate::session::{Granted, Login, Secret, Transfer};
 use pop3_plugin_api::host::{BackendHandle, MailboxHandle, ReaderHandle};
 use pop3_plugin_api::SizeCounter;
-use pop3_plugin_api::{Connection, Expire, MessageRef, PopError};
+use pop3_plugin_api::{Connection, MessageRef, PopError};
 
-/// A mailbox just opened by a login, with the user's own LOGIN-DELAY and EXPIRE.
-pub type Opened = (MailboxHandle, Option<u32>, Option<Expire>);
-
-/// The backend callback a login uses, for logs.
-pub fn login_callback(login: &Login) -> &'static str {
-    match login.secret {
-        Secret::Password(_) => "authenticate",
-        Secret::Apop { .. } => "apop",
-    }
-}
-
-/// USER/PASS, SASL or APOP.
-pub fn authenticate(
+/// USER/PASS, SASL or APOP, then the message list: one backend call, so one hand-off to the
+/// blocking pool per login instead of two. The mailbox comes with the user's own LOGIN-DELAY
+/// and EXPIRE.
+pub fn login(
     backend: &BackendHandle,
     login: &Login,
     conn: &Connection,
-) -> Result<Opened, PopError> {
+) -> Result<(MailboxHandle, Granted), PopError> {
     let user = login.user.as_str();
-    let mailbox = match &login.secret {
+    let mut mailbox = match &login.secret {
         Secret::Password(password) => backend.authenticate(user, password, conn)?,
         Secret::Apop { digest, timestamp } => backend.apop(user, digest, timestamp, conn)?,
     };
-    Ok((
-        mailbox,
-        backend.login_delay(Some(user)),
-        backend.expire(Some(user)),
-    ))
+    let granted = Granted {
+        messages: list_with_sizes(&mut mailbox)?,
+        login_delay: backend.login_delay(Some(user)),
+        expire: backend.expire(Some(user)),
+    };
+    Ok((mailbox, granted))
 }
 
 /// A reader for RETR, or for TOP through the backend's `top` when it has one.
@@ -53,13 +45,16 @@ pub fn open(mailbox: &mut MailboxHandle, transfer: &Transfer) -> Result<ReaderHa
     }
 }
 
-/// UPDATE: the marked messages, as the session lists them.
-pub fn delete(mailbox: &mut MailboxHandle, marked: &[(usize, String)]) -> Result<(), PopError> {
+/// UPDATE: deletes the marked messages (as the session lists them), then drops the mailbox,
+/// which releases the plugin's lock before the client hears the reply (RFC 1939 §6).
+pub fn update(mut mailbox: MailboxHandle, marked: &[(usize, String)]) -> Result<(), PopError> {
     let msgs: Vec<MessageRef<'_>> = marked
         .iter()
         .map(|(index, id)| MessageRef { index: *index, id })
         .collect();
-    mailbox.delete(&msgs)
+    let deleted = mailbox.delete(&msgs);
+    drop(mailbox);
+    deleted
 }
 
 /// The message list at login with every size resolved: from the list when the backend gave
@@ -67,7 +62,7 @@ pub fn delete(mailbox: &mut MailboxHandle, marked: &[(usize, String)]) -> Result
 /// Read size when measuring a message.
 const CHUNK: usize = 64 * 1024;
 
-pub fn list_with_sizes(mailbox: &mut MailboxHandle) -> Result<Vec<(String, u64)>, PopError> {
+fn list_with_sizes(mailbox: &mut MailboxHandle) -> Result<Vec<(String, u64)>, PopError> {
     let list = mailbox.list()?;
     let mut messages = Vec::with_capacity(list.len());
     for (index, info) in list.into_iter().enumerate() {

@@ -11,7 +11,7 @@ use pop3_plugin_api::crlf_size;
 use pop3_plugin_api::{debug, warn, Mailbox, MessageInfo, MessageReader, MessageRef, PopError};
 use std::collections::HashSet;
 use std::fs::{self, DirBuilder, File};
-use std::io::{self, BufReader, ErrorKind};
+use std::io::{self, BufReader, ErrorKind, Read};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
@@ -130,10 +130,14 @@ impl MaildirMailbox {
 /// Opens a message file. Anything else at its path (a directory, a device) is an error now,
 /// while RETR can still answer -ERR: `open` succeeds on a directory and only `read` fails,
 /// after the host has sent +OK, so that it must close the connection.
-fn open_regular(path: &Path) -> io::Result<File> {
+///
+/// The reader ends at the length the file has now: a delivered message never changes, and
+/// the host then learns of the end without one more read call.
+fn open_regular(path: &Path) -> io::Result<io::Take<File>> {
     let file = File::open(path)?;
-    if file.metadata()?.is_file() {
-        Ok(file)
+    let meta = file.metadata()?;
+    if meta.is_file() {
+        Ok(file.take(meta.len()))
     } else {
         Err(io::Error::other("not a regular file"))
     }
