@@ -117,6 +117,8 @@ fn the_frozen_v1_plugin_serves_every_callback() {
         config,
     ]);
     server.wait_for_log(&format!("fixture: init config={config}"));
+    // It predates the prefetch extension, so it offers none.
+    server.wait_for_log("prefetch=false");
 
     // Before login: APOP offered (supports_apop), EXPIRE for everyone (expire(None)).
     let mut c = server.client();

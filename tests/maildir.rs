@@ -866,6 +866,61 @@ fn no_flag_updates_leaves_every_file_where_it_is() {
     );
 }
 
+/// The maildir plugin lets the host prefetch: RETR 2 after RETR 1 is served from a prefetch
+/// (through `top`), the prefetch of message 3 is never asked for, and yet exactly the
+/// messages retrieved are marked Seen.
+#[test]
+fn prefetched_messages_are_served_and_only_retrieved_ones_are_marked_seen() {
+    let site = seen_site("prefetch");
+    let server = site.start(json!({}));
+    server.wait_for_log("prefetch=true");
+    let mut c = server.client();
+    c.login("plain", PASSWORD);
+    assert_eq!(retr(&mut c, 1, None), b"Subject: one\r\n\r\n1\r\n");
+    assert_eq!(retr(&mut c, 2, None), b"Subject: two\r\n\r\n2\r\n");
+    server.wait_for_log("served from a prefetch");
+    quit(&mut c);
+    assert_eq!(
+        site.files("plain", "cur"),
+        [
+            "1700000001.M1P1.host:2,S",
+            "1700000002.M2P2.host:2,S",
+            "1700000003.M3P3.host:2,",
+            "1700000004.M4P4.host:2,FT",
+            "1700000005.M5P5.host:2,S",
+        ]
+    );
+    assert_eq!(server.log().matches("served from a prefetch").count(), 1);
+}
+
+/// A prefetch started before DELE or TOP of its message gives way: DELE marks, TOP reads the
+/// message itself, and the last RETR served from a prefetch is still recorded at QUIT.
+#[test]
+fn a_prefetch_gives_way_to_other_commands_and_its_retr_is_recorded_at_quit() {
+    let site = seen_site("prefetch-other");
+    let server = site.start(json!({}));
+    let mut c = server.client();
+    c.login("plain", PASSWORD);
+    retr(&mut c, 1, None); // prefetches 2
+    assert!(c.cmd("DELE 2").starts_with("+OK"));
+    assert!(c.cmd("TOP 3 0").starts_with("+OK"));
+    assert_eq!(unstuff(&c.body()), b"Subject: three\r\n\r\n");
+    assert!(c.cmd("RETR 2").starts_with("-ERR"));
+    assert!(c.cmd("DELE 5").starts_with("+OK"));
+    retr(&mut c, 3, None); // prefetches 4
+    assert_eq!(retr(&mut c, 4, None), b"Subject: four\r\n\r\n4\r\n");
+    server.wait_for_log("served from a prefetch");
+    quit(&mut c); // 5 is deleted: nothing after 4 to prefetch, so QUIT records it
+    assert_eq!(
+        site.files("plain", "cur"),
+        [
+            "1700000001.M1P1.host:2,S",
+            "1700000003.M3P3.host:2,S",
+            "1700000004.M4P4.host:2,FST",
+        ]
+    );
+}
+
 #[test]
 fn a_message_that_vanishes_during_the_session_is_an_error_and_the_session_goes_on() {
     let site = Site::new("vanished");

@@ -12,6 +12,8 @@ use std::sync::Arc;
 pub struct Service {
     pub backend: Arc<Backend>,
     pub session: Arc<SessionConfig>,
+    /// Whether the plugin lets the server prefetch messages (`Backend::PREFETCH`).
+    pub prefetch: bool,
     /// Where the plugin came from and how it was configured, to tell whether a reload
     /// changes anything.
     pub plugin_path: PathBuf,
@@ -42,6 +44,7 @@ impl Service {
             version = info.version,
             path = %path.display(),
             apop = session.apop,
+            prefetch = plugin.prefetch(),
             "plugin loaded"
         );
         let backend = Backend::new(
@@ -53,6 +56,7 @@ impl Service {
         Ok(Self {
             backend: Arc::new(backend),
             session: Arc::new(session),
+            prefetch: plugin.prefetch(),
             plugin_path: path,
             plugin_config: config.plugin_config.clone(),
         })

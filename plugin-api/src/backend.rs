@@ -34,6 +34,19 @@ pub trait Backend: Send + Sync + Sized + 'static {
     /// The maildrop of one logged-in session.
     type Mailbox: Mailbox;
 
+    /// Whether the host may prefetch. Clients download a maildrop in order, so after a RETR
+    /// the host may open the next message through [`Mailbox::top`] with `u32::MAX` lines
+    /// before the client asks for it, and read its first octets; if the client asks for
+    /// something else, the reader is dropped unread. A RETR served from a prefetch still gets
+    /// its [`Mailbox::retrieve`] call, later (before the next call on that mailbox, if one
+    /// comes), with the reader dropped unread: what `retrieve` records, such as a Seen flag
+    /// for UPDATE, stays exact.
+    ///
+    /// Say `true` only when `top` then returns the whole message, with no effect a client
+    /// could see, and costs little when abandoned: a local file, yes; a command sent to
+    /// another server, no. `false` by default.
+    const PREFETCH: bool = false;
+
     /// Name, version and configuration help, for `pop3host --describe` and the log line at
     /// load. Called before (and without) `init`, possibly more than once: no side effects, no
     /// I/O, no configuration.

@@ -62,9 +62,18 @@ pub fn plugin_module<B: Backend>() -> PluginModuleRef {
     PluginModule {
         describe: describe::<B>,
         init: init::<B>,
-        extension: no_extension,
+        extension: extension::<B>,
     }
     .leak_into_prefix()
+}
+
+/// What backend `B` offers beyond ABI v1 (see [`Extension`]).
+extern "C" fn extension<B: Backend>(name: RStr<'_>) -> ROption<Extension> {
+    static PREFETCH: Prefetch = Prefetch { enabled: true };
+    match name.as_str() {
+        Prefetch::NAME if B::PREFETCH => ROption::RSome(Extension::new(&PREFETCH)),
+        _ => ROption::RNone,
+    }
 }
 
 extern "C" fn describe<B: Backend>() -> FfiPluginInfo {
@@ -263,5 +272,73 @@ struct ReaderAdapter(DropGuard<MessageReader>);
 impl FfiReader for ReaderAdapter {
     fn read(&mut self, mut buf: RSliceMut<'_, u8>) -> RResult<usize, FfiError> {
         guarded("retrieve (reading)", || Ok(self.0.read(&mut buf)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{MessageInfo, PluginInfo};
+
+    struct Plain;
+    struct Prefetching;
+    struct NoMail;
+
+    impl Mailbox for NoMail {
+        fn list(&mut self) -> Result<Vec<MessageInfo>, PopError> {
+            Ok(Vec::new())
+        }
+        fn retrieve(&mut self, _: MessageRef<'_>) -> Result<MessageReader, PopError> {
+            Err(PopError::plain("no mail"))
+        }
+        fn delete(&mut self, _: &[MessageRef<'_>]) -> Result<(), PopError> {
+            Ok(())
+        }
+    }
+
+    macro_rules! backend {
+        ($name:ident, $prefetch:expr) => {
+            impl Backend for $name {
+                type Mailbox = NoMail;
+                const PREFETCH: bool = $prefetch;
+                fn describe() -> PluginInfo {
+                    PluginInfo {
+                        name: stringify!($name).into(),
+                        version: String::new(),
+                        description: String::new(),
+                        config_help: String::new(),
+                    }
+                }
+                fn init(_: &str) -> Result<Self, PopError> {
+                    Ok($name)
+                }
+                fn authenticate(
+                    &self,
+                    _: &str,
+                    _: &str,
+                    _: &Connection,
+                ) -> Result<NoMail, PopError> {
+                    Ok(NoMail)
+                }
+            }
+        };
+    }
+    backend!(Plain, false);
+    backend!(Prefetching, true);
+
+    fn prefetch<B: Backend>() -> Option<bool> {
+        let module = plugin_module::<B>();
+        (module.extension())(RStr::from_str(Prefetch::NAME))
+            .into_option()?
+            .get::<Prefetch>()
+            .map(|prefetch| prefetch.enabled)
+    }
+
+    #[test]
+    fn prefetch_is_offered_only_by_a_backend_that_allows_it() {
+        assert_eq!(prefetch::<Prefetching>(), Some(true));
+        assert_eq!(prefetch::<Plain>(), None);
+        let other = (plugin_module::<Prefetching>().extension())(RStr::from_str("other"));
+        assert!(other.is_none());
     }
 }

@@ -180,6 +180,18 @@ impl Extension {
     }
 }
 
+/// A plugin's [`crate::Backend::PREFETCH`], offered under [`Prefetch::NAME`] when `true`
+/// (an addition to ABI v1: plugins built before it offer nothing, which means no prefetch).
+#[repr(C)]
+#[derive(StableAbi)]
+pub struct Prefetch {
+    pub enabled: bool,
+}
+
+impl Prefetch {
+    pub const NAME: &'static str = "prefetch";
+}
+
 /// The `extension` of an ABI v1 plugin or host: it offers none.
 pub(crate) extern "C" fn no_extension(_name: RStr<'_>) -> ROption<Extension> {
     ROption::RNone

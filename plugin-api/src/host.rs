@@ -95,6 +95,12 @@ impl Plugin {
         into_result((self.module.init())(RStr::from_str(config), host)).map(BackendHandle)
     }
 
+    /// Whether the plugin lets the host prefetch messages ([`crate::Backend::PREFETCH`]).
+    pub fn prefetch(&self) -> bool {
+        self.extension::<Prefetch>(Prefetch::NAME)
+            .is_some_and(|prefetch| prefetch.enabled)
+    }
+
     /// An addition to ABI v1 offered by the plugin under `name`, if its layout matches `T`.
     pub fn extension<T: StableAbi>(&self, name: &str) -> Option<&'static T> {
         (self.module.extension())(RStr::from_str(name))

@@ -13,13 +13,16 @@ use pop3_plugin_api::host::{BackendHandle, MailboxHandle, ReaderHandle};
 use pop3_plugin_api::PopError;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
 pub struct Backend {
     pub name: String,
     handle: Arc<BackendHandle>,
     permits: Arc<Semaphore>,
+    concurrency: usize,
+    /// Calls running at once from which the backend counts as busy: one per CPU.
+    busy_at: usize,
     timeout: Duration,
 }
 
@@ -29,6 +32,8 @@ impl Backend {
             name,
             handle: Arc::new(handle),
             permits: Arc::new(Semaphore::new(concurrency)),
+            concurrency,
+            busy_at: std::thread::available_parallelism().map_or(1, |n| n.get()),
             timeout,
         }
     }
@@ -79,10 +84,7 @@ impl Backend {
                 PopError::temporary("too many backend calls at once (backend_concurrency)")
             })?
             .map_err(|_| PopError::temporary("server is shutting down"))?;
-        Ok(tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            job()
-        }))
+        Ok(spawn(permit, job))
     }
 
     /// Waits for a started job, at most the backend timeout.
@@ -111,6 +113,16 @@ impl Backend {
             }
         }
     }
+}
+
+fn spawn<T: Send + 'static>(
+    permit: OwnedSemaphorePermit,
+    job: impl FnOnce() -> T + Send + 'static,
+) -> JoinHandle<T> {
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        job()
+    })
 }
 
 /// A plugin object owned by one session, lent to one blocking call at a time.
@@ -146,9 +158,66 @@ impl<T: Send + 'static> Lent<T> {
         result
     }
 
-    /// Whether an earlier call lost the object (the session cannot go on).
+    /// Starts `job` on the object without waiting for it, if the backend has a CPU's worth
+    /// of calls to spare now: work the server may skip (speculation) must never queue behind,
+    /// or take time from, the clients' own calls. The object is away until
+    /// [`Lent::take_back`].
+    pub fn try_lend<R: Send + 'static>(
+        &mut self,
+        backend: &Backend,
+        job: impl FnOnce(&mut T) -> R + Send + 'static,
+    ) -> Option<Lending<T, R>> {
+        let running = backend.concurrency - backend.permits.available_permits();
+        if running >= backend.busy_at {
+            return None;
+        }
+        let permit = backend.permits.clone().try_acquire_owned().ok()?;
+        let mut value = self.value.take()?;
+        Some(Lending(Some(spawn(permit, move || {
+            let result = job(&mut value);
+            Ok((value, result))
+        }))))
+    }
+
+    /// Waits for a job from [`Lent::try_lend`], at most the backend timeout, and takes the
+    /// object back; after the deadline the object is lost.
+    pub async fn take_back<R: Send + 'static>(
+        &mut self,
+        backend: &Backend,
+        callback: &'static str,
+        mut lending: Lending<T, R>,
+    ) -> Result<R, PopError> {
+        let job = lending.0.take().expect("a lending is taken back once");
+        let (value, result) = backend
+            .finish(job)
+            .await
+            .inspect_err(|e| backend.log_failure(callback, e))?;
+        self.value = Some(value);
+        Ok(result)
+    }
+
+    /// Whether an earlier call lost the object (the session cannot go on), or it is lent.
     pub fn is_lost(&self) -> bool {
         self.value.is_none()
+    }
+}
+
+/// A job on a lent object, started by [`Lent::try_lend`] and not yet waited for.
+pub struct Lending<T: Send + 'static, R: Send + 'static>(
+    Option<JoinHandle<Result<(T, R), PopError>>>,
+);
+
+impl<T: Send + 'static, R: Send + 'static> Drop for Lending<T, R> {
+    /// Never waited for (the session ended first): its object and result are dropped on the
+    /// pool once the job is done.
+    fn drop(&mut self) {
+        if let Some(job) = self.0.take() {
+            drop(tokio::spawn(async move {
+                if let Ok(Ok(done)) = job.await {
+                    drop_on_pool(done);
+                }
+            }));
+        }
     }
 }
 
@@ -220,11 +289,11 @@ enum Next {
 
 /// A finished read: the reader back (`None` at the end of the message), its buffer and how
 /// much it filled.
-type ChunkRead = (Option<ReaderHandle>, Vec<u8>, usize);
+pub type ChunkRead = (Option<ReaderHandle>, Vec<u8>, usize);
 
 /// Fills `buf` from `reader` as far as the message goes: reading on to the end in the same
 /// blocking call saves the hand-off that would only learn that the message has ended.
-fn fill(mut reader: ReaderHandle, mut buf: Vec<u8>) -> Result<ChunkRead, PopError> {
+pub fn fill(mut reader: ReaderHandle, mut buf: Vec<u8>) -> Result<ChunkRead, PopError> {
     let mut filled = 0;
     while filled < buf.len() {
         match reader.read(&mut buf[filled..])? {
@@ -245,30 +314,44 @@ const MIN_CHUNK: usize = 4096;
 
 impl ReadAhead {
     /// Opens the message of a RETR or TOP and reads its first chunk in the same blocking call
-    /// (one hand-off per message fewer). The buffers are no larger than the message needs.
+    /// (one hand-off per message fewer). `owed` is a RETR served from a prefetch whose
+    /// `retrieve` call is still due: it comes first.
     pub async fn open(
         backend: Arc<Backend>,
         mailbox: &mut Mailbox,
         transfer: &Transfer,
+        owed: Option<Transfer>,
     ) -> Result<Self, PopError> {
-        let chunk = usize::try_from(transfer.size)
-            .map_or(CHUNK, |size| size.clamp(MIN_CHUNK, CHUNK - 1) + 1);
         let callback = if transfer.top.is_some() {
             "top"
         } else {
             "retrieve"
         };
-        let (request, buf) = (transfer.clone(), vec![0; chunk]);
+        let (request, buf) = (transfer.clone(), Self::first_buffer(transfer));
         let first = mailbox
             .call(&backend, callback, move |m| {
+                work::retrieved(m, owed.as_ref());
                 fill(work::open(m, &request)?, buf)
             })
             .await?;
-        Ok(Self {
+        Ok(Self::from_first(backend, first))
+    }
+
+    /// A buffer for the first chunk of `transfer`'s message; the buffers are no larger than
+    /// the message needs.
+    pub fn first_buffer(transfer: &Transfer) -> Vec<u8> {
+        let chunk = usize::try_from(transfer.size)
+            .map_or(CHUNK, |size| size.clamp(MIN_CHUNK, CHUNK - 1) + 1);
+        vec![0; chunk]
+    }
+
+    /// A message whose first chunk is read already.
+    pub fn from_first(backend: Arc<Backend>, first: ChunkRead) -> Self {
+        Self {
             backend,
             next: Next::Ready(first),
             current: Vec::new(),
-        })
+        }
     }
 
     /// The next chunk (empty at the end of the message); the read of the one after starts

@@ -7,6 +7,7 @@
 
 use super::backend::{Backend, Lent, Mailbox, ReadAhead};
 use super::limits::{Limits, UserSlot};
+use super::prefetch::Prefetch;
 use super::shutdown::Shutdown;
 use super::stream::Stream;
 use super::tls::Tls;
@@ -28,6 +29,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
 use tracing::Instrument;
 
 /// What every connection shares.
@@ -40,6 +42,8 @@ pub struct Shared {
     pub plaintext_auth: PlaintextAuth,
     pub proxy_protocol_from: Vec<IpNet>,
     pub idle_timeout: Duration,
+    /// KiB that prefetched messages may hold, server-wide.
+    pub prefetch_budget: Arc<Semaphore>,
 }
 
 impl Shared {
@@ -170,6 +174,11 @@ struct Driver {
     out: Vec<u8>,
     session: Session,
     mailbox: Option<Mailbox>,
+    /// The next message being read before the client asks for it.
+    prefetch: Option<Prefetch>,
+    /// A RETR served from a prefetch, whose `retrieve` call the next backend call on the
+    /// mailbox makes first.
+    owed_retrieve: Option<Transfer>,
     user_slot: Option<UserSlot>,
     conn: Connection,
     shared: Arc<Shared>,
@@ -210,6 +219,8 @@ impl Driver {
             out: Vec::new(),
             session,
             mailbox: None,
+            prefetch: None,
+            owed_retrieve: None,
             user_slot: None,
             conn,
             shared,
@@ -355,10 +366,22 @@ impl Driver {
     /// RETR and TOP: opens the message, then streams it through the encoder.
     async fn transfer(&mut self, transfer: Transfer) -> io::Result<Flow> {
         let backend = self.service.backend.clone();
+        let prefetched = self.finish_prefetch(Some(&transfer)).await;
         let Some(mailbox) = self.mailbox.as_mut() else {
             return Ok(Flow::Close);
         };
-        let mut message = match ReadAhead::open(backend, mailbox, &transfer).await {
+        let opened = match prefetched {
+            Some(message) => {
+                tracing::debug!(message = transfer.id, "served from a prefetch");
+                self.owed_retrieve = Some(transfer.clone());
+                Ok(message)
+            }
+            None => {
+                let owed = self.owed_retrieve.take();
+                ReadAhead::open(backend.clone(), mailbox, &transfer, owed).await
+            }
+        };
+        let mut message = match opened {
             Ok(message) => message,
             Err(error) => {
                 reply::err(&mut self.out, &error);
@@ -393,17 +416,49 @@ impl Driver {
             }
         }
         encoder.finish(&mut self.out);
+        if transfer.top.is_none() {
+            self.start_prefetch(&backend, &transfer);
+        }
         Ok(Flow::Continue)
+    }
+
+    /// After a RETR: starts reading the message a client downloading in order asks for next.
+    fn start_prefetch(&mut self, backend: &Backend, retrieved: &Transfer) {
+        let (Some(mailbox), true) = (self.mailbox.as_mut(), self.service.prefetch) else {
+            return;
+        };
+        let Some(next) = self.session.next_retrieve(retrieved.index) else {
+            return;
+        };
+        let owed = self.owed_retrieve.take();
+        match Prefetch::start(backend, mailbox, next, owed, &self.shared.prefetch_budget) {
+            Ok(prefetch) => self.prefetch = Some(prefetch),
+            Err(owed) => self.owed_retrieve = owed,
+        }
+    }
+
+    /// Waits for a running prefetch, which holds the mailbox; returns its message if it is
+    /// the one `wanted` sends.
+    async fn finish_prefetch(&mut self, wanted: Option<&Transfer>) -> Option<ReadAhead> {
+        let (prefetch, mailbox) = (self.prefetch.take()?, self.mailbox.as_mut()?);
+        prefetch
+            .finish(&self.service.backend, mailbox, wanted)
+            .await
     }
 
     /// UPDATE (RFC 1939 §6): the only place where mail is deleted.
     async fn update(&mut self, marked: Vec<(usize, String)>) {
         let backend = self.service.backend.clone();
         let count = marked.len();
+        self.finish_prefetch(None).await;
+        let owed = self.owed_retrieve.take();
         let result = match self.mailbox.take() {
             Some(mailbox) => {
                 mailbox
-                    .call_last(&backend, "delete", move |m| work::update(m, &marked))
+                    .call_last(&backend, "delete", move |mut m| {
+                        work::retrieved(&mut m, owed.as_ref());
+                        work::update(m, &marked)
+                    })
                     .await
             }
             None => Err(PopError::temporary("no maildrop")),
@@ -414,6 +469,7 @@ impl Driver {
 
     /// Releases the mailbox, and with it the plugin's lock, before going on.
     async fn release_mailbox(&mut self) {
+        self.finish_prefetch(None).await;
         if let Some(mailbox) = self.mailbox.take() {
             mailbox.release(&self.service.backend).await;
         }

@@ -5,6 +5,7 @@ mod backend;
 mod connection;
 mod limits;
 mod listener;
+mod prefetch;
 mod shutdown;
 mod stream;
 mod tls;
@@ -64,6 +65,7 @@ pub async fn serve(
         plaintext_auth: config.plaintext_auth,
         proxy_protocol_from: config.proxy_protocol_from.clone(),
         idle_timeout: config.idle_timeout,
+        prefetch_budget: Arc::new(tokio::sync::Semaphore::new(prefetch::BUDGET_KIB)),
     });
     let shutdown = Shutdown::default();
     let sessions = TaskTracker::new();

@@ -30,10 +30,7 @@ pub fn login(
 
 /// A reader for RETR, or for TOP through the backend's `top` when it has one.
 pub fn open(mailbox: &mut MailboxHandle, transfer: &Transfer) -> Result<ReaderHandle, PopError> {
-    let msg = MessageRef {
-        index: transfer.index,
-        id: &transfer.id,
-    };
+    let msg = message(transfer);
     match transfer
         .top
         .map(|lines| mailbox.top(msg, lines))
@@ -42,6 +39,35 @@ pub fn open(mailbox: &mut MailboxHandle, transfer: &Transfer) -> Result<ReaderHa
     {
         Some(reader) => Ok(reader),
         None => mailbox.retrieve(msg),
+    }
+}
+
+/// The `retrieve` call still due for a RETR served from a prefetch (see
+/// `pop3_plugin_api::Backend::PREFETCH`), its reader dropped unread. The client has the
+/// message: an error now only costs the backend its record of that.
+pub fn retrieved(mailbox: &mut MailboxHandle, owed: Option<&Transfer>) {
+    if let Some(transfer) = owed {
+        if let Err(error) = mailbox.retrieve(message(transfer)) {
+            tracing::debug!(
+                message = transfer.id,
+                "retrieve after a prefetch failed: {}",
+                error.message
+            );
+        }
+    }
+}
+
+/// A prefetch: the whole message through `top` with `u32::MAX` lines, as
+/// `pop3_plugin_api::Backend::PREFETCH` promises, if the backend has a `top`. Errors are left
+/// for the client's own RETR to meet.
+pub fn prefetch(mailbox: &mut MailboxHandle, transfer: &Transfer) -> Option<ReaderHandle> {
+    mailbox.top(message(transfer), u32::MAX).ok().flatten()
+}
+
+fn message(transfer: &Transfer) -> MessageRef<'_> {
+    MessageRef {
+        index: transfer.index,
+        id: &transfer.id,
     }
 }
 

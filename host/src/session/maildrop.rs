@@ -83,6 +83,17 @@ impl Maildrop {
         Ok(())
     }
 
+    /// The first message after the one at `index` not marked deleted, with its index.
+    pub fn next_live(&self, index: usize) -> Option<(usize, &Message)> {
+        let next = index.saturating_add(1);
+        self.messages
+            .get(next..)?
+            .iter()
+            .enumerate()
+            .find(|(_, m)| !m.deleted)
+            .map(|(i, m)| (next + i, m))
+    }
+
     /// RSET: clears every mark.
     pub fn unmark_all(&mut self) {
         for msg in &mut self.messages {
@@ -122,6 +133,17 @@ mod tests {
             ("b".to_string(), 20),
             ("c d".to_string(), 30),
         ])
+    }
+
+    #[test]
+    fn the_next_live_message_skips_deleted_ones() {
+        let mut drop = maildrop();
+        let next = |drop: &Maildrop, index| drop.next_live(index).map(|(i, m)| (i, m.id.clone()));
+        assert_eq!(next(&drop, 0), Some((1, "b".to_string())));
+        drop.mark_deleted(MessageNumber(2)).unwrap();
+        assert_eq!(next(&drop, 0), Some((2, "c d".to_string())));
+        assert_eq!(next(&drop, 2), None);
+        assert_eq!(next(&drop, usize::MAX), None);
     }
 
     #[test]

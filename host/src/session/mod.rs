@@ -108,6 +108,15 @@ pub struct Transfer {
 }
 
 impl Transfer {
+    fn new(index: usize, msg: &maildrop::Message, top: Option<u32>) -> Self {
+        Self {
+            index,
+            id: msg.id.clone(),
+            size: msg.size,
+            top,
+        }
+    }
+
     pub fn ok_line(&self, out: &mut Vec<u8>) {
         match self.top {
             None => reply::ok(out, &format!("{} octets", self.size)),
@@ -335,6 +344,17 @@ impl Session {
         next
     }
 
+    /// The RETR a client downloading the maildrop in order sends after the one of message
+    /// `index`: what the server may prefetch.
+    pub fn next_retrieve(&self, index: usize) -> Option<Transfer> {
+        match &self.state {
+            State::Transaction { maildrop, .. } => maildrop
+                .next_live(index)
+                .map(|(next, msg)| Transfer::new(next, msg, None)),
+            _ => None,
+        }
+    }
+
     /// STLS succeeded: nothing from before the handshake is trusted (RFC 2595 §4).
     pub fn tls_started(&mut self) {
         self.transport.tls = true;
@@ -461,14 +481,7 @@ fn transaction(maildrop: &mut Maildrop, command: Command, out: &mut Vec<u8>) -> 
                 _ => None,
             };
             match maildrop.get(n) {
-                Ok((index, msg)) => {
-                    return Action::Transfer(Transfer {
-                        index,
-                        id: msg.id.clone(),
-                        size: msg.size,
-                        top,
-                    })
-                }
+                Ok((index, msg)) => return Action::Transfer(Transfer::new(index, msg, top)),
                 Err(e) => reply::err_plain(out, e.text()),
             }
         }

@@ -59,6 +59,9 @@ impl MaildirBackend {
 impl Backend for MaildirBackend {
     type Mailbox = MaildirMailbox;
 
+    /// `top` opens the whole file and marks nothing; the Seen flag comes from `retrieve`.
+    const PREFETCH: bool = true;
+
     fn describe() -> PluginInfo {
         PluginInfo {
             name: "maildir".into(),
