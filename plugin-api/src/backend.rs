@@ -193,7 +193,8 @@ pub trait Mailbox: Send + 'static {
     }
 
     /// The whole message: for RETR, for TOP when [`top`](Mailbox::top) returns `None`, and at
-    /// login to measure a message that has no size. Return it as stored, in any line endings
+    /// login to measure a message that has no size. With [`Backend::PREFETCH`], also for a
+    /// RETR served from a prefetch, after the fact, with the reader dropped unread. Return it as stored, in any line endings
     /// and without dot-stuffing or a terminating `.`: the host converts and stuffs. It must be
     /// the bytes whose size was listed, or clients that check sizes will fail.
     ///
@@ -208,7 +209,8 @@ pub trait Mailbox: Send + 'static {
     /// least its header, the blank line and `lines` body lines; the host cuts the rest and
     /// stops reading. Worth it only when a store can avoid reading a large message whole.
     /// The default, `Ok(None)`, makes the host use [`retrieve`](Mailbox::retrieve) instead.
-    /// Errors as for `retrieve`.
+    /// Errors as for `retrieve`. With [`Backend::PREFETCH`], the host also calls it with
+    /// `u32::MAX` lines to prefetch a message the client may not ask for.
     fn top(
         &mut self,
         _msg: MessageRef<'_>,
