@@ -28,10 +28,32 @@ impl Subdir {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Location {
     pub subdir: Subdir,
-    pub name: String,
+    name: String,
+    /// The length of the base name in `name`, found once: sorting and looking up a large
+    /// maildir asks for base names millions of times.
+    base_len: usize,
 }
 
 impl Location {
+    pub fn new(subdir: Subdir, name: String) -> Self {
+        let base_len = filename::base(&name).len();
+        Self {
+            subdir,
+            name,
+            base_len,
+        }
+    }
+
+    /// The file name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The file name up to its info (flags): what stays the same for the life of a message.
+    pub fn base(&self) -> &str {
+        &self.name[..self.base_len]
+    }
+
     pub fn path(&self, maildir: &Path) -> PathBuf {
         maildir.join(self.subdir.name()).join(&self.name)
     }
@@ -62,7 +84,7 @@ fn read_subdir(maildir: &Path, subdir: Subdir) -> io::Result<Vec<Location>> {
             continue;
         };
         if filename::is_message(&name) {
-            found.push(Location { subdir, name });
+            found.push(Location::new(subdir, name));
         }
     }
     Ok(found)
@@ -74,8 +96,8 @@ pub fn scan(maildir: &Path) -> io::Result<Vec<Location>> {
     let mut all = read_subdir(maildir, Subdir::Cur)?;
     let mut new = read_subdir(maildir, Subdir::New)?;
     if !all.is_empty() && !new.is_empty() {
-        let in_cur: HashSet<&str> = all.iter().map(|l| filename::base(&l.name)).collect();
-        new.retain(|l| !in_cur.contains(filename::base(&l.name)));
+        let in_cur: HashSet<&str> = all.iter().map(Location::base).collect();
+        new.retain(|l| !in_cur.contains(l.base()));
     }
     all.append(&mut new);
     Ok(all)
@@ -86,7 +108,7 @@ pub fn scan(maildir: &Path) -> io::Result<Vec<Location>> {
 pub fn find(maildir: &Path, base: &str) -> io::Result<Option<Location>> {
     for subdir in [Subdir::Cur, Subdir::New] {
         let found = read_subdir(maildir, subdir)?;
-        if let Some(location) = found.into_iter().find(|l| filename::base(&l.name) == base) {
+        if let Some(location) = found.into_iter().find(|l| l.base() == base) {
             return Ok(Some(location));
         }
     }
@@ -122,7 +144,7 @@ mod tests {
         let mut names: Vec<String> = scan(dir.path())
             .unwrap()
             .into_iter()
-            .map(|l| l.name)
+            .map(|l| l.name().to_string())
             .collect();
         names.sort();
         assert_eq!(names, ["1.a.h", "2.b.h:2,S", "5.e.h:2,"]);
@@ -138,13 +160,8 @@ mod tests {
     fn find_follows_renames() {
         let dir = maildir_with(&["cur/1.a.h:2,RS"]);
         let found = find(dir.path(), "1.a.h").unwrap().unwrap();
-        assert_eq!(
-            found,
-            Location {
-                subdir: Subdir::Cur,
-                name: "1.a.h:2,RS".into()
-            }
-        );
+        assert_eq!(found, Location::new(Subdir::Cur, "1.a.h:2,RS".into()));
+        assert_eq!(found.base(), "1.a.h");
         assert!(find(dir.path(), "9.z.h").unwrap().is_none());
     }
 }

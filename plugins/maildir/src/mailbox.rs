@@ -262,7 +262,9 @@ impl Mailbox for MaildirMailbox {
             .filter(|(_, &d)| d)
             .map(|(m, _)| m.base())
             .collect();
-        self.sizes.retain(|base| !removed.contains(base));
+        if !removed.is_empty() {
+            self.sizes.retain(|base| !removed.contains(base));
+        }
         self.save_sizes();
         match failed {
             0 => Ok(()),

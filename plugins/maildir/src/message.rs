@@ -1,7 +1,6 @@
 //! One message of a session's snapshot, and how to reach its file when another client (an IMAP
 //! session, a mail filter) renamed it since the listing.
 
-use crate::filename;
 use crate::listing::{self, Location};
 use std::io::{self, ErrorKind};
 use std::path::Path;
@@ -17,7 +16,7 @@ pub struct Message {
 
 impl Message {
     pub fn base(&self) -> &str {
-        filename::base(&self.location.name)
+        self.location.base()
     }
 
     pub fn uidl(&self) -> &str {
@@ -56,10 +55,7 @@ mod tests {
         fs::create_dir_all(dir.path().join("cur")).unwrap();
         fs::write(dir.path().join("cur/1.a.h:2,S"), "body").unwrap();
         let mut message = Message {
-            location: Location {
-                subdir: Subdir::New,
-                name: "1.a.h".into(),
-            },
+            location: Location::new(Subdir::New, "1.a.h".into()),
             uidl: None,
             size: None,
         };
@@ -69,7 +65,7 @@ mod tests {
                 .unwrap(),
             "body"
         );
-        assert_eq!(message.location.name, "1.a.h:2,S");
+        assert_eq!(message.location.name(), "1.a.h:2,S");
 
         fs::remove_file(dir.path().join("cur/1.a.h:2,S")).unwrap();
         let err = message

@@ -78,7 +78,7 @@ pub fn take(maildir: &Path, mode: UidlMode, cache: &SizeCache) -> io::Result<Sna
     let mut keyed: Vec<(OrderKey, Message)> = listing::scan(maildir)?
         .into_iter()
         .map(|location: Location| {
-            let base = filename::base(&location.name);
+            let base = location.base();
             let record = uidlist
                 .as_ref()
                 .and_then(|list| list.get(base).map(|r| (r, list.uid_validity)));
@@ -86,13 +86,7 @@ pub fn take(maildir: &Path, mode: UidlMode, cache: &SizeCache) -> io::Result<Sna
                 Some((r, uid_validity)) => uidl::dovecot(r, uid_validity, base),
                 None => uidl::from_base_name(base),
             };
-            let size = filename::virtual_size(base)
-                .or_else(|| record.and_then(|(r, _)| r.vsize))
-                .or_else(|| {
-                    let cached = cache.get(base);
-                    cache_hits += usize::from(cached.is_some());
-                    cached
-                });
+            let size = filename::virtual_size(base).or_else(|| record.and_then(|(r, _)| r.vsize));
             let key = order_key(record.map(|(r, _)| r), base);
             (
                 key,
@@ -106,7 +100,17 @@ pub fn take(maildir: &Path, mode: UidlMode, cache: &SizeCache) -> io::Result<Sna
         .collect();
     // Base names are unique, so an unstable sort gives one order.
     keyed.sort_unstable_by(|(a, ma), (b, mb)| a.cmp(b).then_with(|| ma.base().cmp(mb.base())));
-    let messages = keyed.into_iter().map(|(_, message)| message).collect();
+    // The cache after sorting: its entries are in list order too (see `SizeCache`).
+    let messages = keyed
+        .into_iter()
+        .map(|(_, mut message)| {
+            if message.size.is_none() {
+                message.size = cache.get(message.base());
+                cache_hits += usize::from(message.size.is_some());
+            }
+            message
+        })
+        .collect();
     Ok(Snapshot {
         messages,
         cache_hits,

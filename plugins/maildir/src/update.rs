@@ -42,15 +42,13 @@ pub fn apply(maildir: &Path, messages: &mut [Message], changes: &Changes<'_>) ->
         } else if changes.flag_updates {
             let seen = changes.retrieved[index];
             let unchanged = message.location.subdir == Subdir::Cur
-                && filename::cur_name(&message.location.name, seen) == message.location.name;
+                && filename::cur_name(message.location.name(), seen) == message.location.name();
             if unchanged {
                 continue; // most of a large maildir: no path to build, nothing to rename
             }
             let renamed = message.with_file(maildir, |from| {
-                let target = Location {
-                    subdir: Subdir::Cur,
-                    name: filename::cur_name(&message_name(from), seen),
-                };
+                let target =
+                    Location::new(Subdir::Cur, filename::cur_name(&message_name(from), seen));
                 let to = target.path(maildir);
                 if from != to {
                     fs::rename(from, &to)?;
