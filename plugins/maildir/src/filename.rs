@@ -65,6 +65,17 @@ pub fn cur_name(name: &str, seen: bool) -> String {
     format!("{base}{sep}2,{flags}")
 }
 
+/// Whether [`cur_name`] keeps `name` as it is (so for most of a large maildir at QUIT),
+/// without building the new name.
+pub fn keeps_name(name: &str, seen: bool) -> bool {
+    match split(name).1 {
+        None => false,
+        Some((_, info)) => info
+            .strip_prefix("2,")
+            .is_none_or(|flags| !seen || flags.contains('S')),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,5 +131,25 @@ mod tests {
         assert_eq!(cur_name("1.a.h!2,F", true), "1.a.h!2,FS");
         assert_eq!(cur_name("1.a.h:2,F", false), "1.a.h:2,F");
         assert_eq!(cur_name("1.a.h:1,xyz", true), "1.a.h:1,xyz");
+    }
+
+    #[test]
+    fn a_kept_name_is_exactly_one_cur_name_leaves_alone() {
+        for name in [
+            "1.a.h",
+            "1.a.h:2,",
+            "1.a.h:2,S",
+            "1.a.h:2,FRT",
+            "1.a.h!2,FS",
+            "1.a.h:1,x",
+        ] {
+            for seen in [false, true] {
+                assert_eq!(
+                    keeps_name(name, seen),
+                    cur_name(name, seen) == name,
+                    "{name} {seen}"
+                );
+            }
+        }
     }
 }

@@ -42,7 +42,7 @@ pub fn apply(maildir: &Path, messages: &mut [Message], changes: &Changes<'_>) ->
         } else if changes.flag_updates {
             let seen = changes.retrieved[index];
             let unchanged = message.location.subdir == Subdir::Cur
-                && filename::cur_name(message.location.name(), seen) == message.location.name();
+                && filename::keeps_name(message.location.name(), seen);
             if unchanged {
                 continue; // most of a large maildir: no path to build, nothing to rename
             }
