@@ -8,8 +8,8 @@ use crate::protocol::body::BodyEncoder;
 use crate::protocol::uidl;
 use crate::server::work;
 use crate::service::Service;
-use crate::session::{Action, LoginOutcome, LoginTracker, Session, Transport};
-use pop3_plugin_api::host::{BackendHandle, MailboxHandle};
+use crate::session::{Action, LoginOutcome, LoginTracker, Session, Transfer, Transport};
+use pop3_plugin_api::host::{BackendHandle, MailboxHandle, ReaderHandle};
 use pop3_plugin_api::Connection;
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -126,6 +126,14 @@ impl Checker<'_> {
         let uidls = first.multi("UIDL");
         report.check("sizes", first.sizes_match_bytes());
         report.check("top", first.top_agrees_with_retr());
+        if self.service.prefetch {
+            report.check("prefetch", first.prefetch_reads_what_retr_sends());
+        } else {
+            report.skip(
+                "prefetch",
+                "the plugin does not allow prefetch (Backend::PREFETCH)",
+            );
+        }
         report.check("second session", self.second_session());
         first.line("QUIT");
         report.check("stable ids", self.ids_are_stable(&uidls));
@@ -320,26 +328,12 @@ impl Client<'_> {
             Action::Transfer(transfer) => {
                 let mailbox = self.mailbox.as_mut().expect("logged in");
                 match work::open(mailbox, &transfer) {
-                    Ok(mut reader) => {
+                    Ok(reader) => {
                         transfer.ok_line(&mut out);
-                        let mut encoder = transfer
+                        let encoder = transfer
                             .top
                             .map_or_else(BodyEncoder::whole, BodyEncoder::top);
-                        let mut chunk = vec![0; 64 * 1024];
-                        while !encoder.is_done() {
-                            match reader.read(&mut chunk) {
-                                Ok(0) => break,
-                                Ok(n) => encoder.encode(&chunk[..n], &mut out),
-                                Err(error) => {
-                                    out.extend_from_slice(
-                                        format!("\r\n(the message ended early: {error})\r\n")
-                                            .as_bytes(),
-                                    );
-                                    return out;
-                                }
-                            }
-                        }
-                        encoder.finish(&mut out);
+                        encode(reader, encoder, &mut out);
                     }
                     Err(error) => crate::protocol::reply::err(&mut out, &error),
                 }
@@ -436,6 +430,55 @@ impl Client<'_> {
         }
         Ok("TOP n 0 and TOP n 2 are the start of RETR n".into())
     }
+
+    /// `Backend::PREFETCH` promises that `top` with `u32::MAX` lines is the whole message: a
+    /// RETR served from a prefetch must send what one served through `retrieve` sends.
+    fn prefetch_reads_what_retr_sends(&mut self) -> Result<String, Failure> {
+        const HINT: &str =
+            "with PREFETCH, top(msg, u32::MAX) must return the whole message, as retrieve does";
+        for n in 1..=self.ids.len().min(MAX_MESSAGES) {
+            let whole = body(&self.send(&format!("RETR {n}")));
+            let transfer = Transfer {
+                index: n - 1,
+                id: self.ids[n - 1].clone(),
+                size: whole.len() as u64,
+                top: None,
+            };
+            let mailbox = self.mailbox.as_mut().expect("logged in");
+            let Some(reader) = work::prefetch(mailbox, &transfer) else {
+                return fail(
+                    format!("message {n}: top(msg, u32::MAX) gave no reader"),
+                    HINT,
+                );
+            };
+            let mut prefetched = Vec::new();
+            encode(reader, BodyEncoder::whole(), &mut prefetched);
+            if body_of_encoded(&prefetched) != whole {
+                return fail(
+                    format!("message {n}: top(msg, u32::MAX) is not what RETR {n} sends"),
+                    HINT,
+                );
+            }
+        }
+        Ok("top(msg, u32::MAX) reads what RETR sends".into())
+    }
+}
+
+/// Reads a message to its end (or `encoder`'s) as the server sends it; a read error ends
+/// the output with a note where the terminator would be.
+fn encode(mut reader: ReaderHandle, mut encoder: BodyEncoder, out: &mut Vec<u8>) {
+    let mut chunk = vec![0; 64 * 1024];
+    while !encoder.is_done() {
+        match reader.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => encoder.encode(&chunk[..n], out),
+            Err(error) => {
+                let note = format!("\r\n(the message ended early: {error})\r\n");
+                return out.extend_from_slice(note.as_bytes());
+            }
+        }
+    }
+    encoder.finish(out);
 }
 
 /// The unstuffed body of a multi-line reply (status line and terminator removed).

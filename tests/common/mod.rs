@@ -359,14 +359,23 @@ pub fn check(plugin: &Path, config: &str, user: &str, pass: &str) -> std::proces
 }
 
 /// Asserts that every rule of `pop3host check` passed.
-pub fn assert_check_passes(output: &std::process::Output) {
+/// Every rule of `pop3host check` passed; the prefetch rule runs only for a plugin that allows
+/// prefetch, and is skipped otherwise.
+pub fn assert_check_passes(output: &std::process::Output, prefetch: bool) {
     let report = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
         "{report}{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(report.contains("8 passed, 0 failed, 0 skipped"), "{report}");
+    let (summary, rule) = match prefetch {
+        true => ("9 passed, 0 failed, 0 skipped", "PASS  prefetch"),
+        false => ("8 passed, 0 failed, 1 skipped", "SKIP  prefetch"),
+    };
+    assert!(
+        report.contains(summary) && report.contains(rule),
+        "{report}"
+    );
 }
 
 /// A self-signed certificate for `localhost` and its key, as PEM files in a fresh directory

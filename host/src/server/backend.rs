@@ -327,22 +327,20 @@ impl ReadAhead {
         } else {
             "retrieve"
         };
-        let (request, buf) = (transfer.clone(), Self::first_buffer(transfer));
+        let (request, chunk) = (transfer.clone(), Self::first_chunk(transfer));
         let first = mailbox
             .call(&backend, callback, move |m| {
                 work::retrieved(m, owed.as_ref());
-                fill(work::open(m, &request)?, buf)
+                fill(work::open(m, &request)?, vec![0; chunk])
             })
             .await?;
         Ok(Self::from_first(backend, first))
     }
 
-    /// A buffer for the first chunk of `transfer`'s message; the buffers are no larger than
-    /// the message needs.
-    pub fn first_buffer(transfer: &Transfer) -> Vec<u8> {
-        let chunk = usize::try_from(transfer.size)
-            .map_or(CHUNK, |size| size.clamp(MIN_CHUNK, CHUNK - 1) + 1);
-        vec![0; chunk]
+    /// The size of the first chunk of `transfer`'s message, and of the buffers after it: no
+    /// larger than the message needs.
+    pub fn first_chunk(transfer: &Transfer) -> usize {
+        usize::try_from(transfer.size).map_or(CHUNK, |size| size.clamp(MIN_CHUNK, CHUNK - 1) + 1)
     }
 
     /// A message whose first chunk is read already.

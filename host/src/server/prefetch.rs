@@ -37,8 +37,8 @@ impl Prefetch {
         owed: Option<Transfer>,
         budget: &Arc<Semaphore>,
     ) -> Result<Self, Option<Transfer>> {
-        let buf = ReadAhead::first_buffer(&next);
-        let kib = u32::try_from(buf.len().div_ceil(1024)).unwrap_or(u32::MAX);
+        let chunk = ReadAhead::first_chunk(&next);
+        let kib = u32::try_from(chunk.div_ceil(1024)).unwrap_or(u32::MAX);
         let Ok(budget) = budget.clone().try_acquire_many_owned(kib) else {
             return Err(owed);
         };
@@ -46,7 +46,7 @@ impl Prefetch {
         let lending = mailbox
             .try_lend(backend, move |m| {
                 work::retrieved(m, paid.as_ref());
-                fill(work::prefetch(m, &request)?, buf).ok()
+                fill(work::prefetch(m, &request)?, vec![0; chunk]).ok()
             })
             .ok_or(owed)?;
         Ok(Self {
