@@ -194,9 +194,10 @@ pub trait Mailbox: Send + 'static {
 
     /// The whole message: for RETR, for TOP when [`top`](Mailbox::top) returns `None`, and at
     /// login to measure a message that has no size. With [`Backend::PREFETCH`], also for a
-    /// RETR served from a prefetch, after the fact, with the reader dropped unread. Return it as stored, in any line endings
-    /// and without dot-stuffing or a terminating `.`: the host converts and stuffs. It must be
-    /// the bytes whose size was listed, or clients that check sizes will fail.
+    /// RETR served from a prefetch, after the fact, with the reader dropped unread. Return it
+    /// as stored, in any line endings and without dot-stuffing or a terminating `.`: the host
+    /// converts and stuffs. It must be the bytes whose size was listed, or clients that check
+    /// sizes will fail.
     ///
     /// `msg` is one of the messages listed at login and not deleted in this session; look it
     /// up by [`MessageRef::id`] or [`MessageRef::index`]. If it has vanished from the store

@@ -158,10 +158,9 @@ impl<T: Send + 'static> Lent<T> {
         result
     }
 
-    /// Starts `job` on the object without waiting for it, if the backend has a CPU's worth
-    /// of calls to spare now: work the server may skip (speculation) must never queue behind,
-    /// or take time from, the clients' own calls. The object is away until
-    /// [`Lent::take_back`].
+    /// Starts `job` on the object without waiting for it, if fewer backend calls than CPUs are
+    /// running now: work the server may skip (speculation) must never queue behind, or take
+    /// time from, the clients' own calls. The object is away until [`Lent::take_back`].
     pub fn try_lend<R: Send + 'static>(
         &mut self,
         backend: &Backend,
@@ -211,13 +210,15 @@ impl<T: Send + 'static, R: Send + 'static> Drop for Lending<T, R> {
     /// Never waited for (the session ended first): its object and result are dropped on the
     /// pool once the job is done.
     fn drop(&mut self) {
-        if let Some(job) = self.0.take() {
-            drop(tokio::spawn(async move {
-                if let Ok(Ok(done)) = job.await {
-                    drop_on_pool(done);
-                }
-            }));
-        }
+        let (Some(job), Ok(runtime)) = (self.0.take(), tokio::runtime::Handle::try_current())
+        else {
+            return;
+        };
+        drop(runtime.spawn(async move {
+            if let Ok(Ok(done)) = job.await {
+                drop_on_pool(done);
+            }
+        }));
     }
 }
 

@@ -83,11 +83,11 @@ pub fn update(mut mailbox: MailboxHandle, marked: &[(usize, String)]) -> Result<
     deleted
 }
 
-/// The message list at login with every size resolved: from the list when the backend gave
-/// it, else from the backend's `size`, else by reading the message once and counting.
 /// Read size when measuring a message.
 const CHUNK: usize = 64 * 1024;
 
+/// The message list at login with every size resolved: from the list when the backend gave
+/// it, else from the backend's `size`, else by reading the message once and counting.
 fn list_with_sizes(mailbox: &mut MailboxHandle) -> Result<Vec<(String, u64)>, PopError> {
     let list = mailbox.list()?;
     let mut messages = Vec::with_capacity(list.len());
