@@ -14,6 +14,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
+/// Large enough for a message of a few hundred kilobytes in one read: the client's reads are
+/// part of every message's round trip, and should cost the servers measured little.
+const READ_BUFFER: usize = 512 * 1024;
+
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
@@ -113,7 +117,7 @@ async fn download(
     corpus: Option<&Corpus>,
     totals: &mut Totals,
 ) -> Result<(), Fail> {
-    let mut conn = Conn::open(target.addr, target.timeout(), 64 * 1024).await?;
+    let mut conn = Conn::open(target.addr, target.timeout(), READ_BUFFER).await?;
     conn.login(&user.user, &user.pass).await?.ok("login")?;
     let mut body = Vec::new();
     conn.command("LIST").await?.ok("LIST")?;
