@@ -503,6 +503,9 @@ def main():
         results, raw = run_benchmarks(servers, opts, dirs)
         results.setdefault("dovecot", {})
         if opts.soak_seconds > 0:
+            # A fresh server, so that its memory before and after is the soak's alone.
+            pop3host.stop()
+            pop3host.start()
             log(f"pop3host: soak, 200 sessions, {opts.soak_seconds:g} s")
             raw["soak"] = bench("soak", "--addr", f"127.0.0.1:{pop3host.port}",
                                 "--user-pattern", "soak%d", "--users", 200, "--sessions", 200,
