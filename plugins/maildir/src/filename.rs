@@ -8,12 +8,16 @@
 
 /// Splits `name` into its base name and, if present, the separator and the info after it.
 pub fn split(name: &str) -> (&str, Option<(char, &str)>) {
-    if let Some((base, info)) = name.split_once(':') {
-        return (base, Some((':', info)));
+    let bytes = name.as_bytes();
+    if let Some(at) = memchr::memchr(b':', bytes) {
+        return (&name[..at], Some((':', &name[at + 1..])));
     }
-    for (sep, marker) in [('!', "!2,"), (';', ";2,")] {
-        if let Some(at) = name.rfind(marker) {
-            return (&name[..at], Some((sep, &name[at + 1..])));
+    // Names in new/ have no info: look for the rare separators only where they occur at all.
+    if memchr::memchr2(b'!', b';', bytes).is_some() {
+        for (sep, marker) in [('!', "!2,"), (';', ";2,")] {
+            if let Some(at) = name.rfind(marker) {
+                return (&name[..at], Some((sep, &name[at + 1..])));
+            }
         }
     }
     (name, None)
@@ -27,7 +31,12 @@ pub fn base(name: &str) -> &str {
 /// editor files), a non-empty base name, and no control characters (which cannot be written
 /// to the line-based cache and uidlist files).
 pub fn is_message(name: &str) -> bool {
-    !name.starts_with('.') && !base(name).is_empty() && !name.contains(char::is_control)
+    let control = if name.is_ascii() {
+        name.bytes().any(|b| b.is_ascii_control())
+    } else {
+        name.contains(char::is_control)
+    };
+    !name.starts_with('.') && !base(name).is_empty() && !control
 }
 
 /// The delivery time: the leading decimal digits of the base name, if any.
@@ -106,6 +115,7 @@ mod tests {
     fn what_counts_as_a_message() {
         assert!(is_message("1.2.host") && is_message("1.2.host:2,S") && is_message("no-timestamp"));
         assert!(!is_message(".1.2.host") && !is_message(":2,S") && !is_message("a\nb"));
+        assert!(!is_message("a\u{7f}b") && !is_message("é\u{85}") && is_message("1.é.host"));
     }
 
     #[test]

@@ -100,20 +100,17 @@ impl SizeCache {
         self.table.reserve(capacity, |_| 0); // (empty: nothing to rehash)
         let mut line_start = header_end + 1;
         while line_start < self.names.len() {
-            let line_end = self.names[line_start..]
-                .find('\n')
-                .map_or(self.names.len(), |n| line_start + n);
-            let Some((size, base)) = self.names[line_start..line_end].split_once(' ') else {
+            let line = &self.names.as_bytes()[line_start..];
+            let line_end = line_start + memchr::memchr(b'\n', line).unwrap_or(line.len());
+            let Some(space) = memchr::memchr(b' ', &line[..line_end - line_start]) else {
                 return false;
             };
-            let Ok(size) = size.parse() else {
+            let Ok(size) = self.names[line_start..line_start + space].parse() else {
                 return false;
             };
-            if base.is_empty() {
-                return false;
-            }
-            if !self.put(line_end - base.len()..line_end, size) {
-                return false; // a name twice
+            let name = line_start + space + 1..line_end;
+            if name.is_empty() || !self.put(name, size) {
+                return false; // no name, or a name twice
             }
             line_start = line_end + 1;
         }
@@ -155,13 +152,18 @@ impl SizeCache {
 
     /// Adds the name at `names[name]`, which must be new (false if it is not).
     fn put(&mut self, name: Range<usize>, size: u64) -> bool {
-        let hash = self.hasher.hash_one(&self.names[name.clone()]);
-        if self.find(&self.names[name.clone()], hash).is_some() {
+        let base = &self.names[name.clone()];
+        let hash = self.hasher.hash_one(base);
+        let (entries, names) = (&self.entries, &self.names);
+        let slot = self.table.entry(
+            hash,
+            |&i| entries[i].hash == hash && names[entries[i].name.clone()] == *base,
+            |&i| entries[i].hash,
+        );
+        let hashbrown::hash_table::Entry::Vacant(slot) = slot else {
             return false;
-        }
-        let entries = &self.entries;
-        self.table
-            .insert_unique(hash, entries.len(), |&i| entries[i].hash);
+        };
+        slot.insert(entries.len());
         self.entries.push(Entry {
             hash,
             name,
