@@ -194,7 +194,8 @@
 //!   [`Mailbox::retrieve`] for RETR, for TOP when [`Mailbox::top`] returns `None`, and to
 //!   measure a message that has no size; [`Mailbox::delete`] only in the UPDATE state, when
 //!   the client QUITs from TRANSACTION. A dropped connection, a timeout or a shutdown only
-//!   drops the mailbox.
+//!   drops the mailbox. A backend that sets [`Backend::PREFETCH`] also gets `top` with
+//!   `u32::MAX` lines for the message after each RETR, before the client asks for it.
 //! - **Locking**: the mailbox that [`Backend::authenticate`] returns holds the maildrop's
 //!   exclusive lock until it is dropped (RFC 1939 §8); a second session gets
 //!   [`PopError::in_use`].
