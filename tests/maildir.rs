@@ -921,6 +921,29 @@ fn a_prefetch_gives_way_to_other_commands_and_its_retr_is_recorded_at_quit() {
     );
 }
 
+/// A session quiet for a moment gives back its prefetched message: the next RETR reads the
+/// message itself, and gets it right.
+#[test]
+fn a_quiet_session_drops_its_prefetch() {
+    let site = seen_site("prefetch-quiet");
+    let server = site.start(json!({}));
+    let mut c = server.client();
+    c.login("plain", PASSWORD);
+    retr(&mut c, 1, None); // prefetches 2
+    server.wait_for_log("quiet: gave back");
+    assert_eq!(retr(&mut c, 2, None), b"Subject: two\r\n\r\n2\r\n");
+    quit(&mut c);
+    assert!(!server.log().contains("served from a prefetch"));
+    assert_eq!(
+        site.files("plain", "cur")[..3],
+        [
+            "1700000001.M1P1.host:2,S",
+            "1700000002.M2P2.host:2,S",
+            "1700000003.M3P3.host:2,",
+        ]
+    );
+}
+
 #[test]
 fn a_message_that_vanishes_during_the_session_is_an_error_and_the_session_goes_on() {
     let site = Site::new("vanished");

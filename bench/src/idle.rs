@@ -1,6 +1,6 @@
 //! Memory per idle session: the server's Pss (summed over its processes) before, then with
-//! `--sessions` logged-in sessions (USER/PASS, STAT, then nothing) held open, and after they
-//! close. Session i logs in as user i (modulo the users given). The client raises its own
+//! `--sessions` logged-in sessions (USER/PASS, STAT, with `--retrieve N` a RETR of message N,
+//! then nothing) held open, and after they close. Session i logs in as user i (modulo the users given). The client raises its own
 //! RLIMIT_NOFILE; the server needs one descriptor per session or more (`ulimit -n`).
 
 use crate::client::{two_numbers, Conn, Fail};
@@ -34,6 +34,10 @@ pub struct Args {
     /// Give up opening sessions after this long.
     #[arg(long, default_value_t = 300.0)]
     pub seconds: f64,
+    /// Retrieve this message in each session before it idles: the memory a session keeps
+    /// after a download.
+    #[arg(long, value_name = "N")]
+    pub retrieve: Option<u32>,
 }
 
 pub async fn run(args: Args) -> Result<Report, String> {
@@ -65,13 +69,13 @@ pub async fn run(args: Args) -> Result<Report, String> {
     for i in 0..args.sessions {
         let user = users[i % users.len()].clone();
         let (gate, errors) = (gate.clone(), errors.clone());
-        let (addr, timeout) = (args.target.addr, args.target.timeout());
+        let (addr, timeout, retrieve) = (args.target.addr, args.target.timeout(), args.retrieve);
         tasks.push(tokio::spawn(async move {
             let _permit = gate.acquire().await.ok()?;
             if Instant::now() >= deadline {
                 return None;
             }
-            open_idle(addr, timeout, &user)
+            open_idle(addr, timeout, &user, retrieve)
                 .await
                 .map_err(|fail| errors.record(format!("{}: {fail}", user.user)))
                 .ok()
@@ -129,10 +133,19 @@ pub async fn run(args: Args) -> Result<Report, String> {
     Ok(report)
 }
 
-async fn open_idle(addr: SocketAddr, timeout: Duration, user: &Credentials) -> Result<Conn, Fail> {
+async fn open_idle(
+    addr: SocketAddr,
+    timeout: Duration,
+    user: &Credentials,
+    retrieve: Option<u32>,
+) -> Result<Conn, Fail> {
     let mut conn = Conn::open(addr, timeout, 512).await?;
     conn.login(&user.user, &user.pass).await?.ok("login")?;
     two_numbers(&conn.command("STAT").await?.ok("STAT")?, "STAT")?;
+    if let Some(n) = retrieve {
+        conn.command(&format!("RETR {n}")).await?.ok("RETR")?;
+        conn.wire_body().await?;
+    }
     Ok(conn)
 }
 

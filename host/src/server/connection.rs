@@ -136,6 +136,17 @@ pub async fn serve(
     .await
 }
 
+/// How long a session may be quiet before it gives back what it keeps for a next RETR.
+const QUIET: Duration = Duration::from_secs(5);
+
+/// What ends a wait for the client.
+enum Input {
+    Read(io::Result<usize>),
+    /// Nothing within the idle timeout.
+    Idle,
+    Shutdown,
+}
+
 /// Reads a PROXY protocol header, exactly, and returns the client it names.
 async fn read_proxy_header(tcp: &mut TcpStream) -> Result<Option<SocketAddr>, String> {
     let mut buf = Vec::with_capacity(128);
@@ -246,17 +257,19 @@ impl Driver {
                 }
             }
             self.flush().await?;
-            let n = tokio::select! {
-                read = tokio::time::timeout(self.shared.idle_timeout, self.stream.read(&mut buf)) => match read {
-                    Ok(read) => read?,
-                    Err(_) => {
-                        tracing::info!("idle timeout");
-                        reply::err_plain(&mut self.out, "Disconnected for inactivity.");
-                        return self.flush().await;
-                    }
-                },
-                _ = self.shutdown.close_sessions.cancelled() => {
-                    reply::err_coded(&mut self.out, ResponseCode::SYS_TEMP, "Server shutting down, try again later.");
+            let n = match self.wait_for_input(&mut buf).await {
+                Input::Read(read) => read?,
+                Input::Idle => {
+                    tracing::info!("idle timeout");
+                    reply::err_plain(&mut self.out, "Disconnected for inactivity.");
+                    return self.flush().await;
+                }
+                Input::Shutdown => {
+                    reply::err_coded(
+                        &mut self.out,
+                        ResponseCode::SYS_TEMP,
+                        "Server shutting down, try again later.",
+                    );
                     return self.flush().await;
                 }
             };
@@ -264,6 +277,31 @@ impl Driver {
                 return Ok(());
             }
             self.lines.extend(&buf[..n]);
+        }
+    }
+
+    /// Waits for the client's next bytes, at most the idle timeout. A session quiet for a
+    /// moment first gives back what it keeps for a next RETR: its output buffer, which a RETR
+    /// grows to a message's size, and a prefetched message. A client downloading in order
+    /// sends its next command well within the moment.
+    async fn wait_for_input(&mut self, buf: &mut [u8]) -> Input {
+        let idle = self.shared.idle_timeout;
+        if let Some(input) = self.read_within(QUIET.min(idle), buf).await {
+            return input;
+        }
+        self.out = Vec::new(); // empty: everything was flushed
+        self.finish_prefetch(None).await;
+        tracing::debug!("quiet: gave back the output buffer and any prefetch");
+        let rest = idle.saturating_sub(QUIET);
+        self.read_within(rest, buf).await.unwrap_or(Input::Idle)
+    }
+
+    /// The client's next bytes or the shutdown, or `None` after `limit`. (`read` is cancel
+    /// safe: a timeout loses no data.)
+    async fn read_within(&mut self, limit: Duration, buf: &mut [u8]) -> Option<Input> {
+        tokio::select! {
+            read = tokio::time::timeout(limit, self.stream.read(buf)) => read.ok().map(Input::Read),
+            _ = self.shutdown.close_sessions.cancelled() => Some(Input::Shutdown),
         }
     }
 
