@@ -233,8 +233,8 @@ def recorder(figures, raw):
 
 
 def throughput(server, opts, corpus_dirs, record):
-    """Logins and RETR once: the figures compared as ratios, so measured for both servers
-    back to back (`paired`)."""
+    """Logins and RETR once: figures compared as ratios, so measured for both servers back
+    to back (see run_benchmarks)."""
     bench_users = ["--user-pattern", "bench%d", "--users", opts.users]
     r = bench("logins", *server.addr(), *bench_users, "--concurrency", opts.users,
               "--seconds", opts.logins_seconds)
@@ -248,8 +248,8 @@ def throughput(server, opts, corpus_dirs, record):
 def one_run(server, run, opts, record):
     """The figures of `server` alone (big mailbox, idle sessions; for Dovecot, logins with
     long-lived login processes), which need restarts or take long."""
-    log(f"{server.name}: run {run + 1} of {opts.runs} (load average {os.getloadavg()[0]:.1f})")
     load = os.getloadavg()[0]
+    log(f"{server.name}: run {run + 1} of {opts.runs} (load average {load:.1f})")
     record("load_average", load, load)
     r = bench("login-list", *server.addr(), "--user", "big1", "--repetitions", 5, timeout=600)
     if run == 0:  # later runs find the caches the first one built
@@ -300,8 +300,8 @@ def run_benchmarks(servers, opts, corpus_dirs):
             for server in servers:
                 r = bench("latency", *server.addr(), "--user", "bench1", "--command", "LIST",
                           "--samples", opts.samples)
-                for key in ("p50", "p99"):
-                    record[server.name](f"list_{key}_ms", r[f"round_trip_{key}_ms"], r)
+                record[server.name]("list_p50_ms", r["round_trip_p50_ms"], r)
+                record[server.name]("list_p99_ms", r["round_trip_p99_ms"], None)
         took = time.monotonic() - run_started
         if run + 1 < opts.runs and time.monotonic() - STARTED + took > opts.budget:
             log(f"time budget: stopping after {run + 1} runs")
