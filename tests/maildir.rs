@@ -930,7 +930,7 @@ fn a_quiet_session_drops_its_prefetch() {
     let mut c = server.client();
     c.login("plain", PASSWORD);
     retr(&mut c, 1, None); // prefetches 2
-    server.wait_for_log("quiet: gave back");
+    server.wait_for_log("quiet: prefetch dropped");
     assert_eq!(retr(&mut c, 2, None), b"Subject: two\r\n\r\n2\r\n");
     quit(&mut c);
     assert!(!server.log().contains("served from a prefetch"));

@@ -290,8 +290,10 @@ impl Driver {
             return input;
         }
         self.out = Vec::new(); // empty: everything was flushed
-        self.finish_prefetch(None).await;
-        tracing::debug!("quiet: gave back the output buffer and any prefetch");
+        if self.prefetch.is_some() {
+            self.finish_prefetch(None).await;
+            tracing::debug!("quiet: prefetch dropped");
+        }
         let rest = idle.saturating_sub(QUIET);
         self.read_within(rest, buf).await.unwrap_or(Input::Idle)
     }
