@@ -60,9 +60,11 @@ pub trait Backend: Send + Sync + Sized + 'static {
     /// exits with `plugin PATH: init failed: MESSAGE`. [`PopError::permanent`] is the natural
     /// code; it is not sent to any client.
     ///
-    /// A reload (SIGHUP with a changed plugin or configuration) calls `init` again, possibly in
-    /// the same library, while sessions of the previous backend value finish: keep state in
-    /// the value, not in statics. `init` and the calls the host makes right after it
+    /// A reload (SIGHUP with a changed plugin file, path or configuration) calls `init` again,
+    /// in the same library when the file's content is unchanged, while sessions of the
+    /// previous backend value finish: keep state in the value, not in statics. State that
+    /// must hold across reloads (a maildrop lock) belongs to the host
+    /// ([`Mailbox::maildrop`]) or to the store (a kernel or database lock), not to the value. `init` and the calls the host makes right after it
     /// ([`supports_apop`](Backend::supports_apop), and [`login_delay`](Backend::login_delay)
     /// and [`expire`](Backend::expire) with `None`) have no deadline; keep them reasonably
     /// short all the same (a reload runs them while the server goes on serving).
@@ -86,10 +88,13 @@ pub trait Backend: Send + Sync + Sized + 'static {
     /// the host's plaintext policy allows it). `user` and `password` are as the client sent
     /// them (bytes that are not UTF-8 replaced by U+FFFD).
     ///
-    /// On success, return the maildrop: it holds the maildrop's exclusive lock (RFC 1939 §8)
-    /// until it is dropped, which the host does after QUIT, on disconnect, on timeout and at
-    /// shutdown. Right after, the host calls [`Mailbox::list`]; the login succeeds only if
-    /// that does too.
+    /// On success, return the maildrop. The host keeps it exclusive (RFC 1939 §8): it asks
+    /// [`Mailbox::maildrop`] which maildrop this is and answers a second login to it
+    /// `-ERR [IN-USE]` itself, across reloads, until the first mailbox is dropped (after
+    /// QUIT, on disconnect, on timeout, at shutdown). A lock of the backend's own (a kernel
+    /// `flock`, a database lock) is a second line that also holds against other processes;
+    /// a lock kept in the backend value alone does not survive a reload. Right after, the
+    /// host calls [`Mailbox::list`]; the login succeeds only if that does too.
     ///
     /// Errors:
     /// - wrong user name or wrong password: [`PopError::auth`], the same for both, so that a
@@ -140,6 +145,13 @@ pub trait Backend: Send + Sync + Sized + 'static {
         None
     }
 
+    /// The host stops using this backend value (plugin-api 1.2): a reload replaced it and
+    /// its last session ended, or the server stops. Close pools and flush here, within the
+    /// backend timeout; the value is dropped afterwards, except at a shutdown that calls
+    /// still stuck in the plugin would hold up, where the process exits after this call. The
+    /// default does nothing. Hosts older than 1.2 never call it.
+    fn shutdown(&self) {}
+
     /// How long retrieved mail stays on the server (RFC 2449 EXPIRE), asked like
     /// [`login_delay`](Backend::login_delay) and shown in CAPA. The host only announces it:
     /// removing old mail is the store's business. `None` (the default) announces nothing.
@@ -153,10 +165,11 @@ pub trait Backend: Send + Sync + Sized + 'static {
 /// from whichever blocking-pool thread is free: it must be `Send`, and need not be `Sync`
 /// (a database connection per session is fine).
 ///
-/// It holds the maildrop lock: release it in `Drop` (a guard field does it). Dropping it is
-/// all that happens when a client disconnects without QUIT, times out, or the server shuts
-/// down; nothing is deleted then. The host drops it on its blocking pool, and a panic in
-/// `Drop` is caught.
+/// The host keeps one session per maildrop ([`Mailbox::maildrop`]); a lock of the store's
+/// own, if any, is released in `Drop` (a guard field does it). Dropping it is all that happens
+/// when a client disconnects without QUIT, times out, or the server shuts down; nothing is
+/// deleted then. The host drops it on its blocking pool, after any read of its readers has
+/// ended and before the backend value that made it, and a panic in `Drop` is caught.
 ///
 /// The host keeps the session's view: the numbering, the sizes and the deletion marks of the
 /// list taken at login (RFC 1939 says the maildrop does not change during a session). Mail
@@ -218,6 +231,17 @@ pub trait Mailbox: Send + 'static {
         _lines: u32,
     ) -> Result<Option<MessageReader>, PopError> {
         Ok(None)
+    }
+
+    /// Which maildrop this is (plugin-api 1.2), asked once right after login: the host lets
+    /// one session at a time open an [`Maildrop::Exclusive`] maildrop, answering
+    /// `-ERR [IN-USE]` to the others (across reloads too), and counts sessions per maildrop
+    /// for `--max-sessions-per-user`. Name it so that every login that reaches the same mail
+    /// gives the same name (`ALICE` and `alice`, aliases), and so that logins to different
+    /// mail never share one. `None` (the default, and what the host assumes of plugins
+    /// before 1.2) is an exclusive maildrop named by the user name as the client typed it.
+    fn maildrop(&self) -> Option<crate::Maildrop> {
+        None
     }
 
     /// The UPDATE state (RFC 1939 §6): called exactly once when the client sends QUIT in the

@@ -1,9 +1,13 @@
 //! Conversions between the author's types and the ABI's, used by both sides of the boundary.
 
 use crate::ffi::{
-    FfiConnection, FfiError, FfiMessageInfo, FfiMessageRef, FfiPluginInfo, EXPIRE_NEVER,
+    FfiConnection, FfiConnectionDetails, FfiError, FfiMaildrop, FfiMessageInfo, FfiMessageRef,
+    FfiPluginInfo, EXPIRE_NEVER,
 };
-use crate::{Connection, Expire, MessageInfo, MessageRef, PluginInfo, PopError};
+use crate::{
+    Connection, ConnectionDetails, Expire, Maildrop, MessageInfo, MessageRef, PluginInfo,
+    PopError,
+};
 use abi_stable::std_types::{ROption, RResult, RStr};
 use std::net::{Ipv4Addr, SocketAddr};
 
@@ -40,18 +44,19 @@ impl From<&Connection> for FfiConnection {
     }
 }
 
+/// The host always sends `SocketAddr::to_string()`; the fallback only guards against a
+/// foreign host.
+fn parse_addr(addr: &str) -> SocketAddr {
+    addr.parse()
+        .unwrap_or(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)))
+}
+
 impl From<&FfiConnection> for Connection {
     fn from(conn: &FfiConnection) -> Self {
-        // The host always sends `SocketAddr::to_string()`; the fallback only guards against a
-        // foreign host.
-        let parse = |s: &str| {
-            s.parse()
-                .unwrap_or(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)))
-        };
         Self {
             id: conn.id,
-            peer: parse(&conn.peer),
-            local: parse(&conn.local),
+            peer: parse_addr(&conn.peer),
+            local: parse_addr(&conn.local),
             tls: conn.tls,
         }
     }
@@ -132,4 +137,52 @@ pub(crate) fn expire_from_ffi(expire: ROption<u32>) -> Option<Expire> {
 
 pub(crate) fn user_to_ffi(user: Option<&str>) -> ROption<RStr<'_>> {
     user.map(RStr::from_str).into()
+}
+
+impl From<&ConnectionDetails> for FfiConnectionDetails {
+    fn from(details: &ConnectionDetails) -> Self {
+        Self {
+            tls_version: details.tls_version.clone().map(Into::into).into(),
+            sni: details.sni.clone().map(Into::into).into(),
+            local: details.local.to_string().into(),
+            proxied: details.proxied,
+            client_known: details.client_known,
+        }
+    }
+}
+
+impl From<FfiConnectionDetails> for ConnectionDetails {
+    fn from(details: FfiConnectionDetails) -> Self {
+        Self {
+            tls_version: details.tls_version.into_option().map(Into::into),
+            sni: details.sni.into_option().map(Into::into),
+            local: parse_addr(&details.local),
+            proxied: details.proxied,
+            client_known: details.client_known,
+        }
+    }
+}
+
+impl From<Maildrop> for FfiMaildrop {
+    fn from(maildrop: Maildrop) -> Self {
+        let (name, shared) = match maildrop {
+            Maildrop::Exclusive(name) => (name, false),
+            Maildrop::Shared(name) => (name, true),
+        };
+        Self {
+            name: name.into(),
+            shared,
+        }
+    }
+}
+
+impl From<FfiMaildrop> for Maildrop {
+    fn from(maildrop: FfiMaildrop) -> Self {
+        let name = maildrop.name.into();
+        if maildrop.shared {
+            Maildrop::Shared(name)
+        } else {
+            Maildrop::Exclusive(name)
+        }
+    }
 }

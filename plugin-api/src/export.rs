@@ -7,7 +7,7 @@ use crate::convert::expire_to_ffi;
 use crate::ffi::*;
 use crate::{log, Backend, Connection, Mailbox, MessageReader, MessageRef, PopError};
 use abi_stable::prefix_type::PrefixTypeTrait;
-use abi_stable::sabi_trait::TD_Opaque;
+use abi_stable::sabi_trait::{TD_CanDowncast, TD_Opaque};
 use abi_stable::std_types::{ROption, RResult, RSlice, RSliceMut, RStr, RVec};
 use std::any::Any;
 use std::mem::ManuallyDrop;
@@ -72,7 +72,37 @@ extern "C" fn extension<B: Backend>(name: RStr<'_>) -> ROption<Extension> {
     static PREFETCH: Prefetch = Prefetch { enabled: true };
     match name.as_str() {
         Prefetch::NAME if B::PREFETCH => ROption::RSome(Extension::new(&PREFETCH)),
+        PluginCalls::NAME => ROption::RSome(Extension::new(plugin_calls::<B>())),
         _ => ROption::RNone,
+    }
+}
+
+/// plugin-api 1.2's callbacks for backend `B`. They get the ABI objects the host holds and
+/// find the author's values in them again: the export glue makes every backend and mailbox
+/// downcast-capable for this.
+fn plugin_calls<B: Backend>() -> &'static PluginCalls {
+    struct Calls<B>(std::marker::PhantomData<B>);
+    impl<B: Backend> Calls<B> {
+        const TABLE: &'static PluginCalls = &PluginCalls {
+            maildrop: maildrop::<B>,
+            shutdown: shutdown::<B>,
+        };
+    }
+    Calls::<B>::TABLE
+}
+
+extern "C" fn maildrop<B: Backend>(mailbox: &MailboxBox) -> ROption<FfiMaildrop> {
+    let Ok(mailbox) = mailbox.obj.downcast_as::<MailboxAdapter<B::Mailbox>>() else {
+        return ROption::RNone;
+    };
+    guarded_or("maildrop", None, || mailbox.0.maildrop())
+        .map(FfiMaildrop::from)
+        .into()
+}
+
+extern "C" fn shutdown<B: Backend>(backend: &BackendBox) {
+    if let Ok(backend) = backend.obj.downcast_as::<BackendAdapter<B>>() {
+        guarded_or("shutdown", (), || backend.0.shutdown())
     }
 }
 
@@ -97,8 +127,8 @@ extern "C" fn init<B: Backend>(
         crate::context::connect(host, B::describe().name);
         let backend = B::init(config.as_str())?;
         Ok(FfiBackend_TO::from_value(
-            BackendAdapter(backend),
-            TD_Opaque,
+            BackendAdapter(DropGuard::new(backend)),
+            TD_CanDowncast,
         ))
     })
 }
@@ -165,10 +195,10 @@ impl<T> DerefMut for DropGuard<T> {
     }
 }
 
-struct BackendAdapter<B>(B);
+struct BackendAdapter<B>(DropGuard<B>);
 
 fn mailbox_box<M: Mailbox>(mailbox: M) -> MailboxBox {
-    FfiMailbox_TO::from_value(MailboxAdapter(DropGuard::new(mailbox)), TD_Opaque)
+    FfiMailbox_TO::from_value(MailboxAdapter(DropGuard::new(mailbox)), TD_CanDowncast)
 }
 
 impl<B: Backend> FfiBackend for BackendAdapter<B> {

@@ -152,17 +152,37 @@ pub struct HostContext {
 /// The way to grow the contract within 1.x: a new plugin offers a `'static` value (a
 /// `#[repr(C)]` `StableAbi` struct, say a table of `extern "C"` functions) under a name; a new
 /// host asks for it by name with [`crate::host::Plugin::extension`] and gets `None` from
-/// plugins that predate it, and a value only if its layout is compatible.
+/// plugins that predate it, and a value only if its layout is compatible. The same holds the
+/// other way for what a host offers its plugins ([`crate::host_extension`]).
+///
+/// The fields are private so that safe code can only make an `Extension` from a real
+/// `&'static` value, and `Sync` is required because the value is shared by every thread of
+/// the process:
+///
+/// ```compile_fail
+/// # use pop3_plugin_api::ffi::Extension;
+/// # use abi_stable::StableAbi;
+/// // A forged pointer: refused, the fields are private.
+/// let forged = Extension { layout: <u32 as StableAbi>::LAYOUT, value: 8 as *const () };
+/// ```
+///
+/// ```compile_fail
+/// # use pop3_plugin_api::ffi::Extension;
+/// // Not `Sync`: refused.
+/// static CELL: std::cell::Cell<u32> = std::cell::Cell::new(0);
+/// let ext = Extension::new(&CELL);
+/// ```
 #[repr(C)]
 #[derive(StableAbi, Clone, Copy)]
 pub struct Extension {
-    pub layout: &'static TypeLayout,
-    pub value: *const (),
+    layout: &'static TypeLayout,
+    value: *const (),
 }
 
 impl Extension {
-    /// Offers `value` under its own layout, for [`PluginModule::extension`].
-    pub fn new<T: StableAbi>(value: &'static T) -> Self {
+    /// Offers `value` under its own layout, for [`PluginModule::extension`] or
+    /// [`HostContext::extension`].
+    pub fn new<T: StableAbi + Sync>(value: &'static T) -> Self {
         Self {
             layout: T::LAYOUT,
             value: (value as *const T).cast(),
@@ -170,12 +190,13 @@ impl Extension {
     }
 
     /// The value, if its layout is compatible with `T`.
-    pub fn get<T: StableAbi>(self) -> Option<&'static T> {
+    pub fn get<T: StableAbi + Sync>(self) -> Option<&'static T> {
         abi_stable::abi_stability::check_layout_compatibility(T::LAYOUT, self.layout)
             .into_result()
             .ok()?;
-        // SAFETY: `value` came from `Extension::new` with a `&'static` of a type whose layout
-        // is `self.layout`, and abi_stable just checked that layout against `T`'s.
+        // SAFETY: an `Extension` is only made by `Extension::new` (its fields are private),
+        // from a `&'static` of a `Sync` type whose layout is `self.layout`, and abi_stable
+        // just checked that layout against `T`'s.
         Some(unsafe { &*self.value.cast::<T>() })
     }
 }
@@ -192,9 +213,58 @@ impl Prefetch {
     pub const NAME: &'static str = "prefetch";
 }
 
-/// The `extension` of an ABI v1 plugin or host: it offers none.
-pub(crate) extern "C" fn no_extension(_name: RStr<'_>) -> ROption<Extension> {
-    ROption::RNone
+/// plugin-api 1.2's additions to a plugin, offered under [`PluginCalls::NAME`] by every plugin
+/// built against 1.2 or later: [`crate::Mailbox::maildrop`] and [`crate::Backend::shutdown`].
+/// Frozen like everything in ABI v1: a later addition comes as another table under another
+/// name.
+#[repr(C)]
+#[derive(StableAbi)]
+pub struct PluginCalls {
+    /// The maildrop a mailbox made by this plugin opened; `RNone` for "the user name as
+    /// typed".
+    pub maildrop: extern "C" fn(mailbox: &MailboxBox) -> ROption<FfiMaildrop>,
+    /// The host stops using this backend (a reload replaced it, or the server stops).
+    pub shutdown: extern "C" fn(backend: &BackendBox),
+}
+
+impl PluginCalls {
+    pub const NAME: &'static str = "pop3host/1.2/plugin";
+}
+
+/// [`crate::Maildrop`] across the boundary.
+#[repr(C)]
+#[derive(StableAbi)]
+pub struct FfiMaildrop {
+    pub name: RString,
+    pub shared: bool,
+}
+
+/// plugin-api 1.2's services of a host, offered under [`HostCalls::NAME`] in
+/// [`HostContext::extension`]: [`crate::call_deadline`] and [`crate::Connection::details`].
+#[repr(C)]
+#[derive(StableAbi)]
+pub struct HostCalls {
+    /// Milliseconds left before the host stops waiting for the call running on this thread;
+    /// `RNone` outside a call.
+    pub call_deadline: extern "C" fn() -> ROption<u64>,
+    /// What the host knows of connection `id` beyond [`FfiConnection`], while it is open.
+    pub connection: extern "C" fn(id: u64) -> ROption<FfiConnectionDetails>,
+}
+
+impl HostCalls {
+    pub const NAME: &'static str = "pop3host/1.2/host";
+}
+
+/// [`crate::ConnectionDetails`] across the boundary.
+#[repr(C)]
+#[derive(StableAbi)]
+pub struct FfiConnectionDetails {
+    pub tls_version: ROption<RString>,
+    pub sni: ROption<RString>,
+    /// `SocketAddr` in its `Display` form.
+    pub local: RString,
+    pub proxied: bool,
+    pub client_known: bool,
 }
 
 /// The root module every plugin exports (through [`crate::export_plugin!`]). Its fields are

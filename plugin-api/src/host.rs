@@ -7,12 +7,15 @@
 
 use crate::convert::{expire_from_ffi, into_result, user_to_ffi};
 use crate::ffi::*;
-use crate::{Connection, Expire, MessageInfo, MessageRef, PluginInfo, PopError};
+use crate::{Connection, Expire, Maildrop, MessageInfo, MessageRef, PluginInfo, PopError};
 use abi_stable::library::{lib_header_from_path, LibraryError};
 use abi_stable::prefix_type::PrefixTypeTrait;
 use abi_stable::std_types::{RSlice, RStr};
 use abi_stable::StableAbi;
 use std::path::Path;
+use std::sync::Arc;
+
+pub use crate::host_services::{with_deadline, OpenConnection};
 
 /// A loaded plugin library. Never unloaded: its code may still run in abandoned calls.
 pub struct Plugin {
@@ -73,7 +76,8 @@ fn layout_summary(report: &str) -> String {
 }
 
 /// Loads the plugin at `path`: the typed load through its library header, which (unlike
-/// `RootModule::load_from_file`) never returns a module cached from another path.
+/// `RootModule::load_from_file`) never returns a module cached from another path. The host
+/// probes the library first and keeps it open, so this finds it loaded already.
 pub fn load(path: &Path) -> Result<Plugin, LoadError> {
     let header = lib_header_from_path(path)?;
     let module = header.init_root_module::<PluginModuleRef>()?;
@@ -89,10 +93,14 @@ impl Plugin {
     pub fn init(&self, config: &str) -> Result<BackendHandle, PopError> {
         let host = HostContext {
             log: log_to_tracing,
-            extension: no_extension,
+            extension: crate::host_services::extension,
         }
         .leak_into_prefix();
-        into_result((self.module.init())(RStr::from_str(config), host)).map(BackendHandle)
+        let backend = into_result((self.module.init())(RStr::from_str(config), host))?;
+        Ok(BackendHandle(Arc::new(Generation {
+            backend,
+            calls: self.extension::<PluginCalls>(PluginCalls::NAME),
+        })))
     }
 
     /// Whether the plugin lets the host prefetch messages ([`crate::Backend::PREFETCH`]).
@@ -102,7 +110,7 @@ impl Plugin {
     }
 
     /// An addition to ABI v1 offered by the plugin under `name`, if its layout matches `T`.
-    pub fn extension<T: StableAbi>(&self, name: &str) -> Option<&'static T> {
+    pub fn extension<T: StableAbi + Sync>(&self, name: &str) -> Option<&'static T> {
         (self.module.extension())(RStr::from_str(name))
             .into_option()?
             .get()
@@ -120,16 +128,26 @@ extern "C" fn log_to_tracing(level: LogLevel, plugin: RStr<'_>, message: RStr<'_
     }
 }
 
-/// An initialised backend; see [`crate::Backend`] for what each call means.
-pub struct BackendHandle(BackendBox);
+/// One backend value and the 1.2 callbacks of the library that made it. Every mailbox and
+/// reader holds it, so it is dropped after the last of them.
+struct Generation {
+    backend: BackendBox,
+    /// `None` for plugins built before 1.2.
+    calls: Option<&'static PluginCalls>,
+}
+
+/// An initialised backend; see [`crate::Backend`] for what each call means. Clones share the
+/// value, which the plugin drops when the last clone, mailbox and reader are gone.
+#[derive(Clone)]
+pub struct BackendHandle(Arc<Generation>);
 
 impl BackendHandle {
     pub fn connect(&self, conn: &Connection) -> Result<(), PopError> {
-        into_result(self.0.connect(&conn.into()))
+        into_result(self.0.backend.connect(&conn.into()))
     }
 
     pub fn disconnect(&self, conn: &Connection) {
-        self.0.disconnect(&conn.into())
+        self.0.backend.disconnect(&conn.into())
     }
 
     pub fn authenticate(
@@ -138,15 +156,15 @@ impl BackendHandle {
         password: &str,
         conn: &Connection,
     ) -> Result<MailboxHandle, PopError> {
-        into_result(
-            self.0
-                .authenticate(user.into(), password.into(), &conn.into()),
-        )
-        .map(MailboxHandle)
+        let mailbox = self
+            .0
+            .backend
+            .authenticate(user.into(), password.into(), &conn.into());
+        into_result(mailbox).map(|mailbox| self.mailbox(mailbox))
     }
 
     pub fn supports_apop(&self) -> bool {
-        self.0.supports_apop()
+        self.0.backend.supports_apop()
     }
 
     pub fn apop(
@@ -156,37 +174,55 @@ impl BackendHandle {
         timestamp: &str,
         conn: &Connection,
     ) -> Result<MailboxHandle, PopError> {
-        into_result(
+        let mailbox =
             self.0
-                .apop(user.into(), digest.into(), timestamp.into(), &conn.into()),
-        )
-        .map(MailboxHandle)
+                .backend
+                .apop(user.into(), digest.into(), timestamp.into(), &conn.into());
+        into_result(mailbox).map(|mailbox| self.mailbox(mailbox))
     }
 
     pub fn login_delay(&self, user: Option<&str>) -> Option<u32> {
-        self.0.login_delay(user_to_ffi(user)).into_option()
+        self.0.backend.login_delay(user_to_ffi(user)).into_option()
     }
 
     pub fn expire(&self, user: Option<&str>) -> Option<Expire> {
-        expire_from_ffi(self.0.expire(user_to_ffi(user)))
+        expire_from_ffi(self.0.backend.expire(user_to_ffi(user)))
+    }
+
+    /// [`crate::Backend::shutdown`]; nothing for plugins built before 1.2.
+    pub fn shutdown(&self) {
+        if let Some(calls) = self.0.calls {
+            (calls.shutdown)(&self.0.backend)
+        }
+    }
+
+    fn mailbox(&self, mailbox: MailboxBox) -> MailboxHandle {
+        MailboxHandle {
+            mailbox,
+            generation: self.0.clone(),
+        }
     }
 }
 
 /// A logged-in session's maildrop; dropping it releases the plugin's lock.
-pub struct MailboxHandle(MailboxBox);
+pub struct MailboxHandle {
+    // Declared first: dropped before the backend it came from.
+    mailbox: MailboxBox,
+    generation: Arc<Generation>,
+}
 
 impl MailboxHandle {
     pub fn list(&mut self) -> Result<Vec<MessageInfo>, PopError> {
-        let list: Vec<FfiMessageInfo> = into_result(self.0.list())?;
+        let list: Vec<FfiMessageInfo> = into_result(self.mailbox.list())?;
         Ok(list.into_iter().map(MessageInfo::from).collect())
     }
 
     pub fn size(&mut self, msg: MessageRef<'_>) -> Result<Option<u64>, PopError> {
-        into_result(self.0.size(msg.into()))
+        into_result(self.mailbox.size(msg.into()))
     }
 
     pub fn retrieve(&mut self, msg: MessageRef<'_>) -> Result<ReaderHandle, PopError> {
-        into_result(self.0.retrieve(msg.into())).map(ReaderHandle)
+        into_result(self.mailbox.retrieve(msg.into())).map(|reader| self.reader(reader))
     }
 
     pub fn top(
@@ -194,23 +230,50 @@ impl MailboxHandle {
         msg: MessageRef<'_>,
         lines: u32,
     ) -> Result<Option<ReaderHandle>, PopError> {
-        let reader: Option<ReaderBox> = into_result(self.0.top(msg.into(), lines))?;
-        Ok(reader.map(ReaderHandle))
+        let reader: Option<ReaderBox> = into_result(self.mailbox.top(msg.into(), lines))?;
+        Ok(reader.map(|reader| self.reader(reader)))
     }
 
     pub fn delete(&mut self, msgs: &[MessageRef<'_>]) -> Result<(), PopError> {
         let msgs: Vec<FfiMessageRef<'_>> = msgs.iter().map(|&m| m.into()).collect();
-        into_result(self.0.delete(RSlice::from_slice(&msgs)))
+        into_result(self.mailbox.delete(RSlice::from_slice(&msgs)))
+    }
+
+    /// [`crate::Mailbox::maildrop`]; `None` also from plugins built before 1.2.
+    pub fn maildrop(&self) -> Option<Maildrop> {
+        let calls = self.generation.calls?;
+        (calls.maildrop)(&self.mailbox)
+            .into_option()
+            .map(Maildrop::from)
+    }
+
+    fn reader(&self, reader: ReaderBox) -> ReaderHandle {
+        ReaderHandle {
+            reader,
+            _generation: self.generation.clone(),
+        }
     }
 }
 
 /// A message being read from the plugin.
-pub struct ReaderHandle(ReaderBox);
+pub struct ReaderHandle {
+    // Declared first: dropped before the backend it came from.
+    reader: ReaderBox,
+    _generation: Arc<Generation>,
+}
 
 impl ReaderHandle {
-    /// Fills `buf` from the start; 0 is the end of the message.
+    /// Fills `buf` from the start; 0 is the end of the message. A plugin that claims to have
+    /// read more than `buf` holds gets a `SYS/TEMP` error, never an out-of-bounds slice.
     pub fn read(&mut self, buf: &mut [u8]) -> Result<usize, PopError> {
-        into_result(self.0.read(buf.into()))
+        let capacity = buf.len();
+        let n: usize = into_result(self.reader.read(buf.into()))?;
+        if n > capacity {
+            return Err(PopError::temporary(format!(
+                "the plugin's reader claimed {n} octets read into a buffer of {capacity}"
+            )));
+        }
+        Ok(n)
     }
 }
 

@@ -270,15 +270,18 @@ mod error;
 mod export;
 pub mod ffi;
 pub mod host;
+mod host_services;
 pub mod log;
 mod size;
 mod types;
 
 pub use backend::{Backend, Mailbox, MessageReader};
-pub use context::host_extension;
+pub use context::{call_deadline, host_extension};
 pub use error::{PopError, ResponseCode};
 pub use size::{crlf_size, SizeCounter};
-pub use types::{Connection, Expire, MessageInfo, MessageRef, PluginInfo};
+pub use types::{
+    Connection, ConnectionDetails, Expire, Maildrop, MessageInfo, MessageRef, PluginInfo,
+};
 
 /// What [`export_plugin!`] expands to; not part of the API.
 #[doc(hidden)]

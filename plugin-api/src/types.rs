@@ -16,6 +16,62 @@ pub struct Connection {
     pub tls: bool,
 }
 
+impl Connection {
+    /// More of what the host knows of this connection (plugin-api 1.2): TLS version and SNI
+    /// name, the address the client connected to, whether the address came from a PROXY
+    /// header. Asked of the host at the time of the call, so it is current (STLS changes it).
+    /// `None` from hosts older than 1.2, after the connection closed, and in unit tests.
+    pub fn details(&self) -> Option<ConnectionDetails> {
+        crate::context::connection_details(self.id)
+    }
+}
+
+/// What [`Connection::details`] tells. More fields may come in later 1.x versions, so it
+/// cannot be built with a struct literal outside this crate; hosts use
+/// [`ConnectionDetails::new`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConnectionDetails {
+    /// The negotiated TLS version (`"TLSv1.3"`), `None` in plaintext.
+    pub tls_version: Option<String>,
+    /// The server name the client asked for in its TLS handshake (SNI), if any.
+    pub sni: Option<String>,
+    /// The address the client connected to: behind a PROXY header, the one the header names.
+    pub local: SocketAddr,
+    /// Whether [`Connection::peer`] and `local` came from a PROXY header.
+    pub proxied: bool,
+    /// `false` when a PROXY header named no client (`UNKNOWN`, `LOCAL`, a Unix socket): then
+    /// [`Connection::peer`] is the proxy's own address, not the client's.
+    pub client_known: bool,
+}
+
+impl ConnectionDetails {
+    /// A plaintext, direct connection to `local`.
+    pub fn new(local: SocketAddr) -> Self {
+        Self {
+            tls_version: None,
+            sni: None,
+            local,
+            proxied: false,
+            client_known: true,
+        }
+    }
+}
+
+/// Which maildrop a mailbox opened, as the backend names it ([`crate::Mailbox::maildrop`]):
+/// the key of the host's RFC 1939 lock and of `--max-sessions-per-user`. Two logins that
+/// reach the same maildrop under different names (`ALICE` and `alice`, an alias) must give
+/// the same name here.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Maildrop {
+    /// One session at a time (RFC 1939 §8): while one is open, the host answers a second
+    /// login `-ERR [IN-USE]`, also when the second comes after a reload.
+    Exclusive(String),
+    /// Many sessions at once (a shared or read-only maildrop); the name still counts for
+    /// `--max-sessions-per-user`.
+    Shared(String),
+}
+
 /// One message of a maildrop, as listed at login by [`crate::Mailbox::list`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MessageInfo {
