@@ -267,7 +267,10 @@ fn finish_on_a(mut old: Client) {
         "the old session lost A"
     );
     assert!(!old.body().is_empty());
-    assert!(old.cmd("QUIT").starts_with("+OK"), "the old session ends cleanly");
+    assert!(
+        old.cmd("QUIT").starts_with("+OK"),
+        "the old session ends cleanly"
+    );
 }
 
 #[test]

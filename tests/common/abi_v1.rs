@@ -118,7 +118,12 @@ impl V1Host {
     /// Sends one command and returns its answer line (`ok ...` or `err CODE "..."`).
     pub fn call(&mut self, command: &str) -> String {
         let stdin = self.stdin.as_mut().expect("not finished");
-        writeln!(stdin, "{command}").expect("abi-v1-host reads its script");
+        if let Err(why) = writeln!(stdin, "{command}") {
+            panic!(
+                "{command}: abi-v1-host took no command ({why}); stderr:\n{}",
+                self.stderr()
+            );
+        }
         self.answers.recv_timeout(DEADLINE).unwrap_or_else(|why| {
             panic!("{command}: no answer ({why}); stderr:\n{}", self.stderr())
         })
