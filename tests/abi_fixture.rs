@@ -1,19 +1,25 @@
-//! The ABI compatibility promise, tested: today's pop3host loads and serves a plugin built
-//! against the frozen pop3_plugin_api 1.0.0 in `tests/fixtures/abi-v1` (see its README). A
-//! change to plugin-api or the host that would break plugins already out there fails here.
+//! The ABI compatibility promise, tested both ways with the frozen pop3_plugin_api 1.0.0 in
+//! `tests/fixtures/abi-v1` (see its README): today's pop3host loads and serves a plugin built
+//! against it, and a host built against it (`abi-v1-host`) loads today's plugins and drives
+//! them through every callback. A change to plugin-api, the host or the plugins that would
+//! break plugins or hosts already out there fails here.
 
 mod common;
 
-use common::{bin_dir, crlf_normalized, pop3host, unstuff, Server};
+use common::abi_v1::{
+    cargo_build, fixture_dir, fixture_plugin, fixture_target_dir, profile, V1Host,
+};
+use common::{crlf_normalized, plugin, pop3host, temp_path, unstuff, Server};
 use md5::{Digest, Md5};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 
 /// MD5 of the frozen copy (`plugin-api/Cargo.toml`, `plugin-api/src/*.rs`) and of the
 /// fixture's `Cargo.lock`. It changes only when the copy is refreshed, which happens only on
-/// an ABI major bump (README, "Refreshing").
-const FROZEN_DIGEST: &str = "622c8f7437a7dadb49406b4f111825c5";
+/// an ABI major bump (README, "Refreshing"), or when a crate of the fixture's own joins its
+/// lock (the last time: `host`, whose lock entry is the only change; the copy and every
+/// dependency stayed as they were).
+const FROZEN_DIGEST: &str = "f026a7fa1790e6f736d2313ec94b9534";
 
 /// The messages of the fixture plugin, as it serves them.
 const MESSAGES: [(&str, &str); 3] = [
@@ -24,56 +30,6 @@ const MESSAGES: [(&str, &str); 3] = [
 
 /// What the fixture plugin accepts as the APOP digest of `v1`.
 const APOP_DIGEST: &str = "0123456789abcdef0123456789abcdef";
-
-fn fixture_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/abi-v1")
-}
-
-/// `<main target dir>/abi-v1-fixture`: beside the main build, wherever CARGO_TARGET_DIR put
-/// it, but its own directory, since the fixture is another workspace with another lock.
-fn fixture_target_dir() -> PathBuf {
-    bin_dir()
-        .parent()
-        .expect("the target dir holds the profile dir")
-        .join("abi-v1-fixture")
-}
-
-fn profile() -> &'static str {
-    if bin_dir().ends_with("release") {
-        "release"
-    } else {
-        "debug"
-    }
-}
-
-/// Builds the workspace at `dir` (the fixture or a mutant of it) with the locked
-/// dependencies, into the fixture's target dir.
-fn cargo_build(dir: &Path) {
-    let mut cargo = Command::new(env!("CARGO"));
-    cargo
-        .args(["build", "--quiet", "--locked", "--manifest-path"])
-        .arg(dir.join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(fixture_target_dir());
-    if profile() == "release" {
-        cargo.arg("--release");
-    }
-    let status = cargo.status().expect("cargo runs");
-    assert!(status.success(), "building {} failed", dir.display());
-}
-
-/// The fixture plugin, built once per test binary.
-fn fixture_plugin() -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            cargo_build(&fixture_dir());
-            fixture_target_dir()
-                .join(profile())
-                .join("libabi_v1_fixture.so")
-        })
-        .clone()
-}
 
 fn describe(plugin: &Path) -> Output {
     Command::new(pop3host())
@@ -220,7 +176,248 @@ fn the_frozen_v1_plugin_serves_every_callback() {
     assert!(server.is_running(), "{}", server.log());
 }
 
-/// The other direction: a plugin whose v1 layout differs from the host's (two fields of
+// --- the other direction: today's plugins in a 1.0 host --------------------------------
+
+/// A plugin's mailbox as `abi-v1-host` listed it: (size from the list, id) per message.
+fn listing(answer: &str) -> Vec<(Option<usize>, String)> {
+    let entries = answer.split_whitespace().map(|entry| {
+        let (size, id) = entry.split_once(':').expect("SIZE:ID");
+        (size.parse().ok(), id.to_string())
+    });
+    let listed: Vec<_> = entries.collect();
+    let mut ids: Vec<&String> = listed.iter().map(|(_, id)| id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), listed.len(), "ids are unique: {answer}");
+    listed
+}
+
+/// Lists the mailbox in `slot`, asks `size` of every message and retrieves it to the end
+/// (into `dir`); checks that every size, listed or from `size`, is the message's size on the
+/// wire. Returns (id, text) per message, in list order.
+fn every_message(host: &mut V1Host, slot: &str, dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let listed = listing(&host.ok(&format!("list {slot}")));
+    let mut messages = Vec::new();
+    for (index, (listed_size, id)) in listed.into_iter().enumerate() {
+        let file = dir.join(format!("{slot}-{index}.eml"));
+        let octets = host.ok(&format!("retrieve {slot} {index} {id} {}", file.display()));
+        let text = std::fs::read(&file).unwrap();
+        assert_eq!(octets, text.len().to_string(), "{id}: octets read");
+        let wire = crlf_normalized(&text).len();
+        let size = host.ok(&format!("size {slot} {index} {id}"));
+        assert_eq!(size, wire.to_string(), "{id}: size");
+        if let Some(listed) = listed_size {
+            assert_eq!(listed, wire, "{id}: listed size");
+        }
+        messages.push((id, text));
+    }
+    messages
+}
+
+/// What today's pop3host says of `plugin`, as `abi-v1-host` answers `describe`.
+fn described(plugin: &Path) -> String {
+    let output = describe(plugin);
+    assert!(output.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let field = |key: &str| json[key].as_str().unwrap().to_string();
+    let fields = ["name", "version", "description", "config_help"].map(field);
+    format!(
+        "ok {:?} {:?} {:?} {:?}",
+        fields[0], fields[1], fields[2], fields[3]
+    )
+}
+
+/// RFC 1939 §7: lowercase hex of MD5(timestamp + secret).
+fn apop_digest(timestamp: &str, secret: &str) -> String {
+    format!("{:x}", Md5::digest(format!("{timestamp}{secret}")))
+}
+
+const TIMESTAMP: &str = "<4711.1.1700000000@abi-v1-host>";
+const CONNECT: &str = "connect c 42 127.0.0.1:50000 127.0.0.1:110 false";
+
+/// A fresh directory for the messages `abi-v1-host` retrieves.
+fn scratch(name: &str) -> PathBuf {
+    let dir = temp_path(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The promise's other half ("a newer plugin loads in an older host as far as the layout
+/// goes"): static-messages as built from this workspace, in a host built against the frozen
+/// 1.0.0, through every callback. Its built-in maildrop (user `test`, six messages: dot lines,
+/// bare LF, no final newline, NUL bytes, a 4 MiB stream) with settings for `login_delay`
+/// and `expire`, and a user whose `authenticate` panics.
+#[test]
+fn a_v1_host_drives_todays_static_messages_through_every_callback() {
+    let plugin = plugin("static_messages");
+    let dir = scratch("v1-host-static");
+    let mut host = V1Host::start(&plugin);
+    assert_eq!(host.call("describe"), described(&plugin));
+    let refused = host.call(r#"init {"users": 1}"#);
+    assert!(refused.starts_with("err SYS/PERM "), "{refused}");
+    let config = serde_json::json!({
+        "users": {
+            "test": {"password": "test", "apop_secret": "test", "builtin": true,
+                     "login_delay": 60, "expire": 30},
+            "panics": {"password": "pw"},
+        },
+        "login_delay": 5,
+        "expire": "never",
+        "faults": [{"callback": "authenticate", "action": "panic", "user": "panics"}],
+    });
+    host.ok(&format!("init {config}"));
+    assert_eq!(host.ok("supports_apop"), "true");
+    assert_eq!(host.ok("login_delay"), "5");
+    assert_eq!(host.ok("login_delay test"), "60");
+    assert_eq!(host.ok("expire"), "never");
+    assert_eq!(host.ok("expire test"), "30");
+    host.ok(CONNECT);
+
+    // Error codes cross as they are; a panic is caught by today's export glue.
+    let auth = host.call("auth a c test wrong");
+    assert!(auth.starts_with("err AUTH "), "{auth}");
+    let auth = host.call("auth a c nobody test");
+    assert!(auth.starts_with("err AUTH "), "{auth}");
+    let panicked = host.call("auth a c panics pw");
+    assert!(panicked.starts_with("err SYS/TEMP "), "{panicked}");
+
+    // A login, and a second one while the first mailbox lives.
+    host.ok("auth a c test test");
+    let in_use = host.call("auth b c test test");
+    assert!(in_use.starts_with("err IN-USE "), "{in_use}");
+    let digest = apop_digest(TIMESTAMP, "test");
+    let in_use = host.call(&format!("apop b c test {digest} {TIMESTAMP}"));
+    assert!(in_use.starts_with("err IN-USE "), "{in_use}");
+
+    let messages = every_message(&mut host, "a", &dir);
+    let ids: Vec<&str> = messages.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["test-1", "test-2", "test-3", "test-4", "test-5", "test-6"]
+    );
+    assert!(
+        messages[5].1.len() > 4_000_000,
+        "the stream, read to its end"
+    );
+    // static-messages leaves TOP to the host (it cuts `retrieve`).
+    let top = dir.join("top.eml");
+    assert_eq!(
+        host.ok(&format!("top a 0 test-1 1 {}", top.display())),
+        "none"
+    );
+
+    // Deletions last for the backend's life: the next session no longer lists test-2.
+    host.ok("delete a 1 test-2");
+    host.ok("drop a");
+    let wrong = host.call(&format!("apop b c test {} {TIMESTAMP}", "0".repeat(32)));
+    assert!(wrong.starts_with("err AUTH "), "{wrong}");
+    host.ok(&format!("apop b c test {digest} {TIMESTAMP}"));
+    let remaining = listing(&host.ok("list b"));
+    let ids: Vec<&str> = remaining.iter().map(|(_, id)| id.as_str()).collect();
+    assert_eq!(ids, ["test-1", "test-3", "test-4", "test-5", "test-6"]);
+    host.ok("drop b");
+    host.ok("disconnect c");
+    host.ok("drop_backend");
+    host.finish();
+}
+
+/// The maildir plugin as built from this workspace, in the 1.0 host, on a maildir made here:
+/// its `delete` removes the file.
+#[test]
+fn a_v1_host_drives_todays_maildir_plugin_through_every_callback() {
+    let site = scratch("v1-host-maildir");
+    let users = Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins/maildir/tests/data/users");
+    std::fs::copy(users, site.join("users")).unwrap();
+    let maildir = site.join("mail/plain");
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(maildir.join(sub)).unwrap();
+    }
+    let files = [
+        ("new/1700000001.M1P1.host", "Subject: one\n\nbare\nlf\n"),
+        (
+            "new/1700000002.M2P1.host",
+            "Subject: two\r\n\r\n.dot\r\nno end",
+        ),
+        (
+            "cur/1700000003.M3P1.host:2,S",
+            "Subject: three\r\n\r\nseen\r\n",
+        ),
+    ];
+    for (path, text) in files {
+        std::fs::write(maildir.join(path), text).unwrap();
+    }
+    let retrieved = scratch("v1-host-maildir-retrieved");
+
+    let plugin = plugin("maildir");
+    let mut host = V1Host::start(&plugin);
+    assert_eq!(host.call("describe"), described(&plugin));
+    let config = serde_json::json!({
+        "passwd_file": site.join("users"),
+        "maildir": format!("{}/mail/%u", site.display()),
+    });
+    host.ok(&format!("init {config}"));
+    assert_eq!(host.ok("supports_apop"), "true", "a PLAIN user exists");
+    for command in ["login_delay", "login_delay plain", "expire", "expire plain"] {
+        host.ok(command);
+    }
+    host.ok(CONNECT);
+    let auth = host.call("auth a c plain wrong");
+    assert!(auth.starts_with("err AUTH "), "{auth}");
+    host.ok("auth a c plain password");
+    let in_use = host.call("auth b c plain password");
+    assert!(in_use.starts_with("err IN-USE "), "{in_use}");
+
+    let messages = every_message(&mut host, "a", &retrieved);
+    let mut ids: Vec<&str> = messages.iter().map(|(id, _)| id.as_str()).collect();
+    ids.sort();
+    let expected = [
+        "1700000001.M1P1.host",
+        "1700000002.M2P1.host",
+        "1700000003.M3P1.host",
+    ];
+    assert_eq!(ids, expected);
+    for (index, (id, text)) in messages.iter().enumerate() {
+        let stored = files.iter().find(|(path, _)| path.contains(id.as_str()));
+        assert_eq!(text, stored.unwrap().1.as_bytes(), "{id}");
+        let top = retrieved.join(format!("top-{index}.eml"));
+        let answer = host.ok(&format!("top a {index} {id} 0 {}", top.display()));
+        if answer != "none" {
+            let cut = std::fs::read(&top).unwrap();
+            assert!(
+                text.starts_with(&cut),
+                "{id}: TOP is a prefix of the message"
+            );
+        }
+    }
+
+    // UPDATE: the file of the deleted message is gone, the others stay.
+    let doomed = expected[1];
+    let index = messages.iter().position(|(id, _)| id == doomed).unwrap();
+    host.ok(&format!("delete a {index} {doomed}"));
+    host.ok("drop a");
+    let digest = apop_digest(TIMESTAMP, "password");
+    host.ok(&format!("apop b c plain {digest} {TIMESTAMP}"));
+    assert_eq!(listing(&host.ok("list b")).len(), 2);
+    host.ok("drop b");
+    host.ok("disconnect c");
+    host.ok("drop_backend");
+    host.finish();
+    let mut names: Vec<String> = ["new", "cur"]
+        .iter()
+        .flat_map(|sub| std::fs::read_dir(maildir.join(sub)).unwrap())
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert!(!names.iter().any(|n| n.starts_with(doomed)), "{names:?}");
+    for kept in [expected[0], expected[2]] {
+        assert!(names.iter().any(|n| n.starts_with(kept)), "{names:?}");
+    }
+    let _ = std::fs::remove_dir_all(&site);
+    let _ = std::fs::remove_dir_all(&retrieved);
+}
+
+/// A plugin whose v1 layout differs from the host's (two fields of
 /// `FfiConnection` swapped, as a careless edit of plugin-api would do) is refused at load.
 /// Without this, the tests above could pass because nothing is compared at all.
 #[test]
@@ -237,20 +434,21 @@ fn a_plugin_with_a_changed_layout_is_refused() {
     );
     let swapped = "    pub local: RString,\n    pub peer: RString,\n";
     std::fs::write(&ffi, source.replace(fields, swapped)).unwrap();
-    // Other directory and library names. Cargo names a path package's artifacts by its path
+    // Other directory, library and binary names. Cargo names a path package's artifacts by its path
     // relative to the workspace root: under the same names, the mutant's artifacts would
     // replace the fixture's in the shared target dir.
     for (from, to) in [
         ("plugin-api", "plugin-api-mutant"),
         ("plugin", "plugin-mutant"),
+        ("host", "host-mutant"),
     ] {
         std::fs::rename(mutant.join(from), mutant.join(to)).unwrap();
     }
     let edits = [
         (
             "Cargo.toml",
-            r#"["plugin-api", "plugin"]"#,
-            r#"["plugin-api-mutant", "plugin-mutant"]"#,
+            r#"["plugin-api", "plugin", "host"]"#,
+            r#"["plugin-api-mutant", "plugin-mutant", "host-mutant"]"#,
         ),
         (
             "plugin-mutant/Cargo.toml",
@@ -261,6 +459,16 @@ fn a_plugin_with_a_changed_layout_is_refused() {
             "plugin-mutant/Cargo.toml",
             r#"name = "abi_v1_fixture""#,
             r#"name = "abi_v1_mutant""#,
+        ),
+        (
+            "host-mutant/Cargo.toml",
+            r#""../plugin-api""#,
+            r#""../plugin-api-mutant""#,
+        ),
+        (
+            "host-mutant/Cargo.toml",
+            "[[bin]]\nname = \"abi-v1-host\"",
+            "[[bin]]\nname = \"abi-v1-host-mutant\"",
         ),
     ];
     for (file, from, to) in edits {

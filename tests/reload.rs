@@ -1,11 +1,14 @@
-//! Reliability of a running server: the plugin swapped on SIGHUP while sessions go on,
+//! Reliability of a running server: the plugin swapped on SIGHUP while sessions go on (to
+//! another path, or rebuilt at the same path), the maildrop lock kept across a swap,
 //! --check-config, and restarts under systemd-style socket activation.
 
 mod common;
 
+use common::abi_v1::fixture_plugin;
 use common::{plugin, pop3host, temp_path, Client, Server, DEADLINE};
 use serde_json::json;
-use std::path::Path;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -185,4 +188,206 @@ fn a_restart_under_socket_activation_refuses_no_connection() {
         "two processes (their APOP timestamps differ)"
     );
     assert!(started.elapsed() < DEADLINE * 2);
+}
+
+// --- reloads by content, and the maildrop lock across a reload (issue 13) --------------
+
+/// `user` logs in with `pass` on a fresh connection, and QUITs so that the maildrop is free
+/// again at once.
+fn serves(server: &Server, user: &str, pass: &str) -> bool {
+    let mut c = server.client();
+    c.line();
+    c.cmd(&format!("USER {user}"));
+    let served = c.cmd(&format!("PASS {pass}")).starts_with("+OK");
+    if served {
+        assert!(c.cmd("QUIT").starts_with("+OK"));
+    }
+    served
+}
+
+/// Waits until new sessions are served by the plugin that knows `user`: the reload's log
+/// line is written just before the new plugin takes over.
+fn wait_until_served(server: &Server, user: &str, pass: &str) {
+    let started = Instant::now();
+    while !serves(server, user, pass) {
+        assert!(
+            started.elapsed() < DEADLINE,
+            "new sessions are not served by the plugin with user {user}:\n{}",
+            server.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// Waits for the `count`th `plugin loaded` line (the first is the start's).
+fn wait_for_load(server: &Server, count: usize) {
+    server.wait_for_log_count("plugin loaded", count);
+}
+
+/// The content hash of every `plugin loaded` line so far, in order.
+fn loaded_hashes(server: &Server) -> Vec<String> {
+    let log = server.log();
+    let loaded = log.lines().filter(|line| line.contains("plugin loaded"));
+    loaded
+        .map(|line| {
+            let at = line.find("sha256=").unwrap_or_else(|| {
+                panic!("the plugin's content hash is not logged (sha256=): {line}")
+            });
+            let value = line[at + "sha256=".len()..].trim_start_matches('"');
+            value.chars().take_while(char::is_ascii_hexdigit).collect()
+        })
+        .collect()
+}
+
+/// SHA-256 of the file at `path`, in lowercase hex.
+fn sha256(path: &Path) -> String {
+    let output = Command::new("sha256sum").arg(path).output().unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    text.split_whitespace().next().unwrap().to_string()
+}
+
+/// A fresh directory of this test process.
+fn fresh_dir(name: &str) -> PathBuf {
+    let dir = temp_path(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Plugin A is static-messages (user `test`, password `test`), plugin B the abi-v1 fixture's
+/// (user `v1`, password `pw`): different code, different users.
+const A_USER: (&str, &str) = ("test", "test");
+const B_USER: (&str, &str) = ("v1", "pw");
+
+/// A session on plugin A that must survive a reload: it retrieves a message and QUITs.
+fn finish_on_a(mut old: Client) {
+    assert!(
+        old.cmd("RETR 1").starts_with("+OK"),
+        "the old session lost A"
+    );
+    assert!(!old.body().is_empty());
+    assert!(
+        old.cmd("QUIT").starts_with("+OK"),
+        "the old session ends cleanly"
+    );
+}
+
+#[test]
+fn sighup_swaps_to_a_plugin_at_another_path() {
+    let dir = fresh_dir("reload-other-path");
+    let (a, b) = (dir.join("a/libplugin.so"), dir.join("b/libplugin.so"));
+    for (from, to) in [(plugin("static_messages"), &a), (fixture_plugin(), &b)] {
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(from, to).unwrap();
+    }
+    let config = dir.join("pop3host.json");
+    std::fs::write(&config, json!({"plugin": a}).to_string()).unwrap();
+    let server = Server::start(&["--config", config.to_str().unwrap()]);
+    let mut old = server.client();
+    old.login(A_USER.0, A_USER.1);
+
+    std::fs::write(&config, json!({"plugin": b}).to_string()).unwrap();
+    server.signal("HUP");
+    wait_for_load(&server, 2);
+    wait_until_served(&server, B_USER.0, B_USER.1);
+    assert!(
+        !serves(&server, A_USER.0, A_USER.1),
+        "A still serves new sessions"
+    );
+    finish_on_a(old);
+
+    let hashes = loaded_hashes(&server);
+    assert_eq!(hashes, [sha256(&a), sha256(&b)], "the log names each build");
+}
+
+/// Plugin A at a path, then B written over it by `replace` (A's build replaced by a rebuild),
+/// and SIGHUP with the configuration unchanged: new sessions get B, and a session that
+/// started on A finishes on A.
+fn sighup_reloads_a_plugin_rebuilt_at_the_same_path(name: &str, replace: fn(&Path, &Path)) {
+    let dir = fresh_dir(name);
+    let path = dir.join("libplugin.so");
+    let (a, b) = (plugin("static_messages"), fixture_plugin());
+    std::fs::copy(&a, &path).unwrap();
+    let server = Server::start(&["--plugin", path.to_str().unwrap()]);
+    let mut old = server.client();
+    old.login(A_USER.0, A_USER.1);
+
+    replace(&b, &path);
+    assert_eq!(sha256(&path), sha256(&b));
+    server.signal("HUP");
+    wait_for_load(&server, 2);
+    wait_until_served(&server, B_USER.0, B_USER.1);
+    assert!(
+        !serves(&server, A_USER.0, A_USER.1),
+        "A still serves new sessions"
+    );
+    finish_on_a(old);
+    let hashes = loaded_hashes(&server);
+    assert_eq!(hashes, [sha256(&a), sha256(&b)], "the log names each build");
+    let mut server = server;
+    assert!(server.is_running(), "{}", server.log());
+}
+
+/// `cp` over the file (what `cargo build` and an installer may do): the same inode, new
+/// contents, while the server has the old build loaded.
+#[test]
+fn sighup_reloads_a_plugin_overwritten_in_place() {
+    sighup_reloads_a_plugin_rebuilt_at_the_same_path("reload-in-place", |from, to| {
+        let inode = std::fs::metadata(to).unwrap().ino();
+        std::fs::copy(from, to).unwrap();
+        assert_eq!(
+            std::fs::metadata(to).unwrap().ino(),
+            inode,
+            "written in place"
+        );
+    });
+}
+
+/// A new file renamed over the old one (what `install` and package managers do): a new
+/// inode at the same path.
+#[test]
+fn sighup_reloads_a_plugin_replaced_by_rename() {
+    sighup_reloads_a_plugin_rebuilt_at_the_same_path("reload-rename", |from, to| {
+        let inode = std::fs::metadata(to).unwrap().ino();
+        let temp = to.with_extension("so.new");
+        std::fs::copy(from, &temp).unwrap();
+        std::fs::rename(&temp, to).unwrap();
+        assert_ne!(std::fs::metadata(to).unwrap().ino(), inode, "a new file");
+    });
+}
+
+/// RFC 1939's maildrop lock holds across a reload: a session that started on the old
+/// backend still holds `test`'s maildrop, though the new backend never saw it log in.
+#[test]
+fn a_maildrop_stays_in_use_across_a_reload() {
+    let file = temp_path("reload-in-use.json");
+    std::fs::write(&file, "null").unwrap();
+    let server = server_with_config_file(&file);
+    let mut first = server.client();
+    first.login(A_USER.0, A_USER.1);
+
+    // The same maildrop for `test`, and a user `marker` that only the new backend knows.
+    let config = json!({"users": {
+        "test": {"password": "test", "builtin": true},
+        "marker": {"password": "pw"},
+    }});
+    std::fs::write(&file, config.to_string()).unwrap();
+    server.signal("HUP");
+    wait_for_load(&server, 2);
+    wait_until_served(&server, "marker", "pw");
+
+    let mut second = server.client();
+    assert!(second.line().starts_with("+OK"));
+    assert!(second.cmd("USER test").starts_with("+OK"));
+    let reply = second.cmd("PASS test");
+    assert!(
+        reply.starts_with("-ERR [IN-USE]"),
+        "a second session of test while the first (started before the reload) lives: {reply}"
+    );
+    finish_on_a(first);
+    assert!(second.cmd("USER test").starts_with("+OK"));
+    let reply = second.cmd("PASS test");
+    assert!(reply.starts_with("+OK Logged in"), "{reply}");
+    assert!(second.cmd("QUIT").starts_with("+OK"));
 }

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // each test file uses a different part of the harness
 
+pub mod abi_v1;
 pub mod clients;
 
 use std::io::{BufRead, BufReader, Read, Write};
