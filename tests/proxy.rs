@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{plugin, test_certificate, unstuff, Client, Server, DEADLINE};
+use common::{fake_upstream, plugin, test_certificate, unstuff, Client, Server, DEADLINE};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -232,21 +232,6 @@ fn an_unreachable_upstream_is_a_temporary_failure_with_a_log_line() {
     ));
 }
 
-/// A fake upstream on a loopback port: each connection is served by `serve` on its own
-/// thread. The threads end with the test process.
-fn fake_upstream(serve: impl Fn(TcpStream) + Send + Sync + 'static) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let serve = Arc::new(serve);
-    std::thread::spawn(move || {
-        for stream in listener.incoming().map_while(Result::ok) {
-            let serve = serve.clone();
-            std::thread::spawn(move || serve(stream));
-        }
-    });
-    addr
-}
-
 #[test]
 fn a_silent_upstream_times_out() {
     let silent = fake_upstream(|stream| {
@@ -433,6 +418,10 @@ impl Fake {
                 "PASS" if words[1] == "secret" => "+OK\r\n".into(),
                 // base64 of "\0fred\0secret"
                 "AUTH" if line == "AUTH PLAIN AGZyZWQAc2VjcmV0" => "+OK\r\n".into(),
+                "STAT" => format!(
+                    "+OK 2 {}\r\n",
+                    FAKE_MESSAGES[0].len() + FAKE_MESSAGES[1].len()
+                ),
                 "LIST" => format!(
                     "+OK\r\n1 {}\r\n2 {}\r\n.\r\n",
                     FAKE_MESSAGES[0].len(),

@@ -26,16 +26,17 @@ pub struct Config {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Timeouts {
     pub connect: Duration,
-    /// For each read and write. Below the host's default backend timeout (30 s), so that a
-    /// silent upstream fails here, with a log line that names it, before the host gives up.
-    pub io: Duration,
+    /// For each call from the host as a whole (`io_timeout`): a login, the listing, one read
+    /// of a message, the UPDATE. Below the host's default backend timeout (30 s), so that a
+    /// slow upstream fails here, with a log line that names it, before the host gives up.
+    pub call: Duration,
 }
 
 impl Default for Timeouts {
     fn default() -> Self {
         Self {
             connect: Duration::from_secs(10),
-            io: Duration::from_secs(20),
+            call: Duration::from_secs(20),
         }
     }
 }
@@ -115,7 +116,7 @@ pub fn parse(text: &str) -> Result<Config, PopError> {
     let timeouts = Timeouts {
         connect: seconds("connect_timeout", top.connect_timeout)?
             .unwrap_or(Timeouts::default().connect),
-        io: seconds("io_timeout", top.io_timeout)?.unwrap_or(Timeouts::default().io),
+        call: seconds("io_timeout", top.io_timeout)?.unwrap_or(Timeouts::default().call),
     };
     let one_word = |name: &String| {
         !name.is_empty() && !name.contains(|c: char| c.is_whitespace() || c.is_control())
@@ -266,7 +267,7 @@ mod tests {
         assert!(!tls.verified);
         assert_eq!(tls.server_name.to_str(), "mail.example.net");
         assert_eq!(config.timeouts.connect, Duration::from_millis(500));
-        assert_eq!(config.timeouts.io, Duration::from_secs(3));
+        assert_eq!(config.timeouts.call, Duration::from_secs(3));
         assert_eq!(config.received_by.as_deref(), Some("proxy.example"));
         let b = config.routes.find("x@B.example");
         assert_eq!(

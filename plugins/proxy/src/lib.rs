@@ -11,15 +11,24 @@
 //! blocking pool and must not use tokio (see ARCHITECTURE.md, pitfalls). The keys are in
 //! `config_help.txt`, which `--describe` prints.
 //!
+//! A hostile or slow upstream costs one session, never the server: each call from the host
+//! ends by its deadline (`deadline`) and every answer is bounded in octets (`upstream`,
+//! `body`, `listing`); when the proxy gives up it closes the upstream connection, never
+//! reads on to resync it. Ids are valid and unique whatever the upstream lists (`ids`).
+//!
 //! Module map: `config` and `routing` pick an `endpoint`; `transport`, `tls`, `upstream`,
-//! `response` and `capa` talk to it; `link`, `reader` and `unstuff` share one connection
-//! between a mailbox and its message readers; `mailbox`, `listing` and `received` serve
-//! the host; `error` decides what the client hears when the upstream fails.
+//! `response` and `capa` talk to it, by the call's `deadline`; `link`, `reader`, `body` and
+//! `unstuff` share one connection between a mailbox and its message readers; `mailbox`,
+//! `listing`, `ids` and `received` serve the host; `error` decides what the client hears
+//! when the upstream fails.
 
+mod body;
 mod capa;
 mod config;
+mod deadline;
 mod endpoint;
 mod error;
+mod ids;
 mod link;
 mod listing;
 mod mailbox;
@@ -90,8 +99,16 @@ impl Backend for Proxy {
             .received_by
             .as_deref()
             .map(|by| Stamp::new(&endpoint.address.host, by, SystemTime::now()));
+        let deadline = deadline::for_call(self.config.timeouts.call);
         let login = endpoint.login_name(user);
-        ProxyMailbox::open(endpoint, &self.config.timeouts, login, password, stamp)
+        ProxyMailbox::open(
+            endpoint,
+            &self.config.timeouts,
+            deadline,
+            login,
+            password,
+            stamp,
+        )
     }
 }
 

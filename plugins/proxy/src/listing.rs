@@ -2,11 +2,18 @@
 //! §5, §7). In a fresh upstream session the messages are numbered 1..N, so the host's index
 //! `i` is upstream message `i + 1` for the whole session.
 
+use crate::body::Body;
 use crate::error::Failure;
-use crate::unstuff::Unstuffer;
+use crate::ids::{self, Duplicates};
 use crate::upstream::Upstream;
 use sha2::{Digest, Sha256};
-use std::collections::HashSet;
+
+/// The most messages the proxy serves of one maildrop (as STAT counts them).
+const MAX_MESSAGES: usize = 1_000_000;
+/// The octets a LIST or UIDL answer may have: a little for any maildrop, and this much per
+/// message STAT counts (a UIDL line of a 70-character id takes 80).
+const BUDGET_BASE: usize = 4096;
+const BUDGET_PER_MESSAGE: usize = 256;
 
 /// One upstream message.
 #[derive(Debug, PartialEq, Eq)]
@@ -20,20 +27,47 @@ pub struct Listing {
     pub messages: Vec<Listed>,
     /// False when the upstream had no UIDL and the ids were derived by the proxy.
     pub upstream_ids: bool,
+    /// Ids the upstream listed more than once (renamed, see `ids`).
+    pub duplicates: Option<Duplicates>,
 }
 
-/// Asks UIDL and LIST (together, when the upstream pipelines).
+/// Asks STAT, then LIST and UIDL (together, when the upstream pipelines). STAT's count
+/// bounds the other two answers in octets, so an upstream cannot make the proxy hold more
+/// than its maildrop takes.
 pub fn fetch(upstream: &mut Upstream) -> Result<Listing, Failure> {
-    let answers = upstream.pipeline(&["UIDL", "LIST"], |upstream| {
+    let count = parse_stat(&upstream.command("STAT")?)?;
+    let budget = BUDGET_BASE + BUDGET_PER_MESSAGE * count;
+    let what = |command: &str| format!("{command} ({count} messages by STAT)");
+    let mut sizes = None;
+    let answers = upstream.pipeline(&["LIST", "UIDL"], |upstream, command| {
         upstream.status()?;
-        upstream.lines()
+        if *command == "LIST" {
+            let mut list = Vec::new();
+            upstream.lines(&what("LIST"), budget, |line| {
+                list.push(parse_list_line(list.len(), line)?);
+                Ok(())
+            })?;
+            sizes = Some(list);
+            return Ok(None);
+        }
+        match &sizes {
+            Some(sizes) => {
+                let mut ids = vec![None; sizes.len()];
+                upstream.lines(&what("UIDL"), budget, |line| add_uidl_line(&mut ids, line))?;
+                Ok(Some(ids))
+            }
+            // LIST was refused: the answer is read only to stay in step.
+            None => upstream.lines("UIDL", budget, |_| Ok(())).map(|()| None),
+        }
     })?;
-    let [uidl, list] = <[_; 2]>::try_from(answers).expect("two commands, two answers");
-    let sizes = parse_list(&list.map_err(Failure::Refused)?)?;
-    let (ids, upstream_ids) = match uidl {
-        Ok(lines) => (parse_uidl(&lines, sizes.len())?, true),
-        Err(_) => (derive_ids(upstream, &sizes)?, false),
+    let [list, uidl] = <[_; 2]>::try_from(answers).expect("two commands, two answers");
+    list.map_err(Failure::Refused)?;
+    let sizes = sizes.expect("LIST answered");
+    let (mut ids, upstream_ids) = match uidl {
+        Ok(Some(ids)) => (complete(ids)?, true),
+        _ => (derive_ids(upstream, &sizes)?, false),
     };
+    let duplicates = ids::make_unique(&mut ids);
     let messages = ids
         .into_iter()
         .zip(sizes)
@@ -42,43 +76,59 @@ pub fn fetch(upstream: &mut Upstream) -> Result<Listing, Failure> {
     Ok(Listing {
         messages,
         upstream_ids,
+        duplicates,
     })
 }
 
-/// The sizes of a LIST answer, which must number the messages 1..N in order.
-pub fn parse_list(lines: &[String]) -> Result<Vec<u64>, Failure> {
-    let entry = |(i, line): (usize, &String)| {
-        let mut words = line.split_ascii_whitespace();
-        let number = words.next().and_then(|n| n.parse::<usize>().ok());
-        let size = words.next().and_then(|n| n.parse::<u64>().ok());
-        match (number, size) {
-            (Some(number), Some(size)) if number == i + 1 => Ok(size),
-            _ => Err(Failure::garbage(
-                &format!("LIST line {}", i + 1),
-                line.as_bytes(),
-            )),
-        }
-    };
-    lines.iter().enumerate().map(entry).collect()
+/// The message count of a STAT answer (`count octets`), at most [`MAX_MESSAGES`].
+fn parse_stat(status: &str) -> Result<usize, Failure> {
+    let count = status.split_ascii_whitespace().next();
+    match count.and_then(|n| n.parse::<usize>().ok()) {
+        Some(count) if count <= MAX_MESSAGES => Ok(count),
+        Some(count) => Err(Failure::Garbage(format!(
+            "STAT counts {count} messages; the proxy serves at most {MAX_MESSAGES}"
+        ))),
+        None => Err(Failure::garbage("a STAT answer", status.as_bytes())),
+    }
 }
 
-/// The ids of a UIDL answer, by message number; every number 1..=`count` exactly once.
-pub fn parse_uidl(lines: &[String], count: usize) -> Result<Vec<String>, Failure> {
-    let mut ids = vec![None; count];
-    for line in lines {
-        let mut words = line.split_ascii_whitespace();
-        let number = words.next().and_then(|n| n.parse::<usize>().ok());
-        let slot = number.and_then(|n| ids.get_mut(n.checked_sub(1)?));
-        match (slot, words.next()) {
-            (Some(slot @ None), Some(id)) => *slot = Some(id.to_string()),
-            _ => {
-                return Err(Failure::garbage(
-                    "a UIDL line for a listed message",
-                    line.as_bytes(),
-                ))
-            }
-        }
+/// The words of a listing line.
+fn words(line: &[u8]) -> impl Iterator<Item = &[u8]> {
+    line.split(u8::is_ascii_whitespace)
+        .filter(|w| !w.is_empty())
+}
+
+fn number<T: std::str::FromStr>(word: Option<&[u8]>) -> Option<T> {
+    std::str::from_utf8(word?).ok()?.parse().ok()
+}
+
+/// The size in line `i` (0-based) of a LIST answer, which must number the messages 1..N in
+/// order.
+fn parse_list_line(i: usize, line: &[u8]) -> Result<u64, Failure> {
+    let mut words = words(line);
+    match (number::<usize>(words.next()), number::<u64>(words.next())) {
+        (Some(n), Some(size)) if n == i + 1 => Ok(size),
+        _ => Err(Failure::garbage(&format!("LIST line {}", i + 1), line)),
     }
+}
+
+/// Puts the id of a UIDL line into its message's slot (from the raw bytes, see `ids`);
+/// each listed message once.
+fn add_uidl_line(ids: &mut [Option<String>], line: &[u8]) -> Result<(), Failure> {
+    let mut words = words(line);
+    let n = number::<usize>(words.next());
+    let slot = n.and_then(|n| ids.get_mut(n.checked_sub(1)?));
+    match (slot, words.next()) {
+        (Some(slot @ None), Some(id)) => {
+            *slot = Some(ids::from_raw(id));
+            Ok(())
+        }
+        _ => Err(Failure::garbage("a UIDL line for a listed message", line)),
+    }
+}
+
+/// The ids of a UIDL answer, by message number, once every listed message has one.
+fn complete(ids: Vec<Option<String>>) -> Result<Vec<String>, Failure> {
     ids.into_iter()
         .collect::<Option<_>>()
         .ok_or_else(|| Failure::Garbage("UIDL left out listed messages".into()))
@@ -86,17 +136,15 @@ pub fn parse_uidl(lines: &[String], count: usize) -> Result<Vec<String>, Failure
 
 /// Ids for an upstream without UIDL: a hash of the size and header (TOP n 0), which stay
 /// the same across sessions unless the message changes; `n<N>` (the message number, which
-/// changes when earlier messages are deleted) where TOP is refused too. Duplicates get
-/// `-<N>` added, since ids must be unique.
+/// changes when earlier messages are deleted) where TOP is refused too.
 fn derive_ids(upstream: &mut Upstream, sizes: &[u64]) -> Result<Vec<String>, Failure> {
-    let mut seen = HashSet::new();
     let mut ids = Vec::with_capacity(sizes.len());
-    for (i, size) in sizes.iter().enumerate() {
+    for (i, &size) in sizes.iter().enumerate() {
         let number = i + 1;
         let id = match upstream.command(&format!("TOP {number} 0")) {
             Ok(_) => {
                 let mut hash = Sha256::new_with_prefix(size.to_be_bytes());
-                upstream.finish_body(&mut Unstuffer::default(), |bytes| hash.update(bytes))?;
+                upstream.finish_body(&mut Body::of_listed(size), |bytes| hash.update(bytes))?;
                 let hex: String = hash.finalize()[..12]
                     .iter()
                     .map(|b| format!("{b:02x}"))
@@ -106,12 +154,6 @@ fn derive_ids(upstream: &mut Upstream, sizes: &[u64]) -> Result<Vec<String>, Fai
             Err(Failure::Refused(_)) => format!("n{number}"),
             Err(failure) => return Err(failure),
         };
-        let id = if seen.contains(&id) {
-            format!("{id}-{number}")
-        } else {
-            id
-        };
-        seen.insert(id.clone());
         ids.push(id);
     }
     Ok(ids)
@@ -121,17 +163,38 @@ fn derive_ids(upstream: &mut Upstream, sizes: &[u64]) -> Result<Vec<String>, Fai
 mod tests {
     use super::*;
 
-    fn lines(text: &[&str]) -> Vec<String> {
-        text.iter().map(|l| l.to_string()).collect()
+    fn list(lines: &[&str]) -> Result<Vec<u64>, Failure> {
+        let mut sizes = Vec::new();
+        for line in lines {
+            sizes.push(parse_list_line(sizes.len(), line.as_bytes())?);
+        }
+        Ok(sizes)
+    }
+
+    fn uidl(lines: &[&[u8]], count: usize) -> Result<Vec<String>, Failure> {
+        let mut ids = vec![None; count];
+        for line in lines {
+            add_uidl_line(&mut ids, line)?;
+        }
+        complete(ids)
+    }
+
+    #[test]
+    fn stat_gives_the_count_up_to_the_cap() {
+        assert_eq!(parse_stat("2 320").unwrap(), 2);
+        assert_eq!(parse_stat("0 0").unwrap(), 0);
+        assert!(parse_stat("1000001 5").is_err());
+        assert!(parse_stat("many").is_err());
+        assert!(parse_stat("").is_err());
     }
 
     #[test]
     fn list_gives_sizes_in_order() {
         assert_eq!(
-            parse_list(&lines(&["1 120", "2 4194304", "3 7 extra"])).unwrap(),
+            list(&["1 120", "2 4194304", "3 7 extra"]).unwrap(),
             [120, 4_194_304, 7]
         );
-        assert_eq!(parse_list(&[]).unwrap(), Vec::<u64>::new());
+        assert_eq!(list(&[]).unwrap(), Vec::<u64>::new());
     }
 
     #[test]
@@ -144,25 +207,32 @@ mod tests {
             &["one 5"],
             &["1 5", "1 5"],
         ] {
-            assert!(
-                matches!(parse_list(&lines(bad)), Err(Failure::Garbage(_))),
-                "{bad:?}"
-            );
+            assert!(matches!(list(bad), Err(Failure::Garbage(_))), "{bad:?}");
         }
     }
 
     #[test]
     fn uidl_in_any_order_must_cover_every_message_once() {
-        let ids = parse_uidl(&lines(&["2 b-2", "1 a-1", "3 c-3"]), 3).unwrap();
+        let ids = uidl(&[b"2 b-2", b"1 a-1", b"3 c-3"], 3).unwrap();
         assert_eq!(ids, ["a-1", "b-2", "c-3"]);
         for bad in [
-            &["1 a", "2 b"][..],
-            &["1 a", "1 b", "2 c"],
-            &["0 a", "1 b"],
-            &["1 a", "2 b", "3 c", "4 d"],
-            &["1", "2 b", "3 c"],
+            &[&b"1 a"[..], b"2 b"][..],
+            &[b"1 a", b"1 b", b"2 c"],
+            &[b"0 a", b"1 b"],
+            &[b"1 a", b"2 b", b"3 c", b"4 d"],
+            &[b"1", b"2 b", b"3 c"],
         ] {
-            assert!(parse_uidl(&lines(bad), 3).is_err(), "{bad:?}");
+            assert!(uidl(bad, 3).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn uidl_ids_keep_their_raw_bytes() {
+        let ids = uidl(&[b"1 \xff\xfe", b"2 \xff\xfd"], 2).unwrap();
+        assert_eq!(
+            ids,
+            [ids::from_raw(b"\xff\xfe"), ids::from_raw(b"\xff\xfd")]
+        );
+        assert_ne!(ids[0], ids[1]);
     }
 }

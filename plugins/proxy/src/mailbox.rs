@@ -16,6 +16,7 @@ use pop3_plugin_api::{
 use std::io::{Cursor, Read};
 use std::net::{Shutdown, TcpStream};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 pub struct ProxyMailbox {
     link: SharedLink,
@@ -26,26 +27,30 @@ pub struct ProxyMailbox {
     /// With `add_received`: the session's stamp, and the header of each listed message.
     stamp: Option<Stamp>,
     headers: Vec<Arc<[u8]>>,
+    /// The size the upstream listed for each message, which bounds its body.
+    sizes: Vec<u64>,
 }
 
 impl ProxyMailbox {
-    /// Connects to `endpoint` and logs in as `user`. Any plain `-ERR` to the login is
-    /// `[AUTH]`; a coded one keeps its code.
+    /// Connects to `endpoint` and logs in as `user`, all before `deadline`. Any plain `-ERR`
+    /// to the login is `[AUTH]`; a coded one keeps its code. On failure the connection is
+    /// dropped, and with it the socket.
     pub fn open(
         endpoint: &Endpoint,
         timeouts: &Timeouts,
+        deadline: Instant,
         user: &str,
         password: &str,
         stamp: Option<Stamp>,
     ) -> Result<Self, PopError> {
         let label = endpoint.address.to_string();
-        let upstream = Upstream::open(endpoint, timeouts)
+        let mut upstream = Upstream::open(endpoint, timeouts, deadline)
             .map_err(|failure| failure.into_pop(&label, "connecting", ResponseCode::SYS_TEMP))?;
+        upstream
+            .login(user, password)
+            .map_err(|failure| failure.into_pop(&label, "login", ResponseCode::AUTH))?;
         let closer = upstream.closer().ok();
-        let mut link = Link::new(label.clone(), upstream);
-        link.run("login", ResponseCode::AUTH, |upstream| {
-            upstream.login(user, password)
-        })?;
+        let link = Link::new(label.clone(), upstream, timeouts.call);
         debug!(
             "proxy: {user} logged in at {label} ({})",
             endpoint.security.name()
@@ -56,6 +61,7 @@ impl ProxyMailbox {
             closer,
             stamp,
             headers: Vec::new(),
+            sizes: Vec::new(),
         })
     }
 
@@ -66,7 +72,8 @@ impl ProxyMailbox {
         link.run(&command, ResponseCode::NONE, |upstream| {
             upstream.command(&command)
         })?;
-        let body = BodyReader::new(Arc::clone(&self.link), link.begin_body(command));
+        let size = self.sizes.get(msg.index).copied().unwrap_or_default();
+        let body = BodyReader::new(Arc::clone(&self.link), link.begin_body(command, size));
         let header = self.headers.get(msg.index).cloned().unwrap_or_default();
         Ok(Box::new(Cursor::new(header).chain(body)))
     }
@@ -82,6 +89,14 @@ impl Mailbox for ProxyMailbox {
                 self.label
             );
         }
+        if let Some(duplicates) = &listing.duplicates {
+            warn!(
+                "proxy: upstream {} lists an id more than once ({:?} first): {} later \
+                 cop(ies) served with their message number added, so that ids are unique",
+                self.label, duplicates.first, duplicates.renamed
+            );
+        }
+        self.sizes = listing.messages.iter().map(|m| m.size).collect();
         self.headers = match &self.stamp {
             Some(stamp) => listing
                 .messages
@@ -119,7 +134,7 @@ impl Mailbox for ProxyMailbox {
             .collect();
         let mut link = lock(&self.link);
         let refused = link.run("UPDATE", ResponseCode::NONE, |upstream| {
-            let answers = upstream.pipeline(&commands, Upstream::status)?;
+            let answers = upstream.pipeline(&commands, |upstream, _| upstream.status())?;
             upstream.command("QUIT")?;
             Ok(answers
                 .into_iter()

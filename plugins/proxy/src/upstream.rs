@@ -1,29 +1,35 @@
 //! The client side of POP3 with one upstream server: connect, secure, log in, then commands
-//! and their answers. Every line the proxy keeps is bounded; message bodies are streamed
-//! through an [`Unstuffer`] and never held whole.
+//! and their answers. Every answer is bounded in octets: a status line by [`MAX_LINE`], a
+//! multi-line answer by the budget its caller gives (CAPA by [`CAPA_BUDGET`], listings by
+//! the size of the maildrop), a message body by its listed size ([`Body`]); message bodies
+//! are streamed and never held whole. Each call sets the connection's deadline first.
 
+use crate::body::Body;
 use crate::capa::Capabilities;
 use crate::config::Timeouts;
 use crate::endpoint::{Endpoint, Security, TlsTarget};
 use crate::error::Failure;
 use crate::response::{parse_status, Refusal};
 use crate::transport::{self, Transport};
-use crate::unstuff::Unstuffer;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use pop3_plugin_api::ResponseCode;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream};
+use std::time::Instant;
 
 /// Read buffer: as large as the host's read chunk (128 KiB), so that each host read of a
 /// message is served from one buffer fill.
 const BUFFER: usize = 128 * 1024;
-/// The longest line accepted where the proxy keeps lines (status, CAPA, UIDL, LIST). POP3
-/// status lines are at most 512 octets (RFC 2449 §4); far longer means the peer is not a
-/// POP3 server. Message lines are streamed and have no limit.
-const MAX_LINE: usize = 64 * 1024;
-/// The most lines of one kept answer: a maildrop of a million messages.
-const MAX_LINES: usize = 1_000_000;
+/// The longest status line accepted. POP3 status lines are at most 512 octets (RFC 2449
+/// §4); far longer means the peer is not a POP3 server.
+pub const MAX_LINE: usize = 64 * 1024;
+/// The longest CAPA answer accepted: a real one is a few hundred octets.
+const CAPA_BUDGET: usize = 8 * 1024;
+/// What one read of a message waits for (less only at the end of the message): an upstream
+/// must deliver this much within each call's deadline, so one that drips a byte at a time
+/// fails like a silent one instead of holding the call forever.
+const READ_GOAL: usize = 64 * 1024;
 /// Commands per write when the upstream pipelines (RFC 2449 §6.6): few enough that their
 /// answers fit the socket buffers while the proxy is still writing.
 const BATCH: usize = 64;
@@ -35,9 +41,13 @@ pub struct Upstream {
 
 impl Upstream {
     /// Connects, secures the connection as configured, reads the greeting and the
-    /// capabilities. The session is then in the AUTHORIZATION state.
-    pub fn open(endpoint: &Endpoint, timeouts: &Timeouts) -> Result<Self, Failure> {
-        let tcp = transport::connect(&endpoint.address, timeouts)?;
+    /// capabilities, all before `deadline`. The session is then in the AUTHORIZATION state.
+    pub fn open(
+        endpoint: &Endpoint,
+        timeouts: &Timeouts,
+        deadline: Instant,
+    ) -> Result<Self, Failure> {
+        let tcp = transport::connect(&endpoint.address, timeouts, deadline)?;
         let transport = match &endpoint.security {
             Security::Implicit(target) => Transport::tls(tcp, target)?,
             _ => Transport::Plain(tcp),
@@ -81,10 +91,22 @@ impl Upstream {
     /// STLS, since nothing learnt before TLS can be trusted.
     fn read_capa(&mut self) -> Result<Capabilities, Failure> {
         match self.command("CAPA") {
-            Ok(_) => Ok(Capabilities::parse(&self.lines()?)),
+            Ok(_) => {
+                let mut lines = Vec::new();
+                self.lines("CAPA", CAPA_BUDGET, |line| {
+                    lines.push(String::from_utf8_lossy(line).into_owned());
+                    Ok(())
+                })?;
+                Ok(Capabilities::parse(&lines))
+            }
             Err(Failure::Refused(_)) => Ok(Capabilities::BASELINE),
             Err(failure) => Err(failure),
         }
+    }
+
+    /// Sets the deadline of the call that uses the connection now.
+    pub fn set_deadline(&mut self, deadline: Instant) {
+        self.io.get_mut().set_deadline(deadline);
     }
 
     /// A second handle on the socket, to shut it down while another thread is blocked in
@@ -126,20 +148,21 @@ impl Upstream {
         self.status()
     }
 
-    /// Sends `commands` and reads the answer to each with `answer`, in order: in batches
+    /// Sends `commands` and reads the answer to each with `answer` (given the command), in
+    /// order: in batches
     /// when the upstream pipelines, else one by one. A refusal is one answer among the
     /// others; any other failure ends the exchange.
     pub fn pipeline<C: AsRef<str>, T>(
         &mut self,
         commands: &[C],
-        mut answer: impl FnMut(&mut Self) -> Result<T, Failure>,
+        mut answer: impl FnMut(&mut Self, &C) -> Result<T, Failure>,
     ) -> Result<Vec<Result<T, Refusal>>, Failure> {
         let batch = if self.capa.pipelining { BATCH } else { 1 };
         let mut answers = Vec::with_capacity(commands.len());
         for chunk in commands.chunks(batch) {
             self.send(chunk)?;
-            for _ in chunk {
-                answers.push(match answer(self) {
+            for command in chunk {
+                answers.push(match answer(self, command) {
                     Ok(value) => Ok(value),
                     Err(Failure::Refused(refusal)) => Err(refusal),
                     Err(failure) => return Err(failure),
@@ -151,53 +174,71 @@ impl Upstream {
 
     /// Reads a status line: the text after `+OK`, or the refusal after `-ERR`.
     pub fn status(&mut self) -> Result<String, Failure> {
-        parse_status(&self.read_line()?)
+        let line = self.read_line(MAX_LINE).map_err(|failure| match failure {
+            Failure::Garbage(_) => {
+                Failure::Garbage("expected a line of at most 64 KiB, got a longer one".into())
+            }
+            failure => failure,
+        })?;
+        parse_status(&String::from_utf8_lossy(content(&line)))
     }
 
-    /// Reads the lines of a short multi-line answer (CAPA, UIDL, LIST), un-stuffed, without
-    /// the terminator.
-    pub fn lines(&mut self) -> Result<Vec<String>, Failure> {
-        let mut lines = Vec::new();
+    /// Reads the lines of a multi-line answer to `command` (CAPA, LIST, UIDL), un-stuffed and
+    /// without line ends, handing each to `each` as raw bytes. More than `budget` octets in
+    /// all (terminator excluded) is an error.
+    pub fn lines(
+        &mut self,
+        command: &str,
+        budget: usize,
+        mut each: impl FnMut(&[u8]) -> Result<(), Failure>,
+    ) -> Result<(), Failure> {
+        let too_long = || {
+            Failure::Garbage(format!(
+                "the {command} answer is longer than {budget} octets"
+            ))
+        };
+        let mut left = budget;
         loop {
-            let line = self.read_line()?;
-            if line == "." {
-                return Ok(lines);
+            // Room for the terminator, which the budget does not count.
+            let line = self.read_line(left + 3).map_err(|failure| match failure {
+                Failure::Garbage(_) => too_long(),
+                failure => failure,
+            })?;
+            let text = content(&line);
+            if text == b"." {
+                return Ok(());
             }
-            if lines.len() == MAX_LINES {
-                return Err(Failure::Garbage(format!("more than {MAX_LINES} lines")));
-            }
-            lines.push(match line.strip_prefix('.') {
-                Some(unstuffed) => unstuffed.to_string(),
-                None => line,
-            });
+            left = left.checked_sub(line.len()).ok_or_else(too_long)?;
+            each(text.strip_prefix(b".").unwrap_or(text))?;
         }
     }
 
-    /// Reads message bytes of the current body into `out`: at least one byte, or none once
-    /// the terminator is reached.
-    pub fn read_body(&mut self, body: &mut Unstuffer, out: &mut [u8]) -> io::Result<usize> {
-        loop {
+    /// Reads message bytes of the current body into `out`: as many as `out` holds, up to
+    /// [`READ_GOAL`], or fewer (none) where the body ends.
+    pub fn read_body(&mut self, body: &mut Body, out: &mut [u8]) -> Result<usize, Failure> {
+        let goal = out.len().min(READ_GOAL);
+        let mut made = 0;
+        while made < goal && !body.is_done() {
             let input = self.io.fill_buf()?;
             if input.is_empty() {
-                return Err(io::Error::new(
+                return Err(Failure::Io(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
                     "the upstream closed the connection inside a message",
-                ));
+                )));
             }
-            let (taken, made) = body.feed(input, out);
+            let (taken, n) = body.feed(input, &mut out[made..])?;
             self.io.consume(taken);
-            if made > 0 || body.is_done() {
-                return Ok(made);
-            }
+            made += n;
         }
+        Ok(made)
     }
 
     /// Reads the rest of the current body, handing its bytes to `sink`.
     pub fn finish_body(
         &mut self,
-        body: &mut Unstuffer,
+        body: &mut Body,
         mut sink: impl FnMut(&[u8]),
-    ) -> io::Result<()> {
+    ) -> Result<(), Failure> {
         let mut chunk = [0; 8192];
         while !body.is_done() {
             let n = self.read_body(body, &mut chunk)?;
@@ -206,20 +247,16 @@ impl Upstream {
         Ok(())
     }
 
-    /// One line without its line end, lossily decoded (the lines kept are ASCII).
-    fn read_line(&mut self) -> Result<String, Failure> {
+    /// One line with its line end, of at most `max` octets; a longer one is
+    /// [`Failure::Garbage`].
+    fn read_line(&mut self, max: usize) -> Result<Vec<u8>, Failure> {
         let mut line = Vec::new();
-        let mut bounded = self.io.by_ref().take(MAX_LINE as u64 + 1);
+        let mut bounded = self.io.by_ref().take(max as u64);
         bounded.read_until(b'\n', &mut line)?;
-        match line.strip_suffix(b"\n") {
-            Some(content) => {
-                let content = content.strip_suffix(b"\r").unwrap_or(content);
-                Ok(String::from_utf8_lossy(content).into_owned())
-            }
-            None if line.len() > MAX_LINE => {
-                Err(Failure::garbage("a line of at most 64 KiB", &line))
-            }
-            None => Err(Failure::Io(io::Error::new(
+        match line.last() {
+            Some(b'\n') => Ok(line),
+            _ if line.len() == max => Err(Failure::Garbage("a line too long".into())),
+            _ => Err(Failure::Io(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 "the upstream closed the connection",
             ))),
@@ -236,4 +273,10 @@ impl Upstream {
         transport.write_all(out.as_bytes())?;
         transport.flush()
     }
+}
+
+/// A line without its line end (CRLF, or LF from a sloppy upstream).
+fn content(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
 }
