@@ -1,6 +1,7 @@
 //! The backend: who may log in (the passwd-file) and where their mail is (the template).
 
 use crate::config::{Config, HELP};
+use crate::fs_identity::{self, Identity};
 use crate::mailbox::{MaildirMailbox, Options};
 use crate::passwd::{is_safe_user_name, User, Users};
 use crate::template::Template;
@@ -13,6 +14,8 @@ pub struct MaildirBackend {
     users: UserDb,
     template: Template,
     options: Options,
+    /// Whether pop3host may take on each user's uid and gid (see [`fs_identity`]).
+    can_switch: bool,
 }
 
 /// The lower-case hex MD5 of `timestamp` + `secret`: the APOP digest (RFC 1939 §7).
@@ -52,7 +55,8 @@ impl MaildirBackend {
             .template
             .expand(&user.name, &user.home)
             .map_err(PopError::permanent)?;
-        MaildirMailbox::open(maildir, self.options)
+        let identity = Identity::for_user(user.ids, self.can_switch);
+        MaildirMailbox::open(maildir, self.options, identity)
     }
 }
 
@@ -90,11 +94,24 @@ impl Backend for MaildirBackend {
             uidl: config.uidl,
             flag_updates: !config.no_flag_updates,
             size_cache: config.size_cache,
+            virtual_users: config.virtual_users,
         };
+        let can_switch = fs_identity::can_switch();
+        info!(
+            "{}",
+            if can_switch {
+                "users' files are accessed with their passwd-file uid and gid"
+            } else if config.virtual_users {
+                "users' files are accessed with pop3host's own uid (virtual users)"
+            } else {
+                "users' files are accessed with pop3host's own uid; maildirs of other owners are refused"
+            }
+        );
         Ok(Self {
             users,
             template,
             options,
+            can_switch,
         })
     }
 
