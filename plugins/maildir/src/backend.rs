@@ -14,8 +14,6 @@ pub struct MaildirBackend {
     users: UserDb,
     template: Template,
     options: Options,
-    /// Whether pop3host may take on each user's uid and gid (see [`fs_identity`]).
-    can_switch: bool,
 }
 
 /// The lower-case hex MD5 of `timestamp` + `secret`: the APOP digest (RFC 1939 §7).
@@ -55,7 +53,8 @@ impl MaildirBackend {
             .template
             .expand(&user.name, &user.home)
             .map_err(PopError::permanent)?;
-        let identity = Identity::for_user(user.ids, self.can_switch);
+        // Asked at each login (one capget): `--user` drops the rights after init.
+        let identity = Identity::for_user(user.ids, fs_identity::can_switch());
         MaildirMailbox::open(maildir, self.options, identity)
     }
 }
@@ -96,22 +95,10 @@ impl Backend for MaildirBackend {
             size_cache: config.size_cache,
             virtual_users: config.virtual_users,
         };
-        let can_switch = fs_identity::can_switch();
-        info!(
-            "{}",
-            if can_switch {
-                "users' files are accessed with their passwd-file uid and gid"
-            } else if config.virtual_users {
-                "users' files are accessed with pop3host's own uid (virtual users)"
-            } else {
-                "users' files are accessed with pop3host's own uid; maildirs of other owners are refused"
-            }
-        );
         Ok(Self {
             users,
             template,
             options,
-            can_switch,
         })
     }
 

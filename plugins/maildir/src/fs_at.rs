@@ -121,9 +121,11 @@ impl Dir {
         regular(fd)
     }
 
-    /// Opens the regular file `name` for writing, creating it (mode 0600) if it is missing.
+    /// Opens the regular file `name`, creating it (mode 0600) if it is missing. Read-write:
+    /// opening a FIFO write-only without a reader fails with a confusing `ENXIO`, read-write
+    /// succeeds and the type check refuses it.
     pub fn open_or_create(&self, name: &str) -> io::Result<File> {
-        let flags = OFlags::WRONLY | OFlags::CREATE | SAFE;
+        let flags = OFlags::RDWR | OFlags::CREATE | SAFE;
         let fd =
             rfs::openat(&self.fd, name, flags, Mode::from_raw_mode(0o600)).map_err(no_symlink)?;
         regular(fd).map(|(file, _)| file)

@@ -12,7 +12,7 @@
 //! opening it would create, block on or lock a file outside the maildir.
 
 use crate::store::Store;
-use pop3_plugin_api::PopError;
+use pop3_plugin_api::{debug, PopError};
 use std::fs::{File, TryLockError};
 
 pub const FILE_NAME: &str = "pop3host.lock";
@@ -31,10 +31,13 @@ impl MaildropLock {
         })?;
         match file.try_lock() {
             Ok(()) => Ok(Self { _file: file }),
-            Err(TryLockError::WouldBlock) => Err(PopError::in_use(format!(
-                "maildrop {} is locked by another session",
-                store.path.display()
-            ))),
+            Err(TryLockError::WouldBlock) => {
+                debug!("{}: locked by another session", store.path.display());
+                // The client sees this text: no path in it.
+                Err(PopError::in_use(
+                    "the maildrop is locked by another session",
+                ))
+            }
             Err(TryLockError::Error(e)) => Err(PopError::temporary(format!(
                 "cannot lock {}: {e}",
                 path.display()

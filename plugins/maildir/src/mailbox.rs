@@ -60,9 +60,10 @@ impl MaildirMailbox {
         let _as_user = enter(identity)?;
         let store = Store::open(&maildir, options.create).map_err(|err| {
             warn!("cannot open the maildir {}: {err}", maildir.display());
-            match err.kind() {
-                ErrorKind::NotADirectory => PopError::permanent("the mailbox cannot be opened"),
-                _ => PopError::temporary(format!("{}: {err}", maildir.display())),
+            if err.kind() == ErrorKind::NotADirectory || crate::fs_at::is_refusal(&err) {
+                PopError::permanent("the mailbox cannot be opened")
+            } else {
+                PopError::temporary(format!("{}: {err}", maildir.display()))
             }
         })?;
         let Some(store) = store else {
