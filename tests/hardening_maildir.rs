@@ -214,8 +214,8 @@ fn the_size_cache_is_never_read_or_written_through_a_planted_file() {
     let mut c = login(&server, "eve");
     assert_eq!(c.cmd("STAT"), "+OK 1 5\r\n");
     assert!(c.cmd("QUIT").starts_with("+OK"));
-    server.wait_for_log("pop3host-sizes: ignored, sizes are measured again: refused: a symlink");
     assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n");
+    server.wait_for_log("pop3host-sizes: ignored, sizes are measured again: refused: a symlink");
     let cache = maildir.join("pop3host-sizes");
     // The link was replaced by the real cache, the victim never written.
     let started = Instant::now();
@@ -524,6 +524,9 @@ fn without_the_right_to_switch_a_maildir_of_another_owner_is_refused() {
         .unwrap();
     assert!(chown.success());
     fs::set_permissions(site.root.join("users"), fs::Permissions::from_mode(0o644)).unwrap();
+    // Writable by nobody too (a shared mail group, say), so that only the owner check stands
+    // between nobody and root's maildir.
+    fs::set_permissions(site.maildir("own"), fs::Permissions::from_mode(0o777)).unwrap();
 
     // pop3host as nobody cannot switch: only maildirs that nobody owns are served.
     let server = site.start_with(json!({}), &["--user", "nobody"]);
@@ -537,8 +540,7 @@ fn without_the_right_to_switch_a_maildir_of_another_owner_is_refused() {
     assert_eq!(retr(&mut c, 1), b"nobody's\r\n");
     drop(server);
 
-    // Unless every maildir belongs to one mail user (here: writable by nobody's group, say).
-    fs::set_permissions(site.maildir("own"), fs::Permissions::from_mode(0o777)).unwrap();
+    // Unless every maildir belongs to one mail user.
     let server = site.start_with(json!({"virtual_users": true}), &["--user", "nobody"]);
     let (_c, reply) = try_login(&server, "own", PASSWORD);
     assert!(reply.starts_with("+OK"), "{reply}");
