@@ -55,7 +55,7 @@ fn maildir_passes() {
     std::fs::write(
         &users,
         format!(
-            "carol:{{PLAIN}}pw:1000:1000::{}::\n",
+            "carol:{{PLAIN}}pw::::{}::\n",
             root.join("home").display()
         ),
     )

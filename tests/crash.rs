@@ -43,7 +43,7 @@ fn make_maildir(root: &Path) -> PathBuf {
     let users = root.join("users");
     std::fs::write(
         &users,
-        format!("crash:{{PLAIN}}pw:1000:1000::{}::\n", home.display()),
+        format!("crash:{{PLAIN}}pw::::{}::\n", home.display()),
     )
     .unwrap();
     users

@@ -1,6 +1,7 @@
 //! The backend: who may log in (the passwd-file) and where their mail is (the template).
 
 use crate::config::{Config, HELP};
+use crate::fs_identity::{self, Identity};
 use crate::mailbox::{MaildirMailbox, Options};
 use crate::passwd::{is_safe_user_name, User, Users};
 use crate::template::Template;
@@ -52,7 +53,9 @@ impl MaildirBackend {
             .template
             .expand(&user.name, &user.home)
             .map_err(PopError::permanent)?;
-        MaildirMailbox::open(maildir, self.options)
+        // Asked at each login (one capget): `--user` drops the rights after init.
+        let identity = Identity::for_user(user.ids, fs_identity::can_switch());
+        MaildirMailbox::open(maildir, self.options, identity)
     }
 }
 
@@ -90,6 +93,7 @@ impl Backend for MaildirBackend {
             uidl: config.uidl,
             flag_updates: !config.no_flag_updates,
             size_cache: config.size_cache,
+            virtual_users: config.virtual_users,
         };
         Ok(Self {
             users,

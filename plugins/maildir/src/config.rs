@@ -33,6 +33,8 @@ pub struct Config {
     pub no_flag_updates: bool,
     #[serde(default = "enabled")]
     pub size_cache: bool,
+    #[serde(default)]
+    pub virtual_users: bool,
 }
 
 fn default_maildir() -> String {
@@ -65,8 +67,22 @@ pub const HELP: &str = r#"JSON object; keys:
                      for retrieved messages and no move from new/ to cur/.
   "size_cache"       (bool, default true) remember measured message sizes in <maildir>/pop3host-sizes
                      so that later logins need not read messages without a ,W= size in their name.
-Example:
-  {"passwd_file": "/etc/dovecot/users", "maildir": "/var/vmail/%d/%n/Maildir", "uidl": "auto"}"#;
+  "virtual_users"    (bool, default false) every maildir belongs to one mail user that no login
+                     user can write as (the usual virtual-users setup): serve maildirs whatever
+                     their owner. Otherwise, when pop3host cannot switch to a user's uid:gid (it
+                     is not root and lacks CAP_SETUID/CAP_SETGID) or the line has none, a maildir
+                     owned by another uid than pop3host's is refused ([SYS/PERM], logged with the
+                     path): its owner could plant links to files only pop3host may read.
+Users' files: with the right to switch, each user's files are read and written with the
+passwd-file's uid and gid (per thread, as Dovecot does), so the kernel stops a user's links to
+files they cannot read themselves. In every setup, nothing in a maildir is followed if it is a
+symlink (cur/, new/, messages, pop3host.lock, dovecot-uidlist, pop3host-sizes), only regular
+files are opened (a FIFO, device or socket is skipped with a warning), dovecot-uidlist and
+pop3host-sizes larger than the maildir warrants (1 MiB + 1 KiB a message, at most 128 MiB) are
+ignored, and a message is sent with the length it had when RETR opened it.
+Examples:
+  {"passwd_file": "/etc/dovecot/users", "maildir": "/var/vmail/%d/%n/Maildir", "uidl": "auto"}
+  {"passwd_file": "/etc/dovecot/users", "maildir": "/var/vmail/%d/%n", "virtual_users": true}"#;
 
 impl Config {
     /// Parses the config text the host passes to `init` (`null` when none was given).
@@ -99,6 +115,7 @@ mod tests {
         assert_eq!(config.passwd_file, PathBuf::from("/etc/users"));
         assert_eq!(config.maildir, "%h/Maildir");
         assert!(!config.create && !config.no_flag_updates && config.size_cache);
+        assert!(!config.virtual_users);
         assert_eq!(config.uidl, UidlMode::Auto);
     }
 
@@ -106,9 +123,10 @@ mod tests {
     fn every_key_is_read() {
         let config = Config::parse(
             r#"{"passwd_file": "/u", "maildir": "/m/%u", "create": true, "uidl": "dovecot",
-                "no_flag_updates": true, "size_cache": false}"#,
+                "no_flag_updates": true, "size_cache": false, "virtual_users": true}"#,
         )
         .unwrap();
+        assert!(config.virtual_users);
         assert_eq!(config.maildir, "/m/%u");
         assert!(config.create && config.no_flag_updates && !config.size_cache);
         assert_eq!(config.uidl, UidlMode::Dovecot);

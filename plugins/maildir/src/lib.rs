@@ -13,22 +13,31 @@
 //!   (what a session sees), `uidl` and `uidlist` (UIDLs), `size_cache` (sizes, measured with
 //!   `pop3_plugin_api::crlf_size`), `lock` (one session per maildrop), `update` (QUIT),
 //!   `mailbox` (the session);
+//! - the hostile store: `fs_at` (every file through directory handles, no symlinks, regular
+//!   files only), `store` (a session's open directories), `control_file` (bounded reads of
+//!   the uidlist and size cache), `message_reader` (a message is as long as it was at open),
+//!   `fs_identity` (each user's files with that user's uid and gid);
 //! - `backend`: the plugin entry points.
 
 mod backend;
 mod config;
+mod control_file;
 mod crypt;
 mod digest_schemes;
 mod filename;
+mod fs_at;
+mod fs_identity;
 mod listing;
 mod lock;
 mod mailbox;
 mod md5_crypt;
 mod message;
+mod message_reader;
 mod passwd;
 mod schemes;
 mod size_cache;
 mod snapshot;
+mod store;
 mod template;
 mod uidl;
 mod uidlist;

@@ -3,9 +3,11 @@
 //! maildir cheap. `tmp/` holds deliveries in progress and is never read.
 
 use crate::filename;
+use crate::fs_at::EntryKind;
+use crate::store::Store;
 use pop3_plugin_api::warn;
+use std::borrow::Cow;
 use std::collections::HashSet;
-use std::fs;
 use std::io::{self, ErrorKind};
 use std::path::{Path, PathBuf};
 
@@ -60,41 +62,40 @@ impl Location {
 }
 
 /// The message files of `subdir`, in directory order; a missing directory holds none.
-fn read_subdir(maildir: &Path, subdir: Subdir) -> io::Result<Vec<Location>> {
-    let dir = maildir.join(subdir.name());
-    let entries = match fs::read_dir(&dir) {
-        Ok(entries) => entries,
+/// Symlinks, FIFOs, sockets and devices are skipped with a warning: a message is a regular
+/// file, and following or opening anything else would let the mail user point pop3host at
+/// files outside the maildir or block it.
+fn read_subdir(store: &Store, subdir: Subdir) -> io::Result<Vec<Location>> {
+    let dir = match store.dir(subdir) {
+        Ok(dir) => dir,
         Err(err) if err.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
         Err(err) => return Err(err),
     };
     let mut found = Vec::new();
-    for entry in entries {
-        let entry = entry?;
-        // Sub-folders (Maildir++ keeps them elsewhere, but people make them) are not messages;
-        // an entry whose type cannot be read is tried, and fails at open if it is not a file.
-        if entry.file_type().is_ok_and(|t| t.is_dir()) {
-            continue;
-        }
-        let Ok(name) = entry.file_name().into_string() else {
-            warn!(
-                "{}: skipping a file whose name is not UTF-8: {:?}",
-                dir.display(),
-                entry.file_name()
-            );
-            continue;
+    dir.entries(|name, kind| {
+        let shown = || {
+            let name = name.map_or_else(|raw| String::from_utf8_lossy(raw), Cow::Borrowed);
+            format!("{}/{}/{name:?}", store.path.display(), subdir.name())
         };
-        if filename::is_message(&name) {
-            found.push(Location::new(subdir, name));
+        match (name, kind) {
+            // Sub-folders (Maildir++ keeps them elsewhere, but people make them) are not
+            // messages; an entry whose type the file system does not give is tried, and
+            // refused at open if it is not a regular file.
+            (_, EntryKind::Directory) => {}
+            (Ok(name), _) if !filename::is_message(name) => {}
+            (_, EntryKind::Special(what)) => warn!("skipping {}: a {what}, not a message", shown()),
+            (Err(_), _) => warn!("skipping {}: the name is not UTF-8", shown()),
+            (Ok(name), EntryKind::MaybeFile) => found.push(Location::new(subdir, name.to_string())),
         }
-    }
+    })?;
     Ok(found)
 }
 
 /// Every message in `cur/` and `new/`. A message caught in both (another client moving it
 /// between the two reads) is listed once, from `cur/` (read first).
-pub fn scan(maildir: &Path) -> io::Result<Vec<Location>> {
-    let mut all = read_subdir(maildir, Subdir::Cur)?;
-    let mut new = read_subdir(maildir, Subdir::New)?;
+pub fn scan(store: &Store) -> io::Result<Vec<Location>> {
+    let mut all = read_subdir(store, Subdir::Cur)?;
+    let mut new = read_subdir(store, Subdir::New)?;
     if !all.is_empty() && !new.is_empty() {
         let in_cur: HashSet<&str> = all.iter().map(Location::base).collect();
         new.retain(|l| !in_cur.contains(l.base()));
@@ -105,9 +106,9 @@ pub fn scan(maildir: &Path) -> io::Result<Vec<Location>> {
 
 /// Where the message with base name `base` is now, after another client renamed it (moved it
 /// to `cur/` or changed its flags).
-pub fn find(maildir: &Path, base: &str) -> io::Result<Option<Location>> {
+pub fn find(store: &Store, base: &str) -> io::Result<Option<Location>> {
     for subdir in [Subdir::Cur, Subdir::New] {
-        let found = read_subdir(maildir, subdir)?;
+        let found = read_subdir(store, subdir)?;
         if let Some(location) = found.into_iter().find(|l| l.base() == base) {
             return Ok(Some(location));
         }
@@ -118,6 +119,12 @@ pub fn find(maildir: &Path, base: &str) -> io::Result<Option<Location>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use std::fs;
+
+    fn store(dir: &tempfile::TempDir) -> Store {
+        Store::open(dir.path(), false).unwrap().unwrap()
+    }
 
     fn maildir_with(files: &[&str]) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
@@ -131,7 +138,7 @@ mod tests {
     }
 
     #[test]
-    fn scan_skips_tmp_dotfiles_and_directories_and_lists_a_moving_message_once() {
+    fn scan_skips_tmp_dotfiles_directories_symlinks_and_fifos_and_lists_a_moving_message_once() {
         let dir = maildir_with(&[
             "new/1.a.h",
             "cur/2.b.h:2,S",
@@ -141,7 +148,9 @@ mod tests {
             "new/5.e.h",
         ]);
         fs::create_dir(dir.path().join("cur/folder")).unwrap();
-        let mut names: Vec<String> = scan(dir.path())
+        std::os::unix::fs::symlink("/etc/passwd", dir.path().join("cur/6.f.h")).unwrap();
+        nix::unistd::mkfifo(&dir.path().join("new/7.g.h"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+        let mut names: Vec<String> = scan(&store(&dir))
             .unwrap()
             .into_iter()
             .map(|l| l.name().to_string())
@@ -153,15 +162,15 @@ mod tests {
     #[test]
     fn missing_subdirectories_hold_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(scan(dir.path()).unwrap().is_empty());
+        assert!(scan(&store(&dir)).unwrap().is_empty());
     }
 
     #[test]
     fn find_follows_renames() {
         let dir = maildir_with(&["cur/1.a.h:2,RS"]);
-        let found = find(dir.path(), "1.a.h").unwrap().unwrap();
+        let found = find(&store(&dir), "1.a.h").unwrap().unwrap();
         assert_eq!(found, Location::new(Subdir::Cur, "1.a.h:2,RS".into()));
         assert_eq!(found.base(), "1.a.h");
-        assert!(find(dir.path(), "9.z.h").unwrap().is_none());
+        assert!(find(&store(&dir), "9.z.h").unwrap().is_none());
     }
 }

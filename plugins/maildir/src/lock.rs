@@ -6,10 +6,14 @@
 //! is never removed (removing it would let a new session lock a fresh inode while an old one
 //! still holds the former). Dovecot's own locks (`dovecot-uidlist.lock`, the optional
 //! `dovecot-pop3-session.lock`) are dotlocks we do not take: we never write Dovecot's files.
+//!
+//! The file is opened relative to the maildir handle without following a symlink and must be a
+//! regular file: a link or FIFO planted under this name is refused (the login fails), since
+//! opening it would create, block on or lock a file outside the maildir.
 
-use pop3_plugin_api::PopError;
-use std::fs::{File, OpenOptions, TryLockError};
-use std::path::Path;
+use crate::store::Store;
+use pop3_plugin_api::{debug, PopError};
+use std::fs::{File, TryLockError};
 
 pub const FILE_NAME: &str = "pop3host.lock";
 
@@ -20,22 +24,20 @@ pub struct MaildropLock {
 }
 
 impl MaildropLock {
-    pub fn acquire(maildir: &Path) -> Result<Self, PopError> {
-        let path = maildir.join(FILE_NAME);
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| {
-                PopError::temporary(format!("cannot open lock file {}: {e}", path.display()))
-            })?;
+    pub fn acquire(store: &Store) -> Result<Self, PopError> {
+        let path = store.path.join(FILE_NAME);
+        let file = store.root.open_or_create(FILE_NAME).map_err(|e| {
+            PopError::temporary(format!("cannot open lock file {}: {e}", path.display()))
+        })?;
         match file.try_lock() {
             Ok(()) => Ok(Self { _file: file }),
-            Err(TryLockError::WouldBlock) => Err(PopError::in_use(format!(
-                "maildrop {} is locked by another session",
-                maildir.display()
-            ))),
+            Err(TryLockError::WouldBlock) => {
+                debug!("{}: locked by another session", store.path.display());
+                // The client sees this text: no path in it.
+                Err(PopError::in_use(
+                    "the maildrop is locked by another session",
+                ))
+            }
             Err(TryLockError::Error(e)) => Err(PopError::temporary(format!(
                 "cannot lock {}: {e}",
                 path.display()
@@ -52,10 +54,11 @@ mod tests {
     #[test]
     fn one_holder_at_a_time_until_dropped() {
         let dir = tempfile::tempdir().unwrap();
-        let first = MaildropLock::acquire(dir.path()).unwrap();
-        let err = MaildropLock::acquire(dir.path()).unwrap_err();
+        let store = Store::open(dir.path(), false).unwrap().unwrap();
+        let first = MaildropLock::acquire(&store).unwrap();
+        let err = MaildropLock::acquire(&store).unwrap_err();
         assert_eq!(err.code, ResponseCode::IN_USE);
         drop(first);
-        MaildropLock::acquire(dir.path()).unwrap();
+        MaildropLock::acquire(&store).unwrap();
     }
 }

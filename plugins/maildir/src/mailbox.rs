@@ -2,17 +2,18 @@
 //! and the size cache.
 
 use crate::config::UidlMode;
+use crate::fs_identity::Identity;
 use crate::lock::MaildropLock;
 use crate::message::Message;
+use crate::message_reader::MessageFile;
 use crate::size_cache::SizeCache;
 use crate::snapshot;
+use crate::store::Store;
 use crate::update::{self, Changes};
 use pop3_plugin_api::crlf_size;
 use pop3_plugin_api::{debug, warn, Mailbox, MessageInfo, MessageReader, MessageRef, PopError};
 use std::collections::HashSet;
-use std::fs::{self, DirBuilder, File};
-use std::io::{self, BufReader, ErrorKind, Read};
-use std::os::unix::fs::DirBuilderExt;
+use std::io::{self, ErrorKind};
 use std::path::{Path, PathBuf};
 
 /// Per-backend settings that shape every mailbox.
@@ -22,17 +23,18 @@ pub struct Options {
     pub uidl: UidlMode,
     pub flag_updates: bool,
     pub size_cache: bool,
+    /// Serve maildirs whatever their owner (see [`Identity::check_owner`]).
+    pub virtual_users: bool,
 }
-
-/// Reads of message files go through this buffer size: large enough for few system calls,
-/// small enough that memory stays flat whatever the message size.
-const READ_BUFFER: usize = 64 * 1024;
 
 #[derive(Debug)]
 pub struct MaildirMailbox {
-    maildir: PathBuf,
+    /// `None` for a maildir that does not exist: an empty mailbox.
+    store: Option<Store>,
+    /// Whose rights every file operation runs with; taken on around each call, since the host
+    /// may make each on another thread.
+    identity: Identity,
     options: Options,
-    /// `None` for a maildir that does not exist: there is nothing to protect.
     _lock: Option<MaildropLock>,
     /// The snapshot, taken by the first `list`.
     messages: Vec<Message>,
@@ -43,104 +45,111 @@ pub struct MaildirMailbox {
     sizes: SizeCache,
 }
 
-/// Creates `maildir` with `cur/`, `new/` and `tmp/`, private to the mail user.
-fn create_maildir(maildir: &Path) -> io::Result<()> {
-    let mut builder = DirBuilder::new();
-    builder.recursive(true).mode(0o700);
-    for sub in ["cur", "new", "tmp"] {
-        builder.create(maildir.join(sub))?;
-    }
-    Ok(())
+/// Takes on `identity` for one call; failing to is the session's temporary error.
+fn enter(identity: Identity) -> Result<crate::fs_identity::FsIdGuard, PopError> {
+    identity
+        .enter()
+        .map_err(|e| PopError::temporary(format!("{identity:?}: {e}")))
 }
 
 impl MaildirMailbox {
-    /// Opens the maildrop at `maildir` for one session and locks it. A maildir that does not
-    /// exist is created when configured, else served as an empty mailbox.
-    pub fn open(maildir: PathBuf, options: Options) -> Result<Self, PopError> {
-        let exists = match fs::metadata(&maildir) {
-            Ok(meta) if meta.is_dir() => true,
-            Ok(_) => {
-                return Err(PopError::permanent(format!(
-                    "{} is not a directory",
-                    maildir.display()
-                )))
+    /// Opens the maildrop at `maildir` for one session, with `identity`'s rights, and locks
+    /// it. A maildir that does not exist is created when configured, else served as an empty
+    /// mailbox.
+    pub fn open(maildir: PathBuf, options: Options, identity: Identity) -> Result<Self, PopError> {
+        let _as_user = enter(identity)?;
+        let store = Store::open(&maildir, options.create).map_err(|err| {
+            warn!("cannot open the maildir {}: {err}", maildir.display());
+            if err.kind() == ErrorKind::NotADirectory || crate::fs_at::is_refusal(&err) {
+                PopError::permanent("the mailbox cannot be opened")
+            } else {
+                PopError::temporary(format!("{}: {err}", maildir.display()))
             }
-            Err(err) if err.kind() == ErrorKind::NotFound => false,
-            Err(err) => return Err(PopError::temporary(format!("{}: {err}", maildir.display()))),
-        };
-        if options.create {
-            create_maildir(&maildir).map_err(|e| {
-                PopError::temporary(format!("cannot create maildir {}: {e}", maildir.display()))
-            })?;
-        } else if !exists {
+        })?;
+        let Some(store) = store else {
             debug!(
                 "{}: no such maildir, serving an empty mailbox",
                 maildir.display()
             );
+            return Ok(Self::with_store(None, identity, options, None));
+        };
+        let owner = store
+            .root
+            .owner()
+            .map_err(|e| PopError::temporary(format!("cannot stat {}: {e}", maildir.display())))?;
+        if let Err(why) = identity.check_owner(owner, options.virtual_users) {
+            warn!("refusing the maildir {}: {why}", maildir.display());
+            return Err(PopError::permanent(
+                "the mailbox cannot be served: its owner is not the mail user",
+            ));
         }
-        let lock = if exists || options.create {
-            Some(MaildropLock::acquire(&maildir)?)
-        } else {
-            None
-        };
-        let sizes = if options.size_cache && lock.is_some() {
-            SizeCache::load(&maildir)
-        } else {
-            SizeCache::disabled()
-        };
-        Ok(Self {
-            maildir,
+        let lock = MaildropLock::acquire(&store)?;
+        Ok(Self::with_store(Some(store), identity, options, Some(lock)))
+    }
+
+    fn with_store(
+        store: Option<Store>,
+        identity: Identity,
+        options: Options,
+        lock: Option<MaildropLock>,
+    ) -> Self {
+        Self {
+            store,
+            identity,
             options,
             _lock: lock,
             messages: Vec::new(),
             listed: false,
             retrieved: Vec::new(),
             unmeasured: 0,
-            sizes,
-        })
-    }
-
-    fn message(&mut self, msg: MessageRef<'_>) -> Result<&mut Message, PopError> {
-        self.messages
-            .get_mut(msg.index)
-            .ok_or_else(|| PopError::plain(format!("no message {}", msg.index + 1)))
+            sizes: SizeCache::disabled(),
+        }
     }
 
     /// Opens message `msg`, following a rename by another client.
     fn open_message(&mut self, msg: MessageRef<'_>) -> Result<MessageReader, PopError> {
-        let maildir = self.maildir.clone();
-        let message = self.message(msg)?;
-        match message.with_file(&maildir, open_regular) {
-            Ok(file) => Ok(Box::new(BufReader::with_capacity(READ_BUFFER, file))),
-            Err(err) => Err(message_error(&maildir, message, msg, err)),
+        let _as_user = enter(self.identity)?;
+        let (store, message) = locate(&self.store, &mut self.messages, msg)?;
+        match message.with_file(store, |dir, name| dir.open_file(name)) {
+            Ok((file, len)) => Ok(Box::new(MessageFile::new(file, len))),
+            Err(err) => Err(message_error(&store.path, message, msg, err)),
+        }
+    }
+
+    /// Counts one more measured message; the cache is saved when none is left to measure.
+    fn measured(&mut self) {
+        self.unmeasured -= 1;
+        if self.unmeasured == 0 {
+            self.save_sizes();
         }
     }
 
     /// Saves the size cache, if it changed; a failure only costs a later re-measurement.
+    /// Runs with the identity the caller took on.
     fn save_sizes(&mut self) {
-        if let Err(err) = self.sizes.save_if_changed() {
+        let Some(store) = &self.store else {
+            return;
+        };
+        if let Err(err) = self.sizes.save_if_changed(&store.root) {
             warn!(
                 "{}: cannot save the size cache: {err}",
-                self.maildir.display()
+                store.path.display()
             );
         }
     }
 }
 
-/// Opens a message file. Anything else at its path (a directory, a device) is an error now,
-/// while RETR can still answer -ERR: `open` succeeds on a directory and only `read` fails,
-/// after the host has sent +OK, so that it must close the connection.
-///
-/// The reader ends at the length the file has now: a delivered message never changes, and
-/// the host then learns of the end without one more read call.
-fn open_regular(path: &Path) -> io::Result<io::Take<File>> {
-    let file = File::open(path)?;
-    let meta = file.metadata()?;
-    if meta.is_file() {
-        Ok(file.take(meta.len()))
-    } else {
-        Err(io::Error::other("not a regular file"))
-    }
+/// The store and message `msg` (a listed message always has a store); a function of the two
+/// fields, so that the others stay free to borrow.
+fn locate<'a>(
+    store: &'a Option<Store>,
+    messages: &'a mut [Message],
+    msg: MessageRef<'_>,
+) -> Result<(&'a Store, &'a mut Message), PopError> {
+    let no_message = || PopError::plain(format!("no message {}", msg.index + 1));
+    let message = messages.get_mut(msg.index).ok_or_else(no_message)?;
+    let store = store.as_ref().ok_or_else(no_message)?;
+    Ok((store, message))
 }
 
 /// The error for a message that could not be read: a plain `-ERR` for one that vanished (the
@@ -161,34 +170,42 @@ fn message_error(
         "cannot read {}: {err}",
         message.location.path(maildir).display()
     );
+    if crate::fs_at::is_refusal(&err) {
+        // The mail user's doing, and no reason to end the session.
+        return PopError::plain(format!("message {} cannot be read", msg.index + 1));
+    }
     PopError::from(err)
 }
 
 impl Mailbox for MaildirMailbox {
     fn list(&mut self) -> Result<Vec<MessageInfo>, PopError> {
         if !self.listed {
-            let snapshot =
-                snapshot::take(&self.maildir, self.options.uidl, &self.sizes).map_err(|e| {
-                    PopError::temporary(format!("cannot list {}: {e}", self.maildir.display()))
-                })?;
-            self.messages = snapshot.messages;
-            self.listed = true;
-            self.retrieved = vec![false; self.messages.len()];
-            self.unmeasured = self.messages.iter().filter(|m| m.size.is_none()).count();
-            // Entries of messages gone since are dropped; when every entry was used, none is.
-            if snapshot.cache_hits < self.sizes.len() {
-                let current: HashSet<&str> = self.messages.iter().map(Message::base).collect();
-                self.sizes.retain(|base| current.contains(base));
+            let _as_user = enter(self.identity)?;
+            if let Some(store) = &self.store {
+                let snapshot = snapshot::take(store, self.options.uidl, self.options.size_cache)
+                    .map_err(|e| {
+                        PopError::temporary(format!("cannot list {}: {e}", store.path.display()))
+                    })?;
+                self.messages = snapshot.messages;
+                self.sizes = snapshot.sizes;
+                self.retrieved = vec![false; self.messages.len()];
+                self.unmeasured = self.messages.iter().filter(|m| m.size.is_none()).count();
+                // Entries of messages gone since are dropped; when every entry was used, none is.
+                if snapshot.cache_hits < self.sizes.len() {
+                    let current: HashSet<&str> = self.messages.iter().map(Message::base).collect();
+                    self.sizes.retain(|base| current.contains(base));
+                }
+                debug!(
+                    "{}: {} messages, {} to measure",
+                    store.path.display(),
+                    self.messages.len(),
+                    self.unmeasured
+                );
             }
+            self.listed = true;
             if self.unmeasured == 0 {
                 self.save_sizes();
             }
-            debug!(
-                "{}: {} messages, {} to measure",
-                self.maildir.display(),
-                self.messages.len(),
-                self.unmeasured
-            );
         }
         Ok(self
             .messages
@@ -198,35 +215,32 @@ impl Mailbox for MaildirMailbox {
     }
 
     fn size(&mut self, msg: MessageRef<'_>) -> Result<Option<u64>, PopError> {
-        let maildir = self.maildir.clone();
-        let message = self.message(msg)?;
+        let _as_user = enter(self.identity)?;
+        let (store, message) = locate(&self.store, &mut self.messages, msg)?;
         if let Some(size) = message.size {
             return Ok(Some(size));
         }
         // The host fails the whole login when a size is missing, so a message that cannot be
-        // read (gone since the listing, or not openable) is listed with size 0 and not cached:
-        // the others are served, and RETR of this one answers -ERR as it would anyway.
-        let measured = message.with_file(&maildir, |path| File::open(path).and_then(crlf_size));
+        // read (gone since the listing, or refused: not a regular file) is listed with size 0
+        // and not cached: the others are served, and RETR of this one answers -ERR.
+        let measured = message.with_file(store, |dir, name| {
+            let (file, len) = dir.open_file(name)?;
+            crlf_size(MessageFile::new(file, len))
+        });
         let size = match measured {
-            Ok(size) => size,
+            Ok(size) => {
+                let base = message.base().to_string();
+                self.sizes.insert(&base, size);
+                size
+            }
             Err(err) => {
-                let error = message_error(&maildir, message, msg, err);
+                let error = message_error(&store.path, message, msg, err);
                 debug!("{error}: listed with size 0");
-                message.size = Some(0);
-                self.unmeasured -= 1;
-                if self.unmeasured == 0 {
-                    self.save_sizes();
-                }
-                return Ok(Some(0));
+                0
             }
         };
-        message.size = Some(size);
-        let base = message.base().to_string();
-        self.sizes.insert(&base, size);
-        self.unmeasured -= 1;
-        if self.unmeasured == 0 {
-            self.save_sizes();
-        }
+        self.messages[msg.index].size = Some(size);
+        self.measured();
         Ok(Some(size))
     }
 
@@ -249,12 +263,16 @@ impl Mailbox for MaildirMailbox {
                 .get_mut(msg.index)
                 .ok_or_else(|| PopError::plain(format!("no message {}", msg.index + 1)))? = true;
         }
+        let Some(store) = &self.store else {
+            return Ok(()); // no maildir, no messages
+        };
+        let _as_user = enter(self.identity)?;
         let changes = Changes {
             deleted: &deleted,
             retrieved: &self.retrieved,
             flag_updates: self.options.flag_updates,
         };
-        let failed = update::apply(&self.maildir, &mut self.messages, &changes);
+        let failed = update::apply(store, &mut self.messages, &changes);
         let removed: HashSet<&str> = self
             .messages
             .iter()
@@ -279,6 +297,9 @@ impl Mailbox for MaildirMailbox {
 impl Drop for MaildirMailbox {
     /// Keeps the sizes measured so far when the session ends early (before the lock goes).
     fn drop(&mut self) {
-        self.save_sizes();
+        match self.identity.enter() {
+            Ok(_as_user) => self.save_sizes(),
+            Err(err) => warn!("size cache not saved: {err}"),
+        }
     }
 }

@@ -1,10 +1,16 @@
 //! Dovecot's passwd-file: `user:password:uid:gid:gecos:home:shell:extra_fields`, one user a line,
-//! trailing fields optional, blank lines and `#` comments skipped. Only the user name, the
-//! password and the home directory matter here; uid, gid, shell and extra fields are ignored.
+//! trailing fields optional, blank lines and `#` comments skipped. The user name, the password,
+//! the uid and gid (whose file rights the session runs with, see [`crate::fs_identity`]) and
+//! the home directory matter here; gecos, shell and extra fields are ignored.
+//!
+//! A bad line never takes the good ones with it, and never leaves its user with an older
+//! version of the line: its user is refused (as is a name listed twice), the others are
+//! served, and every bad line is reported with file and line number.
 
 use crate::schemes::Credential;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 /// At most this many line errors are listed; a file that bad needs fixing, not a longer list.
 const MAX_LISTED_ERRORS: usize = 20;
@@ -22,6 +28,8 @@ pub fn is_safe_user_name(name: &str) -> bool {
 pub struct User {
     pub name: String,
     pub credential: Credential,
+    /// The uid and gid from the passwd-file, when the line gives them.
+    pub ids: Option<(u32, u32)>,
     pub home: String,
 }
 
@@ -32,13 +40,17 @@ pub struct Users {
     dummy: Credential,
     /// Whether some user's password is stored in plain text (asked once per connection).
     any_plaintext: bool,
+    /// `file:line: problem` for every bad line; their users are not served.
+    problems: Vec<String>,
 }
 
 impl Users {
     /// Parses the file's text. `need_home` requires an absolute home on every line (the maildir
-    /// template uses `%h`). The error lists every bad line as `file:line: problem`.
-    pub fn parse(text: &str, source: &Path, need_home: bool) -> Result<Self, String> {
+    /// template uses `%h`). Bad lines are listed in [`Users::problems`] as `file:line:
+    /// problem`; the user of a bad line, and a name listed twice, is left out.
+    pub fn parse(text: &str, source: &Path, need_home: bool) -> Self {
         let mut by_name: HashMap<String, User> = HashMap::new();
+        let mut refused: HashSet<String> = HashSet::new();
         let mut errors = Vec::new();
         for (index, line) in text.lines().enumerate() {
             let line = line.strip_suffix('\r').unwrap_or(line);
@@ -46,37 +58,54 @@ impl Users {
             if line.trim().is_empty() || line.starts_with('#') || line.starts_with(':') {
                 continue;
             }
+            let name = line.split(':').next().unwrap_or_default();
             match parse_line(line, need_home) {
-                Ok(user) => {
-                    if by_name.contains_key(&user.name) {
-                        errors.push((index + 1, format!("user {} is listed twice", user.name)));
-                    } else {
-                        by_name.insert(user.name.clone(), user);
-                    }
+                Ok(_) if refused.contains(name) || by_name.contains_key(name) => {
+                    errors.push((index + 1, format!("user {name} is listed twice")));
+                    by_name.remove(name);
+                    refused.insert(name.to_string());
                 }
-                Err(problem) => errors.push((index + 1, problem)),
+                Ok(user) => {
+                    by_name.insert(user.name.clone(), user);
+                }
+                Err(problem) => {
+                    errors.push((index + 1, problem));
+                    by_name.remove(name);
+                    refused.insert(name.to_string());
+                }
             }
         }
-        if !errors.is_empty() {
-            let shown = errors.len().min(MAX_LISTED_ERRORS);
-            let mut report: Vec<String> = errors[..shown]
-                .iter()
-                .map(|(line, problem)| format!("{}:{line}: {problem}", source.display()))
-                .collect();
-            if errors.len() > shown {
-                report.push(format!("... and {} more bad lines", errors.len() - shown));
-            }
-            return Err(report.join("\n"));
-        }
+        let problems = errors
+            .iter()
+            .map(|(line, problem)| format!("{}:{line}: {problem}", source.display()))
+            .collect();
         let dummy = pick_dummy(by_name.values());
         let any_plaintext = by_name
             .values()
             .any(|user| user.credential.plaintext().is_some());
-        Ok(Self {
+        Self {
             by_name,
             dummy,
             any_plaintext,
-        })
+            problems,
+        }
+    }
+
+    /// The bad lines, `file:line: problem`, at most [`MAX_LISTED_ERRORS`] and a count of the
+    /// rest: a file that bad needs fixing, not a longer list.
+    pub fn problems(&self) -> Option<String> {
+        if self.problems.is_empty() {
+            return None;
+        }
+        let shown = self.problems.len().min(MAX_LISTED_ERRORS);
+        let mut report = self.problems[..shown].to_vec();
+        if self.problems.len() > shown {
+            report.push(format!(
+                "... and {} more bad lines",
+                self.problems.len() - shown
+            ));
+        }
+        Some(report.join("\n"))
     }
 
     /// The user a login name refers to: the exact name, or else its lower-case form (Dovecot's
@@ -88,9 +117,13 @@ impl Users {
     }
 
     /// What to verify a password against: the user's credential or, for an unknown user, a
-    /// dummy of the cost class most users share (a copy of one of theirs), so that an unknown
-    /// user costs as much as a wrong password and logins reveal no user names. The caller
-    /// rejects an unknown user whatever the dummy says.
+    /// dummy of the costliest scheme and parameters in the file (a copy of one user's), so that
+    /// an unknown user costs at least what a wrong password for any user costs and logins
+    /// reveal no user names. The caller rejects an unknown user whatever the dummy says.
+    ///
+    /// A wrong password for a cheap scheme's user still answers sooner than for a costly
+    /// one's, which tells the scheme of a known name; Dovecot is the same, and the name is
+    /// what must not leak.
     pub fn credential_for<'a>(&'a self, user: Option<&'a User>) -> &'a Credential {
         user.map_or(&self.dummy, |user| &user.credential)
     }
@@ -123,6 +156,8 @@ fn parse_line(line: &str, need_home: bool) -> Result<User, String> {
     }
     let credential = Credential::parse(fields.get(1).copied().unwrap_or_default())
         .map_err(|problem| format!("user {name}: {problem}"))?;
+    let ids = parse_ids(fields.get(2).copied(), fields.get(3).copied())
+        .map_err(|problem| format!("user {name}: {problem}"))?;
     let home = fields.get(5).copied().unwrap_or_default();
     if need_home && !home.starts_with('/') {
         return Err(format!("user {name}: the maildir template uses %h but the home field (6th) is not an absolute path"));
@@ -130,22 +165,61 @@ fn parse_line(line: &str, need_home: bool) -> Result<User, String> {
     Ok(User {
         name: name.to_string(),
         credential,
+        ids,
         home: home.to_string(),
     })
 }
 
-/// The credential of one user of the most common cost class.
+/// The uid and gid fields: both numbers, or both empty (pop3host's own rights then).
+fn parse_ids(uid: Option<&str>, gid: Option<&str>) -> Result<Option<(u32, u32)>, String> {
+    fn field(value: Option<&str>) -> &str {
+        value.unwrap_or_default().trim()
+    }
+    match (field(uid), field(gid)) {
+        ("", "") => Ok(None),
+        (uid, gid) => match (uid.parse(), gid.parse()) {
+            (Ok(uid), Ok(gid)) => Ok(Some((uid, gid))),
+            _ => Err(
+                "the uid and gid (3rd and 4th fields) must both be numbers, or both empty"
+                    .to_string(),
+            ),
+        },
+    }
+}
+
+/// A copy of the credential that is slowest to verify: one per cost class is timed (the
+/// fastest of a few runs, to see past a busy machine), since a rule by scheme name could not
+/// rank parameters (rounds, memory) against each other.
 fn pick_dummy<'a>(users: impl Iterator<Item = &'a User>) -> Credential {
-    let mut classes: HashMap<&str, (usize, &Credential)> = HashMap::new();
+    let mut classes: HashMap<&str, &Credential> = HashMap::new();
     for user in users {
         if let Some(class) = user.credential.cost_class() {
-            classes.entry(class).or_insert((0, &user.credential)).0 += 1;
+            classes.entry(class).or_insert(&user.credential);
         }
     }
-    classes
-        .into_values()
-        .max_by_key(|(count, _)| *count)
-        .map_or(Credential::Disabled, |(_, credential)| credential.clone())
+    let cost = |credential: &Credential| {
+        (0..3)
+            .map(|_| {
+                let started = Instant::now();
+                std::hint::black_box(credential.verify("\u{1}not the password"));
+                started.elapsed()
+            })
+            .min()
+            .unwrap_or(Duration::ZERO)
+    };
+    match classes.len() {
+        0 => Credential::Disabled,
+        1 => classes
+            .into_values()
+            .next()
+            .cloned()
+            .unwrap_or(Credential::Disabled),
+        _ => classes
+            .into_values()
+            .max_by_key(|credential| cost(credential))
+            .cloned()
+            .unwrap_or(Credential::Disabled),
+    }
 }
 
 #[cfg(test)]
@@ -154,7 +228,7 @@ mod tests {
 
     const SHA512: &str = "$6$saltsalt$qFmFH.bQmmtXzyBY0s9v7Oicd2z4XSIecDzlB5KiA2/jctKu9YterLp8wwnSq.qc.eoxqOmSuNp2xS0ktL3nh/";
 
-    fn parse(text: &str) -> Result<Users, String> {
+    fn parse(text: &str) -> Users {
         Users::parse(text, Path::new("/etc/users"), false)
     }
 
@@ -163,7 +237,8 @@ mod tests {
         let text = format!(
             "# comment\n\n:skipped\nann:{{PLAIN}}pw:1000:1000::/home/ann::\r\nbob:{SHA512}\ncarl\nMixed:{{PLAIN}}x:1:1:Gecos, With Spaces:/home/m:/bin/sh:userdb_quota_rule=*:storage=1G\n"
         );
-        let users = parse(&text).unwrap();
+        let users = parse(&text);
+        assert!(users.problems().is_none());
         assert_eq!(users.len(), 4);
         let ann = users.lookup("ann").unwrap();
         assert_eq!(ann.home, "/home/ann");
@@ -183,7 +258,8 @@ mod tests {
         let text = format!(
             "ok:{{PLAIN}}x\nbroken:{{SHA512-CRYPT}}{bad_hash}\n# fine\nweird:{{NTLM}}abcdef0123456789\nok:{{PLAIN}}y\nsl/ash:{{PLAIN}}z\n"
         );
-        let err = parse(&text).unwrap_err();
+        let users = parse(&text);
+        let err = users.problems().unwrap();
         let lines: Vec<&str> = err.lines().collect();
         assert_eq!(lines.len(), 4, "{err}");
         assert!(lines[0].starts_with("/etc/users:2: user broken: "), "{err}");
@@ -200,32 +276,57 @@ mod tests {
             !err.contains("qFmFH") && !err.contains("abcdef0123"),
             "{err}"
         );
+        // The users of bad lines, and both lines of a name listed twice, are refused.
+        assert_eq!(users.len(), 0);
+        for name in ["ok", "broken", "weird"] {
+            assert!(users.lookup(name).is_none(), "{name}");
+        }
+    }
+
+    #[test]
+    fn uid_and_gid_are_both_numbers_or_both_empty() {
+        let users = parse(
+            "a:{PLAIN}x:1000:100\nb:{PLAIN}x\nc:{PLAIN}x:1000:\nd:{PLAIN}x:me:me\ne:{PLAIN}y\n",
+        );
+        assert_eq!(users.lookup("a").unwrap().ids, Some((1000, 100)));
+        assert_eq!(users.lookup("b").unwrap().ids, None);
+        assert!(users.lookup("c").is_none() && users.lookup("d").is_none());
+        let problems = users.problems().unwrap();
+        assert!(
+            problems.contains("/etc/users:3: user c: the uid and gid"),
+            "{problems}"
+        );
+        assert!(problems.contains("/etc/users:4: user d:"), "{problems}");
+        assert!(users.lookup("e").unwrap().credential.verify("y"));
     }
 
     #[test]
     fn a_home_is_required_when_the_template_uses_it() {
-        let err = Users::parse("ann:{PLAIN}x:1:1::relative\n", Path::new("u"), true).unwrap_err();
+        let err = Users::parse("ann:{PLAIN}x:1:1::relative\n", Path::new("u"), true)
+            .problems()
+            .unwrap();
         assert!(
             err.contains("u:1: user ann:") && err.contains("home"),
             "{err}"
         );
-        assert!(Users::parse("ann:{PLAIN}x:1:1::/home/ann\n", Path::new("u"), true).is_ok());
+        assert!(
+            Users::parse("ann:{PLAIN}x:1:1::/home/ann\n", Path::new("u"), true)
+                .problems()
+                .is_none()
+        );
     }
 
     #[test]
-    fn the_dummy_has_the_most_common_cost() {
-        let text = format!("a:{{PLAIN}}x\nb:{SHA512}\nc:{SHA512}\nd:\n");
-        let users = parse(&text).unwrap();
+    fn the_dummy_has_the_highest_cost() {
+        // Most users are PLAIN: the dummy must still cost what the SHA512-CRYPT user costs.
+        let text = format!("a:{{PLAIN}}x\nb:{SHA512}\nc:{{PLAIN}}y\ne:{{PLAIN}}z\nd:\n");
+        let users = parse(&text);
         assert_eq!(users.credential_for(None).cost_class(), Some("$6$"));
         assert_eq!(
             users.credential_for(users.lookup("a")).cost_class(),
             Some("PLAIN")
         );
-        assert!(parse("a:\n")
-            .unwrap()
-            .credential_for(None)
-            .cost_class()
-            .is_none());
+        assert!(parse("a:\n").credential_for(None).cost_class().is_none());
     }
 
     #[test]

@@ -6,14 +6,19 @@
 //! rebuilt. It is replaced atomically (written under a unique temporary name, then renamed), so
 //! readers see the old or the new file whole and concurrent writers cannot interleave: the last
 //! rename wins. Message files never change content, so a base name's size never goes stale.
+//!
+//! The mail user can write this file and its directory, so it is read only as a regular file
+//! within a bound (see [`crate::control_file`]), and the temporary file has a random name and
+//! is created with `O_EXCL|O_NOFOLLOW` relative to the maildir handle: a symlink or file
+//! planted under any name cannot be written through.
 
+use crate::control_file::{self, Contents};
+use crate::fs_at::Dir;
 use hashbrown::{DefaultHashBuilder, HashTable};
-use std::fs;
+use rustix::rand::{getrandom, GetRandomFlags};
 use std::hash::BuildHasher;
 use std::io::{self, Write};
 use std::ops::Range;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 pub const FILE_NAME: &str = "pop3host-sizes";
 const HEADER: &str = "pop3host-sizes 1";
@@ -29,8 +34,8 @@ const HEADER: &str = "pop3host-sizes 1";
 /// them a fifth of that login's time.
 #[derive(Debug)]
 pub struct SizeCache {
-    /// `None` when caching is disabled.
-    path: Option<PathBuf>,
+    /// Off: remembers nothing, writes nothing.
+    enabled: bool,
     names: String,
     entries: Vec<Entry>,
     /// Indexes into `entries`, by the hash of the name.
@@ -54,12 +59,12 @@ struct Entry {
 impl SizeCache {
     /// A cache that remembers nothing and writes nothing.
     pub fn disabled() -> Self {
-        Self::empty(None)
+        Self::empty(false)
     }
 
-    fn empty(path: Option<PathBuf>) -> Self {
+    fn empty(enabled: bool) -> Self {
         Self {
-            path,
+            enabled,
             names: String::new(),
             entries: Vec::new(),
             table: HashTable::new(),
@@ -69,16 +74,19 @@ impl SizeCache {
         }
     }
 
-    /// The cache of `maildir`: empty when the file is missing or unusable.
-    pub fn load(maildir: &Path) -> Self {
-        let path = maildir.join(FILE_NAME);
-        let text = fs::read_to_string(&path).unwrap_or_default();
-        let mut cache = Self::empty(Some(path.clone()));
-        if cache.parse(text) {
-            cache
-        } else {
-            Self::empty(Some(path))
-        }
+    /// The cache of the maildir `dir`, from a file of at most `limit` bytes: empty when the
+    /// file is missing or does not parse; an error (and an empty cache, rebuilt at the next
+    /// save) when it is not a regular file or is too large.
+    pub fn load(dir: &Dir, limit: u64) -> (Self, Option<io::Error>) {
+        let (bytes, problem) = match control_file::read(dir, FILE_NAME, limit) {
+            Ok(Contents::Read(bytes)) => (bytes, None),
+            Ok(Contents::Missing) => (Vec::new(), None),
+            Err(err) => (Vec::new(), Some(err)),
+        };
+        let mut cache = Self::empty(true);
+        let parsed = String::from_utf8(bytes).is_ok_and(|text| cache.parse(text));
+        let cache = if parsed { cache } else { Self::empty(true) };
+        (cache, problem)
     }
 
     /// Takes the entries of a file's `text`; false when it does not parse.
@@ -135,7 +143,7 @@ impl SizeCache {
     }
 
     pub fn insert(&mut self, base: &str, size: u64) {
-        if self.path.is_none() || self.get(base) == Some(size) {
+        if !self.enabled || self.get(base) == Some(size) {
             return;
         }
         self.dirty = true;
@@ -185,15 +193,13 @@ impl SizeCache {
         }
     }
 
-    /// Writes the file if anything changed since it was read or last saved.
-    pub fn save_if_changed(&mut self) -> io::Result<()> {
-        let Some(path) = &self.path else {
-            return Ok(());
-        };
-        if !self.dirty {
+    /// Writes the file into the maildir `dir` if anything changed since it was read or last
+    /// saved.
+    pub fn save_if_changed(&mut self, dir: &Dir) -> io::Result<()> {
+        if !self.enabled || !self.dirty {
             return Ok(());
         }
-        write_atomically(path, &self.render())?;
+        write_atomically(dir, &self.render())?;
         self.dirty = false;
         Ok(())
     }
@@ -209,21 +215,24 @@ impl SizeCache {
     }
 }
 
-/// Writes `path` through a temporary file in the same directory and a rename.
-fn write_atomically(path: &Path, text: &str) -> io::Result<()> {
-    static SEQUENCE: AtomicU64 = AtomicU64::new(0);
-    let unique = format!(
-        "{}.tmp.{}.{}",
-        FILE_NAME,
-        std::process::id(),
-        SEQUENCE.fetch_add(1, Ordering::Relaxed)
-    );
-    let tmp = path.with_file_name(unique);
-    let written = fs::File::create(&tmp).and_then(|mut file| file.write_all(text.as_bytes()));
-    let renamed = written.and_then(|()| fs::rename(&tmp, path));
+/// A temporary name nobody can predict (128 random bits), so that none can be planted.
+fn temporary_name() -> io::Result<String> {
+    let mut random = [0u8; 16];
+    getrandom(&mut random, GetRandomFlags::empty())?;
+    let hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(format!("{FILE_NAME}.tmp.{hex}"))
+}
+
+/// Writes the file through a new temporary file in the same directory and a rename.
+fn write_atomically(dir: &Dir, text: &str) -> io::Result<()> {
+    let tmp = temporary_name()?;
+    let written = dir
+        .create_new(&tmp)
+        .and_then(|mut file| file.write_all(text.as_bytes()));
+    let renamed = written.and_then(|()| dir.rename(&tmp, dir, FILE_NAME));
     if renamed.is_err() {
         // Best effort: the error worth reporting is the one that made the write fail.
-        let _ = fs::remove_file(&tmp);
+        let _ = dir.unlink(&tmp);
     }
     renamed
 }
@@ -231,23 +240,38 @@ fn write_atomically(path: &Path, text: &str) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
+
+    const LIMIT: u64 = 1 << 20;
+
+    fn load(dir: &tempfile::TempDir) -> SizeCache {
+        let (cache, problem) = SizeCache::load(&Dir::open_root(dir.path()).unwrap(), LIMIT);
+        assert!(problem.is_none(), "{problem:?}");
+        cache
+    }
+
+    fn save(cache: &mut SizeCache, dir: &tempfile::TempDir) {
+        cache
+            .save_if_changed(&Dir::open_root(dir.path()).unwrap())
+            .unwrap();
+    }
 
     #[test]
     fn round_trip_and_pruning() {
         let dir = tempfile::tempdir().unwrap();
-        let mut cache = SizeCache::load(dir.path());
+        let mut cache = load(&dir);
         cache.insert("1.a.host", 10);
         cache.insert("2.b.host", 20);
-        cache.save_if_changed().unwrap();
+        save(&mut cache, &dir);
 
-        let mut cache = SizeCache::load(dir.path());
+        let mut cache = load(&dir);
         assert_eq!(
             (cache.get("1.a.host"), cache.get("2.b.host")),
             (Some(10), Some(20))
         );
         cache.retain(|base| base == "2.b.host");
-        cache.save_if_changed().unwrap();
-        let cache = SizeCache::load(dir.path());
+        save(&mut cache, &dir);
+        let cache = load(&dir);
         assert_eq!(
             (cache.get("1.a.host"), cache.get("2.b.host")),
             (None, Some(20))
@@ -273,23 +297,23 @@ mod tests {
             "",
         ] {
             fs::write(dir.path().join(FILE_NAME), text).unwrap();
-            assert_eq!(SizeCache::load(dir.path()).get("a"), None, "{text:?}");
+            assert_eq!(load(&dir).get("a"), None, "{text:?}");
         }
         fs::write(dir.path().join(FILE_NAME), "pop3host-sizes 1 1\n10 a b\n").unwrap();
-        assert_eq!(SizeCache::load(dir.path()).get("a b"), Some(10));
+        assert_eq!(load(&dir).get("a b"), Some(10));
     }
 
     #[test]
     fn many_entries_survive_updates_pruning_and_reloads() {
         let dir = tempfile::tempdir().unwrap();
         let name = |i: u64| format!("{}.M{i}P1.host", 1_700_000_000 + i);
-        let mut cache = SizeCache::load(dir.path());
+        let mut cache = load(&dir);
         for i in 0..1000 {
             cache.insert(&name(i), i);
         }
         cache.insert(&name(7), 70); // a new size for a known name replaces the old one
-        cache.save_if_changed().unwrap();
-        let mut cache = SizeCache::load(dir.path());
+        save(&mut cache, &dir);
+        let mut cache = load(&dir);
         assert_eq!(cache.len(), 1000);
         assert_eq!(
             (cache.get(&name(7)), cache.get(&name(999))),
@@ -297,8 +321,8 @@ mod tests {
         );
         cache.retain(|base| base != name(3));
         cache.insert(&name(1000), 1);
-        cache.save_if_changed().unwrap();
-        let cache = SizeCache::load(dir.path());
+        save(&mut cache, &dir);
+        let cache = load(&dir);
         assert_eq!(cache.len(), 1000);
         assert_eq!(
             (cache.get(&name(3)), cache.get(&name(1000))),
@@ -314,6 +338,27 @@ mod tests {
         let mut cache = SizeCache::disabled();
         cache.insert("a", 1);
         assert_eq!(cache.get("a"), None);
-        cache.save_if_changed().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        save(&mut cache, &dir);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn temporary_names_differ_and_symlinks_are_neither_read_nor_written_through() {
+        assert_ne!(temporary_name().unwrap(), temporary_name().unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::NamedTempFile::new().unwrap();
+        fs::write(outside.path(), "pop3host-sizes 1 1\n10 a\n").unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join(FILE_NAME)).unwrap();
+        let (mut cache, problem) = SizeCache::load(&Dir::open_root(dir.path()).unwrap(), LIMIT);
+        assert!(problem.unwrap().to_string().contains("symlink"));
+        assert_eq!(cache.get("a"), None);
+        cache.insert("b", 20);
+        save(&mut cache, &dir);
+        assert_eq!(
+            fs::read_to_string(outside.path()).unwrap(),
+            "pop3host-sizes 1 1\n10 a\n"
+        );
+        assert_eq!(load(&dir).get("b"), Some(20), "the link was replaced");
     }
 }

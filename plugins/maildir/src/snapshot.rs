@@ -7,22 +7,25 @@
 //! that is simply delivery order. Numbering is per session anyway; clients track UIDLs.
 
 use crate::config::UidlMode;
+use crate::control_file;
 use crate::filename;
 use crate::listing::{self, Location};
 use crate::message::Message;
-use crate::size_cache::SizeCache;
+use crate::size_cache::{self, SizeCache};
+use crate::store::Store;
 use crate::uidl;
 use crate::uidlist::{Record, Uidlist};
 use pop3_plugin_api::{debug, warn};
 use std::io;
-use std::path::Path;
 
-/// The uidlist to serve UIDLs from, if the mode wants one and the maildir has a usable one.
-fn uidlist_for(maildir: &Path, mode: UidlMode) -> Option<Uidlist> {
+/// The uidlist to serve UIDLs from, if the mode wants one and the maildir has a usable one
+/// of at most `limit` bytes.
+fn uidlist_for(store: &Store, mode: UidlMode, limit: u64) -> Option<Uidlist> {
     if mode == UidlMode::Filename {
         return None;
     }
-    match Uidlist::load(maildir) {
+    let maildir = &store.path;
+    match Uidlist::load(&store.root, limit) {
         Ok(Some(list)) => {
             if list.skipped > 0 {
                 warn!(
@@ -44,7 +47,11 @@ fn uidlist_for(maildir: &Path, mode: UidlMode) -> Option<Uidlist> {
             None
         }
         Err(err) => {
-            warn!("cannot use the Dovecot uidlist, UIDLs come from the file names: {err}");
+            warn!(
+                "{}/{}: not used, UIDLs come from the file names: {err}",
+                maildir.display(),
+                crate::uidlist::FILE_NAME
+            );
             None
         }
     }
@@ -64,18 +71,39 @@ fn order_key(record: Option<&Record>, base: &str) -> OrderKey {
     }
 }
 
+/// The size cache, when enabled, from a file of at most `limit` bytes.
+fn size_cache_for(store: &Store, enabled: bool, limit: u64) -> SizeCache {
+    if !enabled {
+        return SizeCache::disabled();
+    }
+    let (cache, problem) = SizeCache::load(&store.root, limit);
+    if let Some(err) = problem {
+        warn!(
+            "{}/{}: ignored, sizes are measured again: {err}",
+            store.path.display(),
+            size_cache::FILE_NAME
+        );
+    }
+    cache
+}
+
 /// What a session sees of a maildir.
 pub struct Snapshot {
     pub messages: Vec<Message>,
+    pub sizes: SizeCache,
     /// How many sizes came from the size cache: when that is all its entries, none is stale.
     pub cache_hits: usize,
 }
 
-/// Lists `maildir` as a session sees it.
-pub fn take(maildir: &Path, mode: UidlMode, cache: &SizeCache) -> io::Result<Snapshot> {
-    let uidlist = uidlist_for(maildir, mode);
+/// Lists the maildir as a session sees it. The control files are read after the directories,
+/// so that their bound fits the number of messages.
+pub fn take(store: &Store, mode: UidlMode, size_cache: bool) -> io::Result<Snapshot> {
+    let locations = listing::scan(store)?;
+    let limit = control_file::limit_for(locations.len());
+    let uidlist = uidlist_for(store, mode, limit);
+    let cache = size_cache_for(store, size_cache, limit);
     let mut cache_hits = 0;
-    let mut keyed: Vec<(OrderKey, Message)> = listing::scan(maildir)?
+    let mut keyed: Vec<(OrderKey, Message)> = locations
         .into_iter()
         .map(|location: Location| {
             let base = location.base();
@@ -113,6 +141,7 @@ pub fn take(maildir: &Path, mode: UidlMode, cache: &SizeCache) -> io::Result<Sna
         .collect();
     Ok(Snapshot {
         messages,
+        sizes: cache,
         cache_hits,
     })
 }

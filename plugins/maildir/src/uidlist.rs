@@ -14,10 +14,10 @@
 //! would rebuild the whole file, assigning new UIDs, which is worse for POP3 clients); a bad
 //! header makes the file unusable.
 
+use crate::control_file::{self, Contents};
 use crate::filename;
+use crate::fs_at::Dir;
 use std::collections::HashMap;
-use std::io::ErrorKind;
-use std::path::Path;
 
 pub const FILE_NAME: &str = "dovecot-uidlist";
 
@@ -42,15 +42,13 @@ pub struct Uidlist {
 }
 
 impl Uidlist {
-    /// Reads `<maildir>/dovecot-uidlist`; `Ok(None)` when there is none.
-    pub fn load(maildir: &Path) -> Result<Option<Self>, String> {
-        let path = maildir.join(FILE_NAME);
-        match std::fs::read(&path) {
-            Ok(bytes) => Self::parse(&String::from_utf8_lossy(&bytes))
-                .map(Some)
-                .map_err(|e| format!("{}: {e}", path.display())),
-            Err(err) if err.kind() == ErrorKind::NotFound => Ok(None),
-            Err(err) => Err(format!("{}: {err}", path.display())),
+    /// Reads the maildir's `dovecot-uidlist` if it is a regular file of at most `limit`
+    /// bytes (see [`control_file`]); `Ok(None)` when there is none.
+    pub fn load(maildir: &Dir, limit: u64) -> Result<Option<Self>, String> {
+        match control_file::read(maildir, FILE_NAME, limit) {
+            Ok(Contents::Read(bytes)) => Self::parse(&String::from_utf8_lossy(&bytes)).map(Some),
+            Ok(Contents::Missing) => Ok(None),
+            Err(err) => Err(err.to_string()),
         }
     }
 

@@ -3,15 +3,16 @@
 //! messages still in `new/` move to `cur/` (the client has now seen that they exist).
 //!
 //! Every change is one `unlink` or one `rename`, so a crash at any point leaves each message
-//! whole in its old or its new place, never half-written.
+//! whole in its old or its new place, never half-written. Both act on the directory handles
+//! opened at login (see [`crate::fs_at`]): a `cur/` swapped for a symlink since cannot
+//! redirect them, and a symlink is renamed or removed itself, never what it points at.
 
 use crate::filename;
 use crate::listing::{Location, Subdir};
 use crate::message::Message;
+use crate::store::Store;
 use pop3_plugin_api::warn;
-use std::fs;
 use std::io::ErrorKind;
-use std::path::Path;
 
 /// What the session asks of each message, by index in the snapshot.
 pub struct Changes<'a> {
@@ -24,11 +25,12 @@ pub struct Changes<'a> {
 /// Applies `changes`; returns how many marked messages could not be removed. A message that is
 /// already gone counts as removed. Flag updates that fail are logged and otherwise ignored:
 /// the mail is intact, only a flag is missing.
-pub fn apply(maildir: &Path, messages: &mut [Message], changes: &Changes<'_>) -> usize {
+pub fn apply(store: &Store, messages: &mut [Message], changes: &Changes<'_>) -> usize {
+    let maildir = &store.path;
     let mut failed = 0;
     for (index, message) in messages.iter_mut().enumerate() {
         if changes.deleted[index] {
-            match message.with_file(maildir, |path| fs::remove_file(path)) {
+            match message.with_file(store, |dir, name| dir.unlink(name)) {
                 Ok(()) => {}
                 Err(err) if err.kind() == ErrorKind::NotFound => {}
                 Err(err) => {
@@ -46,13 +48,10 @@ pub fn apply(maildir: &Path, messages: &mut [Message], changes: &Changes<'_>) ->
             if unchanged {
                 continue; // most of a large maildir: no path to build, nothing to rename
             }
-            let renamed = message.with_file(maildir, |from| {
-                let target =
-                    Location::new(Subdir::Cur, filename::cur_name(&message_name(from), seen));
-                let to = target.path(maildir);
-                if from != to {
-                    fs::rename(from, &to)?;
-                }
+            // Renaming a file onto itself (moved by another client to its new name) does nothing.
+            let renamed = message.with_file(store, |dir, from| {
+                let target = Location::new(Subdir::Cur, filename::cur_name(from, seen));
+                dir.rename(from, store.dir(Subdir::Cur)?, target.name())?;
                 Ok(target)
             });
             match renamed {
@@ -66,11 +65,4 @@ pub fn apply(maildir: &Path, messages: &mut [Message], changes: &Changes<'_>) ->
         }
     }
     failed
-}
-
-/// The file name of a message path (always UTF-8: the listing skips other names).
-fn message_name(path: &Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
 }

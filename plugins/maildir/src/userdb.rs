@@ -1,7 +1,12 @@
-//! The passwd-file as a live user database: read at init (where errors stop the server) and
-//! re-read whenever its modification time, size or inode changes, checked with one `stat` per
-//! login. A re-read that fails keeps the users of the last good version and logs the error once
-//! per change of the file, so that an administrator's typo never locks everyone out.
+//! The passwd-file as a live user database: read at init (where any bad line stops the server)
+//! and re-read whenever its modification time, size or inode changes, checked with one `stat`
+//! per login.
+//!
+//! A re-read serves what the file holds now and nothing it no longer holds: the valid lines
+//! take effect, the user of a bad line is refused (logged with file and line, once per change
+//! of the file), so an administrator's typo locks out one user rather than everyone, and a
+//! changed or removed password never lives on. A file that cannot be read serves nobody until
+//! it can.
 
 use crate::passwd::Users;
 use pop3_plugin_api::{error, info};
@@ -44,17 +49,21 @@ pub struct UserDb {
     state: RwLock<State>,
 }
 
+/// Reads the file; an error when it cannot be read at all.
 fn load(path: &Path, need_home: bool) -> Result<(Stamp, Users), String> {
     let stamp = Stamp::of(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let bytes = fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let users = Users::parse(&String::from_utf8_lossy(&bytes), path, need_home)?;
+    let users = Users::parse(&String::from_utf8_lossy(&bytes), path, need_home);
     Ok((stamp, users))
 }
 
 impl UserDb {
-    /// Reads the file; an error here is fatal for `init`.
+    /// Reads the file; an error here, a bad line included, is fatal for `init`.
     pub fn open(path: &Path, need_home: bool) -> Result<Self, String> {
         let (stamp, users) = load(path, need_home)?;
+        if let Some(problems) = users.problems() {
+            return Err(problems);
+        }
         let state = State {
             seen: Some(stamp),
             users: Arc::new(users),
@@ -90,25 +99,24 @@ impl UserDb {
 
     fn reload(&self, state: &mut State, stamp: Option<Stamp>) {
         let path = self.path.display();
-        match stamp {
-            None => error!(
-                "{path}: cannot stat the passwd-file; keeping the {} users read before",
-                state.users.len()
-            ),
-            Some(_) => match load(&self.path, self.need_home) {
-                Ok((loaded, users)) => {
-                    info!("{path}: re-read, {} users", users.len());
-                    state.users = Arc::new(users);
-                    state.seen = Some(loaded);
-                    return;
+        match load(&self.path, self.need_home) {
+            Ok((loaded, users)) => {
+                match users.problems() {
+                    None => info!("{path}: re-read, {} users", users.len()),
+                    Some(problems) => error!(
+                        "{path}: re-read, {} users; the users of these lines are refused:\n{problems}",
+                        users.len()
+                    ),
                 }
-                Err(err) => error!(
-                    "re-reading the passwd-file failed; keeping the {} users read before:\n{err}",
-                    state.users.len()
-                ),
-            },
+                state.users = Arc::new(users);
+                state.seen = Some(loaded);
+            }
+            Err(err) => {
+                error!("cannot re-read the passwd-file, no user can log in until it can: {err}");
+                state.users = Arc::new(Users::parse("", &self.path, self.need_home));
+                state.seen = stamp;
+            }
         }
-        state.seen = stamp;
     }
 }
 
@@ -117,7 +125,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn changes_are_picked_up_and_bad_versions_keep_the_old_users() {
+    fn changes_are_picked_up_and_a_bad_line_refuses_only_its_user() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("users");
         fs::write(&path, "ann:{PLAIN}one\n").unwrap();
@@ -129,15 +137,13 @@ mod tests {
         assert!(users.lookup("ann").unwrap().credential.verify("two"));
         assert!(users.lookup("bob").is_some());
 
-        fs::write(&path, "ann:{NOPE}x\n").unwrap();
+        fs::write(&path, "ann:{NOPE}x\nbob:{PLAIN}five\n").unwrap();
         let users = db.current();
-        assert!(
-            users.lookup("ann").unwrap().credential.verify("two"),
-            "kept the last good version"
-        );
+        assert!(users.lookup("ann").is_none(), "no old password lives on");
+        assert!(users.lookup("bob").unwrap().credential.verify("five"));
 
         fs::remove_file(&path).unwrap();
-        assert_eq!(db.current().len(), 2);
+        assert_eq!(db.current().len(), 0, "a missing file serves nobody");
 
         fs::write(&path, "carl:{PLAIN}four\n").unwrap();
         assert!(db.current().lookup("carl").is_some());
