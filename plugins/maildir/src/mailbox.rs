@@ -11,7 +11,9 @@ use crate::snapshot;
 use crate::store::Store;
 use crate::update::{self, Changes};
 use pop3_plugin_api::crlf_size;
-use pop3_plugin_api::{debug, warn, Mailbox, MessageInfo, MessageReader, MessageRef, PopError};
+use pop3_plugin_api::{
+    debug, warn, Mailbox, Maildrop, MessageInfo, MessageReader, MessageRef, PopError,
+};
 use std::collections::HashSet;
 use std::io::{self, ErrorKind};
 use std::path::{Path, PathBuf};
@@ -29,6 +31,8 @@ pub struct Options {
 
 #[derive(Debug)]
 pub struct MaildirMailbox {
+    /// The maildir's path: what the host keeps exclusive (two user names may share one).
+    path: PathBuf,
     /// `None` for a maildir that does not exist: an empty mailbox.
     store: Option<Store>,
     /// Whose rights every file operation runs with; taken on around each call, since the host
@@ -71,7 +75,7 @@ impl MaildirMailbox {
                 "{}: no such maildir, serving an empty mailbox",
                 maildir.display()
             );
-            return Ok(Self::with_store(None, identity, options, None));
+            return Ok(Self::with_store(maildir, None, identity, options, None));
         };
         let owner = store
             .root
@@ -84,16 +88,24 @@ impl MaildirMailbox {
             ));
         }
         let lock = MaildropLock::acquire(&store)?;
-        Ok(Self::with_store(Some(store), identity, options, Some(lock)))
+        Ok(Self::with_store(
+            maildir,
+            Some(store),
+            identity,
+            options,
+            Some(lock),
+        ))
     }
 
     fn with_store(
+        path: PathBuf,
         store: Option<Store>,
         identity: Identity,
         options: Options,
         lock: Option<MaildropLock>,
     ) -> Self {
         Self {
+            path,
             store,
             identity,
             options,
@@ -254,6 +266,10 @@ impl Mailbox for MaildirMailbox {
     /// the message, so TOP leaves the Seen flag alone (as in Dovecot).
     fn top(&mut self, msg: MessageRef<'_>, _lines: u32) -> Result<Option<MessageReader>, PopError> {
         self.open_message(msg).map(Some)
+    }
+
+    fn maildrop(&self) -> Option<Maildrop> {
+        Some(Maildrop::Exclusive(self.path.display().to_string()))
     }
 
     fn delete(&mut self, msgs: &[MessageRef<'_>]) -> Result<(), PopError> {

@@ -10,10 +10,5 @@ use std::time::{Duration, Instant};
 /// and the proxy's own `timeout` (the `io_timeout` key).
 pub fn for_call(timeout: Duration) -> Instant {
     let own = Instant::now() + timeout;
-    host_deadline().map_or(own, |host| host.min(own))
-}
-
-/// Replaced by plugin-api 1.2's `pop3_plugin_api::call_deadline()` at merge.
-fn host_deadline() -> Option<Instant> {
-    None
+    pop3_plugin_api::call_deadline().map_or(own, |host| host.min(own))
 }

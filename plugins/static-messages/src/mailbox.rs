@@ -5,7 +5,7 @@ use crate::faults::{Callback, Faults};
 use crate::maildrop::Lock;
 use crate::messages::Message;
 use crate::tripwire::Tripwire;
-use pop3_plugin_api::{Mailbox, MessageInfo, MessageReader, MessageRef, PopError};
+use pop3_plugin_api::{Mailbox, Maildrop, MessageInfo, MessageReader, MessageRef, PopError};
 use std::sync::Arc;
 
 pub struct StaticMailbox {
@@ -35,6 +35,16 @@ impl StaticMailbox {
 }
 
 impl Mailbox for StaticMailbox {
+    fn maildrop(&self) -> Option<Maildrop> {
+        let account = &self.lock.account;
+        let name = account.name.clone();
+        Some(if account.exclusive {
+            Maildrop::Exclusive(name)
+        } else {
+            Maildrop::Shared(name)
+        })
+    }
+
     fn list(&mut self) -> Result<Vec<MessageInfo>, PopError> {
         self.fire(Callback::List)?;
         // With a `size` fault, sizes are left out so that the host calls `size` and meets it.
