@@ -501,7 +501,7 @@ impl Driver {
                     // The status line is out: a message cut short can only be signalled by
                     // closing, so the client does not take it for complete.
                     tracing::warn!(
-                        message = transfer.index + 1,
+                        number = transfer.index + 1,
                         "message ended early; closing the connection"
                     );
                     return Ok(Flow::Close);
@@ -534,7 +534,7 @@ impl Driver {
     fn size_lie(&self, transfer: &Transfer, read: &SizeCounter, what: &str) {
         tracing::warn!(
             plugin = self.service.backend.name,
-            message = transfer.index + 1,
+            number = transfer.index + 1,
             uidl = %uidl::from_id(&transfer.id),
             listed = transfer.size,
             read = read.total(),
