@@ -344,7 +344,10 @@ impl Client<'_> {
                 self.session.update_done(marked.len(), result, &mut out);
             }
             Action::Listing(mut listing) => {
-                while self.session.write_listing(&mut listing, &mut out, usize::MAX) {}
+                while self
+                    .session
+                    .write_listing(&mut listing, &mut out, usize::MAX)
+                {}
             }
             Action::Continue | Action::Close | Action::StartTls => {}
         }

@@ -253,8 +253,14 @@ mod tests {
 
     #[test]
     fn unknown_keywords_are_echoed_safely() {
-        assert_eq!(parse("XTND foo"), Err(ParseError::Unknown(Some("XTND".into()))));
-        assert_eq!(parse("x\u{7}z"), Err(ParseError::Unknown(Some("XZ".into()))));
+        assert_eq!(
+            parse("XTND foo"),
+            Err(ParseError::Unknown(Some("XTND".into())))
+        );
+        assert_eq!(
+            parse("x\u{7}z"),
+            Err(ParseError::Unknown(Some("XZ".into())))
+        );
         assert_eq!(parse("XYZZY abc"), Err(ParseError::Unknown(None)));
         assert_eq!(
             parse("dGVzdAB0ZXN0AHNlY3JldA=="),
@@ -262,10 +268,7 @@ mod tests {
             "a SASL credential is not sent back"
         );
         assert_eq!(parse(""), Err(ParseError::Empty));
-        assert_eq!(
-            Command::parse(b"\xff\xfe"),
-            Err(ParseError::Unknown(None))
-        );
+        assert_eq!(Command::parse(b"\xff\xfe"), Err(ParseError::Unknown(None)));
     }
 
     #[test]

@@ -428,10 +428,7 @@ impl Driver {
                 self.user_slot = None;
                 tracing::info!(user = login.user, bad_credentials, "login refused");
                 if bad_credentials {
-                    let delay = self
-                        .shared
-                        .limits
-                        .failed_login(self.client, Instant::now());
+                    let delay = self.shared.limits.failed_login(self.client, Instant::now());
                     tokio::time::sleep(delay).await;
                 }
                 Ok(if close { Flow::Close } else { Flow::Continue })

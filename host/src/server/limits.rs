@@ -226,8 +226,14 @@ mod tests {
         assert!(limits.admit_connection(ClientAddress::Unknown).is_err());
         assert!(limits.admit_connection(ip("192.0.2.1")).is_ok());
         let now = Instant::now();
-        assert_eq!(limits.failed_login(ClientAddress::Unknown, now).as_secs(), 1);
-        assert_eq!(limits.failed_login(ClientAddress::Unknown, now).as_secs(), 2);
+        assert_eq!(
+            limits.failed_login(ClientAddress::Unknown, now).as_secs(),
+            1
+        );
+        assert_eq!(
+            limits.failed_login(ClientAddress::Unknown, now).as_secs(),
+            2
+        );
     }
 
     #[test]

@@ -84,7 +84,11 @@ mod tests {
         loop {
             let more = listing.write(maildrop, &mut out, bound);
             let longest_line = 32;
-            assert!(!more || out.len() < bound + longest_line, "{} over {bound}", out.len());
+            assert!(
+                !more || out.len() < bound + longest_line,
+                "{} over {bound}",
+                out.len()
+            );
             wire.append(&mut out);
             if !more {
                 return wire;
