@@ -67,7 +67,8 @@ fn an_ipv4_mapped_client_is_its_ipv4_address() {
     assert!(first.starts_with("+OK"), "{first}");
     let (_mapped, first) = connect_with(&server, &proxy_v6("::ffff:192.0.2.7"));
     assert_eq!(first, REFUSED_PER_IP, "one client, one limit");
-    server.wait_for_log("session{id=2 peer=192.0.2.7}: pop3host::server::connection: refused");
+    server
+        .wait_for_log("session{id=2 peer=192.0.2.7:40000}: pop3host::server::connection: refused");
     assert!(!server.log().contains("::ffff:"), "logged as IPv4");
 }
 

@@ -68,6 +68,10 @@ const WRITE_AT: usize = 256 * 1024;
 /// Message octets encoded at a time: the encoded form of a slice is at most twice as long
 /// (every line end may gain a CR, every line a stuffed dot).
 const ENCODE_SLICE: usize = 64 * 1024;
+/// The CRLF the host adds to an unterminated last line, which [`SizeCounter::total`] counts
+/// and a listed size may leave out (Dovecot's `W=` size, and so the maildir plugin's, does):
+/// a stream counts as running past its size only beyond it.
+const ADDED_LINE_END: u64 = 2;
 /// How long a TLS handshake or a PROXY header may take at most (and no longer than the idle
 /// timeout).
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -104,10 +108,15 @@ pub async fn serve(
             Err(_) => return tracing::warn!(proxy = %conn.peer, "closing: no PROXY header in time"),
         }
     }
+    // The client's address and port as the log names it; "unknown" without one.
+    let peer = match client {
+        ClientAddress::Known(_) => conn.peer.to_string(),
+        ClientAddress::Unknown => client.to_string(),
+    };
     let span = tracing::info_span!(
         "session",
         id = conn.id,
-        peer = %client,
+        peer = %peer,
         proxy = tracing::field::Empty,
         user = tracing::field::Empty
     );
@@ -505,7 +514,7 @@ impl Driver {
                 }
             };
             read.add(chunk);
-            if read.total() > transfer.size {
+            if read.total() > transfer.size + ADDED_LINE_END {
                 self.size_lie(&transfer, &read, "ran past");
                 return Ok(Flow::Close);
             }
