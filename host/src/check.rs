@@ -343,6 +343,12 @@ impl Client<'_> {
                 let result = work::update(mailbox, &marked);
                 self.session.update_done(marked.len(), result, &mut out);
             }
+            Action::Listing(mut listing) => {
+                while self
+                    .session
+                    .write_listing(&mut listing, &mut out, usize::MAX)
+                {}
+            }
             Action::Continue | Action::Close | Action::StartTls => {}
         }
         out

@@ -75,6 +75,11 @@ pub struct Settings {
     #[arg(long, value_name = "N")]
     pub max_connections_per_ip: Option<usize>,
 
+    /// Leading bits of an IPv6 client address that count as one client for the per-address
+    /// limits and the failed-login delay, 1 to 128 [default: 64].
+    #[arg(long, value_name = "BITS")]
+    pub ipv6_prefix_length: Option<u8>,
+
     /// Logged-in sessions at once of one user [default: 10].
     #[arg(long, value_name = "N")]
     pub max_sessions_per_user: Option<usize>,
@@ -205,6 +210,8 @@ pub struct Limits {
     pub max_sessions_per_user: usize,
     pub max_auth_failures: usize,
     pub auth_failure_delay_max: Duration,
+    /// IPv6 clients are counted per network of this many bits.
+    pub ipv6_prefix_length: u8,
 }
 
 /// Whom to become after startup.
@@ -297,6 +304,11 @@ impl Config {
                     .or(file.auth_failure_delay_max)
                     .unwrap_or(15),
             ),
+            ipv6_prefix_length: match cli.ipv6_prefix_length.or(file.ipv6_prefix_length) {
+                None => 64,
+                Some(bits @ 1..=128) => bits,
+                Some(_) => return Err("ipv6_prefix_length: must be 1 to 128".into()),
+            },
         };
         let privileges = Privileges {
             user: cli.user.or(file.user),
@@ -529,6 +541,11 @@ mod tests {
         );
         let err = parse(&["--plugin", "x", "--trusted-networks", "10.0.0.0/33"]).unwrap_err();
         assert!(err.starts_with("--trusted-networks 10.0.0.0/33"), "{err}");
+        assert_eq!(config.limits.ipv6_prefix_length, 64);
+        let config = parse(&["--plugin", "x", "--ipv6-prefix-length", "56"]).unwrap();
+        assert_eq!(config.limits.ipv6_prefix_length, 56);
+        let err = parse(&["--plugin", "x", "--ipv6-prefix-length", "129"]).unwrap_err();
+        assert_eq!(err, "ipv6_prefix_length: must be 1 to 128");
         let err = parse(&["--plugin", "x", "--max-connections", "0"]).unwrap_err();
         assert!(err.starts_with("max_connections:"), "{err}");
         let err = parse(&["--plugin", "x", "--chroot", "/var/empty"]).unwrap_err();

@@ -300,6 +300,18 @@ impl Client {
         reply
     }
 
+    /// Reads exactly `buf.len()` octets.
+    pub fn read_exact(&mut self, buf: &mut [u8]) {
+        self.reader
+            .read_exact(buf)
+            .expect("reads the octets before the deadline");
+    }
+
+    /// Another handle on the connection, to write from another thread.
+    pub fn writer(&self) -> TcpStream {
+        self.writer.try_clone().unwrap()
+    }
+
     /// Reads until the server closes the connection and returns what came.
     pub fn rest(&mut self) -> Vec<u8> {
         let mut rest = Vec::new();

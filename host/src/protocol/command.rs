@@ -45,7 +45,8 @@ pub struct MessageNumber(pub u32);
 #[derive(Debug, PartialEq, Eq)]
 pub enum ParseError {
     Empty,
-    Unknown(String),
+    /// The keyword, when it is safe to echo (see [`echoable`]).
+    Unknown(Option<String>),
     /// The keyword is known but its arguments are not right; holds the expected syntax.
     Syntax(&'static str),
 }
@@ -54,7 +55,8 @@ impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Empty => f.write_str("Empty command"),
-            Self::Unknown(keyword) => write!(f, "Unknown command: {keyword}"),
+            Self::Unknown(Some(keyword)) => write!(f, "Unknown command: {keyword}"),
+            Self::Unknown(None) => f.write_str("Unknown command."),
             Self::Syntax(usage) => write!(f, "Syntax: {usage}"),
         }
     }
@@ -96,7 +98,7 @@ impl Command {
             "UTF8" => Self::Utf8,
             "PROXY" => return Ok(Self::Proxy),
             "" => return Err(ParseError::Empty),
-            _ => return Err(ParseError::Unknown(printable(&keyword))),
+            _ => return Err(ParseError::Unknown(echoable(&keyword))),
         };
         let takes_whole_line = matches!(command, Self::User(_) | Self::Pass(_));
         if !takes_whole_line && args.next().is_some() {
@@ -186,13 +188,12 @@ fn count<'a>(
         .ok_or(ParseError::Syntax(usage))
 }
 
-/// A keyword made safe to echo: printable ASCII, at most 16 characters.
-fn printable(keyword: &str) -> String {
-    keyword
-        .chars()
-        .filter(|c| c.is_ascii_graphic())
-        .take(16)
-        .collect()
+/// A keyword safe to echo: printable ASCII of a POP3 keyword's length (RFC 2449 §3: 3 or
+/// 4 characters). Anything longer is no command but some other text, such as a base64 SASL
+/// credential sent at the wrong moment, and is not sent back.
+fn echoable(keyword: &str) -> Option<String> {
+    let printable: String = keyword.chars().filter(|c| c.is_ascii_graphic()).collect();
+    (!printable.is_empty() && keyword.chars().count() <= 4).then_some(printable)
 }
 
 #[cfg(test)]
@@ -253,14 +254,21 @@ mod tests {
     #[test]
     fn unknown_keywords_are_echoed_safely() {
         assert_eq!(
-            parse("XYZZY\u{7}abc"),
-            Err(ParseError::Unknown("XYZZYABC".into()))
+            parse("XTND foo"),
+            Err(ParseError::Unknown(Some("XTND".into())))
+        );
+        assert_eq!(
+            parse("x\u{7}z"),
+            Err(ParseError::Unknown(Some("XZ".into())))
+        );
+        assert_eq!(parse("XYZZY abc"), Err(ParseError::Unknown(None)));
+        assert_eq!(
+            parse("dGVzdAB0ZXN0AHNlY3JldA=="),
+            Err(ParseError::Unknown(None)),
+            "a SASL credential is not sent back"
         );
         assert_eq!(parse(""), Err(ParseError::Empty));
-        assert_eq!(
-            Command::parse(b"\xff\xfe"),
-            Err(ParseError::Unknown("".into()))
-        );
+        assert_eq!(Command::parse(b"\xff\xfe"), Err(ParseError::Unknown(None)));
     }
 
     #[test]

@@ -3,7 +3,10 @@
 //! Bytes arrive in arbitrary pieces; a line is complete at LF (a CR before it is dropped, so
 //! bare-LF clients work, as with Dovecot). A line longer than the bound is reported once as
 //! [`Line::TooLong`] and its remaining bytes are skipped up to its LF, so a hostile client
-//! cannot make the buffer grow and the session can go on.
+//! cannot make the buffer grow and the session can go on. [`LineDeadline`] bounds the time a
+//! line may take, as the buffer bounds its length.
+
+use std::time::{Duration, Instant};
 
 /// The longest command line accepted, CRLF included. RFC 1939 allows 255 octets; SASL
 /// responses (RFC 5034) may be longer, so allow some room.
@@ -82,9 +85,58 @@ impl LineBuffer {
     }
 }
 
+/// When the line being received must be complete: the idle timeout counts from the later of
+/// the last reply written and the first byte of the line. Bytes that complete no line do not
+/// move it, so a client trickling a byte every few seconds is cut off like an idle one.
+pub struct LineDeadline {
+    timeout: Duration,
+    since: Instant,
+}
+
+impl LineDeadline {
+    pub fn new(timeout: Duration, now: Instant) -> Self {
+        Self {
+            timeout,
+            since: now,
+        }
+    }
+
+    /// A reply was written: the client's next line starts now at the earliest.
+    pub fn answered(&mut self, now: Instant) {
+        self.since = now;
+    }
+
+    /// Bytes arrived; `starts_line` when nothing of a line was pending before them.
+    pub fn received(&mut self, now: Instant, starts_line: bool) {
+        if starts_line {
+            self.since = now;
+        }
+    }
+
+    pub fn at(&self) -> Instant {
+        self.since + self.timeout
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_reply_or_a_new_line_moves_the_deadline() {
+        let t0 = Instant::now();
+        let at = |s| t0 + Duration::from_secs(s);
+        let mut deadline = LineDeadline::new(Duration::from_secs(10), t0);
+        assert_eq!(deadline.at(), at(10));
+        deadline.received(at(4), true);
+        assert_eq!(deadline.at(), at(14), "the first byte of a line");
+        for s in 5..14 {
+            deadline.received(at(s), false);
+        }
+        assert_eq!(deadline.at(), at(14), "trickled bytes");
+        deadline.answered(at(13));
+        assert_eq!(deadline.at(), at(23));
+    }
 
     /// Feeds `input` in pieces of `chunk` bytes and collects what comes out.
     fn collect(input: &[u8], chunk: usize, max: usize) -> Vec<Result<Vec<u8>, ()>> {

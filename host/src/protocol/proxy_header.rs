@@ -14,8 +14,9 @@ pub const MAX_HEADER: usize = 1024;
 pub enum Parsed {
     /// More bytes are needed.
     Incomplete,
-    /// A complete header of `length` octets; `client` is `None` for a LOCAL or UNKNOWN header
-    /// (a health check), when the connection's own address stands.
+    /// A complete header of `length` octets; `client` is `None` when it names no client (v1
+    /// `UNKNOWN`, v2 `LOCAL`, `AF_UNIX`, `AF_UNSPEC`): the client's address is then unknown,
+    /// and not the proxy's, which may be trusted.
     Header {
         length: usize,
         client: Option<SocketAddr>,

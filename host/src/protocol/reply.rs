@@ -2,7 +2,10 @@
 //!
 //! [`err`] is the one place that decides what a client sees for a backend error: the code
 //! from the backend, and a fixed text where the backend's message could leak internals or
-//! tell a wrong user from a wrong password.
+//! tell a wrong user from a wrong password. By the plugin contract the texts of other codes
+//! reach the client, except one that carries a filesystem path or an OS error (an I/O error
+//! turned into a `PopError` on its way, say): that goes to the log, the client gets the
+//! fixed text.
 
 use pop3_plugin_api::{PopError, ResponseCode};
 use std::fmt::Write as _;
@@ -27,10 +30,14 @@ pub fn err_coded(out: &mut Vec<u8>, code: ResponseCode, text: &str) {
 
 /// Appends the reply to a failed backend call.
 pub fn err(out: &mut Vec<u8>, error: &PopError) {
+    let withheld = looks_internal(&error.message);
+    if withheld {
+        tracing::info!(code = ?error.code.as_str(), error = %error.message, "backend error text withheld from the client");
+    }
     let text = match error.code {
         ResponseCode::AUTH => "Authentication failed.",
         ResponseCode::SYS_TEMP => "Temporary server failure, try again later.",
-        _ if error.message.trim().is_empty() => match error.code {
+        _ if withheld || error.message.trim().is_empty() => match error.code {
             ResponseCode::IN_USE => "Mailbox is locked by another session.",
             ResponseCode::LOGIN_DELAY => "Logged in too recently, try again later.",
             _ => "Request failed.",
@@ -38,6 +45,15 @@ pub fn err(out: &mut Vec<u8>, error: &PopError) {
         _ => &error.message,
     };
     err_coded(out, error.code, text);
+}
+
+/// Whether a backend's text names a filesystem path (a word starting with `/` or `~/`) or an
+/// OS error: internals a client must not see.
+fn looks_internal(text: &str) -> bool {
+    text.contains("os error")
+        || text
+            .split(|c: char| c.is_whitespace() || "\"'`:=(),[]<>".contains(c))
+            .any(|word| word.len() > 1 && (word.starts_with('/') || word.starts_with("~/")))
 }
 
 /// Appends a status line, truncating the text to fit 512 octets and replacing control
@@ -102,6 +118,30 @@ mod tests {
                 "plugin panicked in list: index out of bounds"
             )),
             "-ERR [SYS/TEMP] Temporary server failure, try again later.\r\n"
+        );
+    }
+
+    #[test]
+    fn paths_and_os_errors_stay_in_the_log() {
+        for text in [
+            "message is gone: cannot open /home/bob/Maildir/cur/1.M1:2,S",
+            "Permission denied (os error 13)",
+            "bad file '~/Maildir/x'",
+            "path=/etc/shadow",
+        ] {
+            assert_eq!(
+                reply(PopError::plain(text)),
+                "-ERR Request failed.\r\n",
+                "{text}"
+            );
+        }
+        assert_eq!(
+            reply(PopError::permanent("see /var/mail")),
+            "-ERR [SYS/PERM] Request failed.\r\n"
+        );
+        assert_eq!(
+            reply(PopError::plain("use TOP/RETR, 1/2 done")),
+            "-ERR use TOP/RETR, 1/2 done\r\n"
         );
     }
 

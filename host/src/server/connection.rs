@@ -2,11 +2,18 @@
 //! wants it, then the session. Reads command lines, runs them through the [`Session`],
 //! performs the backend calls and transfers the session asks for, and writes the replies.
 //!
-//! All complete lines that arrived together are answered before anything is written, so a
-//! pipelining client (RFC 2449 PIPELINING) gets its replies in one write.
+//! Replies to lines that arrived together are gathered and written at once, so a pipelining
+//! client (RFC 2449 PIPELINING) gets them in one write; but the output of a session is bounded:
+//! past [`WRITE_AT`] octets it is written out before the next command runs, and while a write
+//! waits for the client, nothing more is read or executed. So a client that pipelines commands
+//! and never reads holds at most [`WRITE_AT`] plus one listing line or two encoded
+//! [`ENCODE_SLICE`]s (under 400 KiB), whatever the maildrop, and the kernel's socket buffers
+//! do the rest. Listings are written in pieces ([`crate::session::Listing`]); TLS adds what
+//! rustls buffers, bounded by its defaults (64 KiB of records to send, 16 KiB of received
+//! plaintext); a SASL exchange holds one response line at most ([`MAX_LINE`]).
 
 use super::backend::{Backend, Lent, Mailbox, ReadAhead};
-use super::limits::{Limits, UserSlot};
+use super::limits::{ClientAddress, Limits, UserSlot};
 use super::prefetch::Prefetch;
 use super::shutdown::Shutdown;
 use super::stream::Stream;
@@ -14,15 +21,15 @@ use super::tls::Tls;
 use super::work;
 use crate::config::PlaintextAuth;
 use crate::protocol::body::BodyEncoder;
-use crate::protocol::lines::{Line, LineBuffer, MAX_LINE};
+use crate::protocol::lines::{Line, LineBuffer, LineDeadline, MAX_LINE};
 use crate::protocol::proxy_header::{self, Parsed};
-use crate::protocol::reply;
+use crate::protocol::{reply, uidl};
 use crate::service::Service;
 use crate::session::{
     Action, Granted, Login, LoginOutcome, LoginTracker, Session, Transfer, Transport,
 };
 use ipnet::IpNet;
-use pop3_plugin_api::{Connection, PopError, ResponseCode};
+use pop3_plugin_api::{Connection, PopError, ResponseCode, SizeCounter};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
@@ -55,8 +62,16 @@ impl Shared {
     }
 }
 
-/// Encoded bytes gathered before a write during a transfer.
+/// Output gathered before it is written, and the most a session holds before it stops
+/// running commands until the client has read it.
 const WRITE_AT: usize = 256 * 1024;
+/// Message octets encoded at a time: the encoded form of a slice is at most twice as long
+/// (every line end may gain a CR, every line a stuffed dot).
+const ENCODE_SLICE: usize = 64 * 1024;
+/// The CRLF the host adds to an unterminated last line, which [`SizeCounter::total`] counts
+/// and a listed size may leave out (Dovecot's `W=` size, and so the maildir plugin's, does):
+/// a stream counts as running past its size only beyond it.
+const ADDED_LINE_END: u64 = 2;
 /// How long a TLS handshake or a PROXY header may take at most (and no longer than the idle
 /// timeout).
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -74,22 +89,42 @@ pub async fn serve(
     shutdown: Shutdown,
 ) {
     let handshake_timeout = HANDSHAKE_TIMEOUT.min(shared.idle_timeout);
-    let proxied = conn.peer.ip().to_canonical();
+    let mut client = ClientAddress::known(conn.peer.ip());
+    let proxied = conn.peer.ip();
     if shared
         .proxy_protocol_from
         .iter()
         .any(|net| net.contains(&proxied))
     {
         match tokio::time::timeout(handshake_timeout, read_proxy_header(&mut tcp)).await {
-            Ok(Ok(Some(client))) => conn.peer = client,
-            Ok(Ok(None)) => {}
+            Ok(Ok(Some(named))) => {
+                client = ClientAddress::known(named.ip());
+                conn.peer = SocketAddr::new(named.ip().to_canonical(), named.port());
+            }
+            // The plugin is told the proxy's address until its API can say "unknown"; the log
+            // marks such a session with `peer=unknown proxy=...`.
+            Ok(Ok(None)) => client = ClientAddress::Unknown,
             Ok(Err(why)) => return tracing::warn!(proxy = %conn.peer, "closing: {why}"),
             Err(_) => return tracing::warn!(proxy = %conn.peer, "closing: no PROXY header in time"),
         }
     }
-    let span = tracing::info_span!("session", id = conn.id, peer = %conn.peer, user = tracing::field::Empty);
+    // The client's address and port as the log names it; "unknown" without one.
+    let peer = match client {
+        ClientAddress::Known(_) => conn.peer.to_string(),
+        ClientAddress::Unknown => client.to_string(),
+    };
+    let span = tracing::info_span!(
+        "session",
+        id = conn.id,
+        peer = %peer,
+        proxy = tracing::field::Empty,
+        user = tracing::field::Empty
+    );
+    if client == ClientAddress::Unknown {
+        span.record("proxy", tracing::field::display(conn.peer));
+    }
     async move {
-        let _slot = match shared.limits.admit_connection(conn.peer.ip()) {
+        let _slot = match shared.limits.admit_connection(client) {
             Ok(slot) => slot,
             Err(why) => {
                 tracing::info!("refused: {why}");
@@ -112,7 +147,7 @@ pub async fn serve(
             let conn = conn.clone();
             backend.call("connect", move |b| b.connect(&conn)).await
         };
-        let mut driver = Driver::new(stream, conn.clone(), service, shared, shutdown);
+        let mut driver = Driver::new(stream, conn.clone(), client, service, shared, shutdown);
         let result = match admitted {
             Ok(()) => driver.run().await,
             Err(error) => {
@@ -142,7 +177,7 @@ const QUIET: Duration = Duration::from_secs(5);
 /// What ends a wait for the client.
 enum Input {
     Read(io::Result<usize>),
-    /// Nothing within the idle timeout.
+    /// No complete line within the idle timeout.
     Idle,
     Shutdown,
 }
@@ -192,6 +227,8 @@ struct Driver {
     owed_retrieve: Option<Transfer>,
     user_slot: Option<UserSlot>,
     conn: Connection,
+    /// Who the client is for limits, delays and the plaintext policy.
+    client: ClientAddress,
     shared: Arc<Shared>,
     shutdown: Shutdown,
 }
@@ -200,6 +237,7 @@ impl Driver {
     fn new(
         stream: Stream,
         conn: Connection,
+        client: ClientAddress,
         service: Arc<Service>,
         shared: Arc<Shared>,
         shutdown: Shutdown,
@@ -209,7 +247,7 @@ impl Driver {
             .map_or(0, |d| d.as_secs());
         let cleartext_auth = match shared.plaintext_auth {
             PlaintextAuth::Always => true,
-            PlaintextAuth::Loopback => conn.peer.ip().to_canonical().is_loopback(),
+            PlaintextAuth::Loopback => client.is_loopback(),
             PlaintextAuth::Never => false,
         };
         let transport = Transport {
@@ -234,6 +272,7 @@ impl Driver {
             owed_retrieve: None,
             user_slot: None,
             conn,
+            client,
             shared,
             shutdown,
         }
@@ -242,8 +281,10 @@ impl Driver {
     async fn run(&mut self) -> io::Result<()> {
         self.session.greeting(&mut self.out);
         self.flush().await?;
+        let mut deadline = LineDeadline::new(self.shared.idle_timeout, Instant::now());
         let mut buf = vec![0u8; 4096];
         loop {
+            let mut answered = false;
             while let Some(line) = self.lines.next_line() {
                 let action = match line {
                     Line::TooLong => {
@@ -255,12 +296,20 @@ impl Driver {
                 if let Flow::Close = self.act(action).await? {
                     return self.flush().await;
                 }
+                if self.out.len() >= WRITE_AT {
+                    self.flush().await?;
+                }
+                answered = true;
             }
             self.flush().await?;
-            let n = match self.wait_for_input(&mut buf).await {
+            if answered {
+                deadline.answered(Instant::now());
+            }
+            let n = match self.wait_for_input(&mut buf, deadline.at()).await {
                 Input::Read(read) => read?,
                 Input::Idle => {
-                    tracing::info!("idle timeout");
+                    let partial = !self.lines.is_empty();
+                    tracing::info!(partial, "idle timeout");
                     reply::err_plain(&mut self.out, "Disconnected for inactivity.");
                     return self.flush().await;
                 }
@@ -276,17 +325,18 @@ impl Driver {
             if n == 0 {
                 return Ok(());
             }
+            deadline.received(Instant::now(), self.lines.is_empty());
             self.lines.extend(&buf[..n]);
         }
     }
 
-    /// Waits for the client's next bytes, at most the idle timeout. A session quiet for a
-    /// moment first gives back what it keeps for a next RETR: its output buffer, which a RETR
-    /// grows to a message's size, and a prefetched message. A client downloading in order
-    /// sends its next command well within the moment.
-    async fn wait_for_input(&mut self, buf: &mut [u8]) -> Input {
-        let idle = self.shared.idle_timeout;
-        if let Some(input) = self.read_within(QUIET.min(idle), buf).await {
+    /// Waits for the client's next bytes until `deadline`. A session quiet for a moment first
+    /// gives back what it keeps for a next RETR: its output buffer, which a RETR grows, and a
+    /// prefetched message. A client downloading in order sends its next command well within
+    /// the moment.
+    async fn wait_for_input(&mut self, buf: &mut [u8], deadline: Instant) -> Input {
+        let quiet = (Instant::now() + QUIET).min(deadline);
+        if let Some(input) = self.read_until(quiet, buf).await {
             return input;
         }
         self.out = Vec::new(); // empty: everything was flushed
@@ -294,15 +344,15 @@ impl Driver {
             self.finish_prefetch(None).await;
             tracing::debug!("quiet: prefetch dropped");
         }
-        let rest = idle.saturating_sub(QUIET);
-        self.read_within(rest, buf).await.unwrap_or(Input::Idle)
+        self.read_until(deadline, buf).await.unwrap_or(Input::Idle)
     }
 
-    /// The client's next bytes or the shutdown, or `None` after `limit`. (`read` is cancel
+    /// The client's next bytes or the shutdown, or `None` at `deadline`. (`read` is cancel
     /// safe: a timeout loses no data.)
-    async fn read_within(&mut self, limit: Duration, buf: &mut [u8]) -> Option<Input> {
+    async fn read_until(&mut self, deadline: Instant, buf: &mut [u8]) -> Option<Input> {
+        let deadline = tokio::time::Instant::from_std(deadline);
         tokio::select! {
-            read = tokio::time::timeout(limit, self.stream.read(buf)) => read.ok().map(Input::Read),
+            read = tokio::time::timeout_at(deadline, self.stream.read(buf)) => read.ok().map(Input::Read),
             _ = self.shutdown.close_sessions.cancelled() => Some(Input::Shutdown),
         }
     }
@@ -316,6 +366,15 @@ impl Driver {
                 self.login(login).await
             }
             Action::Transfer(transfer) => self.transfer(transfer).await,
+            Action::Listing(mut listing) => {
+                while self
+                    .session
+                    .write_listing(&mut listing, &mut self.out, WRITE_AT)
+                {
+                    self.flush().await?;
+                }
+                Ok(Flow::Continue)
+            }
             Action::Update(marked) => {
                 self.update(marked).await;
                 Ok(Flow::Close)
@@ -378,10 +437,7 @@ impl Driver {
                 self.user_slot = None;
                 tracing::info!(user = login.user, bad_credentials, "login refused");
                 if bad_credentials {
-                    let delay = self
-                        .shared
-                        .limits
-                        .failed_login(self.conn.peer.ip(), Instant::now());
+                    let delay = self.shared.limits.failed_login(self.client, Instant::now());
                     tokio::time::sleep(delay).await;
                 }
                 Ok(if close { Flow::Close } else { Flow::Continue })
@@ -436,23 +492,37 @@ impl Driver {
         let mut encoder = transfer
             .top
             .map_or_else(BodyEncoder::whole, BodyEncoder::top);
+        // The octets read so far as the size counts them; the listed size is what the plugin
+        // promised and the `+OK` line announced.
+        let mut read = SizeCounter::default();
         while !encoder.is_done() {
             let chunk = match message.next().await {
+                Ok([]) if read.total() < transfer.size => {
+                    self.size_lie(&transfer, &read, "ended short of");
+                    return Ok(Flow::Close);
+                }
                 Ok([]) => break,
                 Ok(chunk) => chunk,
                 Err(_) => {
                     // The status line is out: a message cut short can only be signalled by
                     // closing, so the client does not take it for complete.
                     tracing::warn!(
-                        message = transfer.id,
+                        number = transfer.index + 1,
                         "message ended early; closing the connection"
                     );
                     return Ok(Flow::Close);
                 }
             };
-            encoder.encode(chunk, &mut self.out);
-            if self.out.len() >= WRITE_AT {
-                self.flush().await?;
+            read.add(chunk);
+            if read.total() > transfer.size + ADDED_LINE_END {
+                self.size_lie(&transfer, &read, "ran past");
+                return Ok(Flow::Close);
+            }
+            for slice in chunk.chunks(ENCODE_SLICE) {
+                encoder.encode(slice, &mut self.out);
+                if self.out.len() >= WRITE_AT {
+                    self.flush().await?;
+                }
             }
         }
         encoder.finish(&mut self.out);
@@ -460,6 +530,22 @@ impl Driver {
             self.start_prefetch(&backend, &transfer);
         }
         Ok(Flow::Continue)
+    }
+
+    /// A message stream that does not match its listed size: the `+OK` line told the client
+    /// that size, so the message cannot end with `.` as if it were complete. A short one is
+    /// cut; one that runs past the size is stopped before the octets beyond it, which bounds
+    /// a stream that never ends. Either way the connection closes and the client, seeing no
+    /// terminator, keeps nothing and may try again.
+    fn size_lie(&self, transfer: &Transfer, read: &SizeCounter, what: &str) {
+        tracing::warn!(
+            plugin = self.service.backend.name,
+            number = transfer.index + 1,
+            uidl = %uidl::from_id(&transfer.id),
+            listed = transfer.size,
+            read = read.total(),
+            "the message stream {what} its listed size; closing the connection"
+        );
     }
 
     /// After a RETR: starts reading the message a client downloading in order asks for next.

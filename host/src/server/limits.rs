@@ -1,12 +1,17 @@
 //! Abuse limits: connections in all and per client address, sessions per user, and a delay
 //! before answering a failed login that doubles per failure from the same address, so that
-//! guessing passwords is slow. Trusted networks skip the per-address parts.
+//! guessing passwords is slow. Trusted networks skip the per-address parts. What counts as
+//! one address is [`ClientAddress::bucket`]'s rule.
 //!
 //! Slots are RAII guards: a connection or session gives its slot back however it ends.
 
+mod address;
+
+pub use address::ClientAddress;
+
 use crate::config;
+use address::Bucket;
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -21,20 +26,20 @@ pub struct Limits {
     config: config::Limits,
     connections: Mutex<Connections>,
     users: Mutex<HashMap<String, usize>>,
-    failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+    failures: Mutex<HashMap<Bucket, (u32, Instant)>>,
 }
 
 #[derive(Default)]
 struct Connections {
     total: usize,
-    per_ip: HashMap<IpAddr, usize>,
+    per_ip: HashMap<Bucket, usize>,
 }
 
 /// A held connection slot.
 pub struct ConnectionSlot {
     limits: Arc<Limits>,
-    /// The address counted per IP, or `None` for a trusted one.
-    ip: Option<IpAddr>,
+    /// The bucket counted per address, or `None` for a trusted client.
+    ip: Option<Bucket>,
 }
 
 /// A held session slot of one user.
@@ -59,18 +64,29 @@ impl Limits {
         })
     }
 
-    pub fn is_trusted(&self, ip: IpAddr) -> bool {
-        let ip = ip.to_canonical();
-        self.config.trusted.iter().any(|net| net.contains(&ip))
+    /// Whether `client` is in a trusted network; an unknown client never is.
+    pub fn is_trusted(&self, client: ClientAddress) -> bool {
+        match client {
+            ClientAddress::Known(ip) => self.config.trusted.iter().any(|net| net.contains(&ip)),
+            ClientAddress::Unknown => false,
+        }
     }
 
-    /// A slot for a new connection from `ip`, or why there is none.
-    pub fn admit_connection(self: &Arc<Self>, ip: IpAddr) -> Result<ConnectionSlot, &'static str> {
+    /// What `client` is counted as for the per-address limits, or `None` when trusted.
+    fn bucket(&self, client: ClientAddress) -> Option<Bucket> {
+        (!self.is_trusted(client)).then(|| client.bucket(self.config.ipv6_prefix_length))
+    }
+
+    /// A slot for a new connection from `client`, or why there is none.
+    pub fn admit_connection(
+        self: &Arc<Self>,
+        client: ClientAddress,
+    ) -> Result<ConnectionSlot, &'static str> {
         let mut connections = lock(&self.connections);
         if connections.total >= self.config.max_connections {
             return Err("Too many connections, try again later.");
         }
-        let counted = (!self.is_trusted(ip)).then_some(ip);
+        let counted = self.bucket(client);
         if let Some(ip) = counted {
             let count = connections.per_ip.entry(ip).or_default();
             if *count >= self.config.max_connections_per_ip {
@@ -99,16 +115,19 @@ impl Limits {
         })
     }
 
-    /// Records a failed login from `ip` and returns how long to wait before answering it.
-    pub fn failed_login(&self, ip: IpAddr, now: Instant) -> Duration {
-        if self.is_trusted(ip) || self.config.auth_failure_delay_max.is_zero() {
+    /// Records a failed login from `client` and returns how long to wait before answering it.
+    pub fn failed_login(&self, client: ClientAddress, now: Instant) -> Duration {
+        let Some(bucket) = self.bucket(client) else {
+            return Duration::ZERO;
+        };
+        if self.config.auth_failure_delay_max.is_zero() {
             return Duration::ZERO;
         }
         let mut failures = lock(&self.failures);
         if failures.len() >= PRUNE_ABOVE {
             failures.retain(|_, (_, last)| now.saturating_duration_since(*last) < QUIET_PERIOD);
         }
-        let (count, last) = failures.entry(ip).or_insert((0, now));
+        let (count, last) = failures.entry(bucket).or_insert((0, now));
         if now.saturating_duration_since(*last) >= QUIET_PERIOD {
             *count = 0;
         }
@@ -158,11 +177,12 @@ mod tests {
             max_sessions_per_user: 1,
             max_auth_failures: 3,
             auth_failure_delay_max: Duration::from_secs(15),
+            ipv6_prefix_length: 64,
         })
     }
 
-    fn ip(s: &str) -> IpAddr {
-        s.parse().unwrap()
+    fn ip(s: &str) -> ClientAddress {
+        ClientAddress::known(s.parse().unwrap())
     }
 
     #[test]
@@ -181,6 +201,38 @@ mod tests {
         assert_eq!(
             limits.admit_connection(ip("198.51.100.1")).err(),
             Some("Too many connections, try again later.")
+        );
+    }
+
+    #[test]
+    fn one_client_counts_once_whatever_its_address_form() {
+        let limits = limits(&["127.0.0.0/8"]);
+        let _v4 = limits.admit_connection(ip("192.0.2.1")).unwrap();
+        let _mapped = limits.admit_connection(ip("::ffff:192.0.2.1")).unwrap();
+        assert!(limits.admit_connection(ip("192.0.2.1")).is_err(), "mapped");
+        let limits = self::limits(&[]);
+        let _a = limits.admit_connection(ip("2001:db8::1")).unwrap();
+        let _b = limits.admit_connection(ip("2001:db8::2")).unwrap();
+        assert!(limits.admit_connection(ip("2001:db8::3")).is_err(), "/64");
+        assert!(limits.admit_connection(ip("2001:db8:0:1::1")).is_ok());
+    }
+
+    #[test]
+    fn unknown_clients_are_never_trusted_and_share_a_bucket() {
+        let limits = limits(&["127.0.0.0/8", "::/0", "0.0.0.0/0"]);
+        assert!(!limits.is_trusted(ClientAddress::Unknown));
+        let _u1 = limits.admit_connection(ClientAddress::Unknown).unwrap();
+        let _u2 = limits.admit_connection(ClientAddress::Unknown).unwrap();
+        assert!(limits.admit_connection(ClientAddress::Unknown).is_err());
+        assert!(limits.admit_connection(ip("192.0.2.1")).is_ok());
+        let now = Instant::now();
+        assert_eq!(
+            limits.failed_login(ClientAddress::Unknown, now).as_secs(),
+            1
+        );
+        assert_eq!(
+            limits.failed_login(ClientAddress::Unknown, now).as_secs(),
+            2
         );
     }
 
@@ -211,6 +263,16 @@ mod tests {
             1,
             "per address"
         );
+        assert_eq!(
+            limits.failed_login(ip("2001:db8::9"), t0).as_secs(),
+            1,
+            "IPv6"
+        );
+        assert_eq!(
+            limits.failed_login(ip("2001:db8::a"), t0).as_secs(),
+            2,
+            "the same /64"
+        );
         let later = t0 + Duration::from_secs(6) + QUIET_PERIOD;
         assert_eq!(
             limits.failed_login(ip("192.0.2.9"), later).as_secs(),
@@ -223,10 +285,9 @@ mod tests {
             "trusted"
         );
         assert_eq!(
-            limits
-                .failed_login("::ffff:192.0.2.9".parse().unwrap(), later)
-                .as_secs(),
-            1
+            limits.failed_login(ip("::ffff:192.0.2.9"), later).as_secs(),
+            2,
+            "mapped is the IPv4 address"
         );
     }
 }

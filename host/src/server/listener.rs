@@ -129,7 +129,8 @@ pub async fn accept_loop(
         let _ = stream.set_nodelay(true);
         let conn = Connection {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            peer,
+            // A dual-stack socket reports IPv4 clients as `::ffff:a.b.c.d`: they are IPv4.
+            peer: SocketAddr::new(peer.ip().to_canonical(), peer.port()),
             local,
             tls,
         };

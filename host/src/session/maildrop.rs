@@ -85,13 +85,7 @@ impl Maildrop {
 
     /// The first message after the one at `index` not marked deleted, with its index.
     pub fn next_live(&self, index: usize) -> Option<(usize, &Message)> {
-        let next = index.saturating_add(1);
-        self.messages
-            .get(next..)?
-            .iter()
-            .enumerate()
-            .find(|(_, m)| !m.deleted)
-            .map(|(i, m)| (next + i, m))
+        self.live_from(index.saturating_add(1)).next()
     }
 
     /// RSET: clears every mark.
@@ -103,13 +97,15 @@ impl Maildrop {
         self.live_octets = self.messages.iter().map(|m| m.size).sum();
     }
 
-    /// The messages not marked deleted, with their 1-based numbers.
-    pub fn live(&self) -> impl Iterator<Item = (usize, &Message)> {
+    /// The messages not marked deleted from the one at `index` on, with their indexes.
+    pub fn live_from(&self, index: usize) -> impl Iterator<Item = (usize, &Message)> {
         self.messages
+            .get(index..)
+            .unwrap_or_default()
             .iter()
             .enumerate()
             .filter(|(_, m)| !m.deleted)
-            .map(|(i, m)| (i + 1, m))
+            .map(move |(i, m)| (index + i, m))
     }
 
     /// The messages marked deleted, as (index, id), for UPDATE.
@@ -180,7 +176,10 @@ mod tests {
             drop.mark_deleted(MessageNumber(2)),
             Err(MessageError::Deleted)
         );
-        assert_eq!(drop.live().map(|(n, _)| n).collect::<Vec<_>>(), vec![1, 3]);
+        let live = |from| drop.live_from(from).map(|(i, _)| i).collect::<Vec<_>>();
+        assert_eq!(live(0), vec![0, 2]);
+        assert_eq!(live(1), vec![2]);
+        assert!(live(usize::MAX).is_empty());
         assert_eq!(drop.marked(), vec![(1, "b".to_string())]);
         drop.unmark_all();
         assert_eq!(drop.stat(), (3, 60));
@@ -190,7 +189,7 @@ mod tests {
     #[test]
     fn invalid_ids_get_hashed_uidls() {
         let drop = maildrop();
-        let uidls: Vec<&str> = drop.live().map(|(_, m)| m.uidl.as_str()).collect();
+        let uidls: Vec<&str> = drop.live_from(0).map(|(_, m)| m.uidl.as_str()).collect();
         assert_eq!(&uidls[..2], ["a", "b"]);
         assert!(crate::protocol::uidl::is_valid(uidls[2]));
     }

@@ -6,9 +6,11 @@
 //! through [`Session::login_done`] and [`Session::update_done`]. So every protocol rule is
 //! decided here and tested with plain calls.
 
+mod listing;
 mod login_delay;
 mod maildrop;
 
+pub use listing::Listing;
 pub use login_delay::LoginTracker;
 pub use maildrop::Maildrop;
 
@@ -17,7 +19,6 @@ use crate::protocol::command::Command;
 use crate::protocol::reply;
 use crate::protocol::sasl::{self, Exchange, Mechanism};
 use pop3_plugin_api::{Expire, PopError, ResponseCode};
-use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -31,7 +32,7 @@ pub struct SessionConfig {
     /// The backend's LOGIN-DELAY and EXPIRE for everyone, announced before login.
     pub login_delay: Option<u32>,
     pub expire: Option<Expire>,
-    /// For APOP timestamps `<pid.connection.time@hostname>`.
+    /// For APOP timestamps `<random.connection.time@hostname>`.
     pub hostname: String,
     /// Whether STLS can be offered (a certificate is configured).
     pub tls_available: bool,
@@ -58,6 +59,9 @@ pub enum Action {
     Login(Login),
     /// Send a message: on success write [`Transfer::ok_line`] and the encoded body.
     Transfer(Transfer),
+    /// The status line of a LIST or UIDL is written: call [`Session::write_listing`] until it
+    /// returns `false`, writing the output out in between.
+    Listing(Listing),
     /// Enter UPDATE: delete these (index, id) through the backend, then call
     /// [`Session::update_done`].
     Update(Vec<(usize, String)>),
@@ -160,7 +164,7 @@ impl Session {
         let apop_timestamp = config.apop.then(|| {
             format!(
                 "<{}.{connection}.{unix_time}@{}>",
-                std::process::id(),
+                apop_nonce(),
                 config.hostname
             )
         });
@@ -344,6 +348,19 @@ impl Session {
         next
     }
 
+    /// Appends the next lines of a LIST or UIDL until `out` holds `bound` octets; returns
+    /// whether lines remain (see [`Listing::write`]).
+    pub fn write_listing(&self, listing: &mut Listing, out: &mut Vec<u8>, bound: usize) -> bool {
+        match &self.state {
+            State::Transaction { maildrop, .. } => listing.write(maildrop, out, bound),
+            // Not reached: a listing starts in TRANSACTION, and nothing runs until it is done.
+            _ => {
+                out.extend_from_slice(b".\r\n");
+                false
+            }
+        }
+    }
+
     /// The RETR a client downloading the maildrop in order sends after the one of message
     /// `index`: what the server may prefetch.
     pub fn next_retrieve(&self, index: usize) -> Option<Transfer> {
@@ -465,8 +482,12 @@ fn transaction(maildrop: &mut Maildrop, command: Command, out: &mut Vec<u8>) -> 
             let (count, octets) = maildrop.stat();
             reply::ok(out, &format!("{count} {octets}"));
         }
-        Command::List(None) => listing(maildrop, out, |m, text| write!(text, "{}", m.size)),
-        Command::Uidl(None) => listing(maildrop, out, |m, text| text.write_str(&m.uidl)),
+        Command::List(None) => {
+            return Action::Listing(Listing::start(maildrop, listing::Kind::Sizes, out))
+        }
+        Command::Uidl(None) => {
+            return Action::Listing(Listing::start(maildrop, listing::Kind::Uidls, out))
+        }
         Command::List(Some(n)) => match maildrop.get(n) {
             Ok((_, msg)) => reply::ok(out, &format!("{} {}", n.0, msg.size)),
             Err(e) => reply::err_plain(out, e.text()),
@@ -510,22 +531,17 @@ fn transaction(maildrop: &mut Maildrop, command: Command, out: &mut Vec<u8>) -> 
     Action::Continue
 }
 
-/// A multi-line LIST or UIDL of the messages not marked deleted.
-fn listing(
-    maildrop: &Maildrop,
-    out: &mut Vec<u8>,
-    value: impl Fn(&maildrop::Message, &mut String) -> std::fmt::Result,
-) {
-    let (count, octets) = maildrop.stat();
-    reply::ok(out, &format!("{count} messages ({octets} octets)"));
-    let mut text = String::with_capacity(count * 16);
-    for (n, msg) in maildrop.live() {
-        let _ = write!(text, "{n} ");
-        let _ = value(msg, &mut text);
-        text.push_str("\r\n");
+/// The random part of an APOP timestamp (RFC 1939 §7): unique per greeting, and telling
+/// nothing about the server (a process id would help guess other names it makes). At most
+/// `u32::MAX`, which `service::check_greeting_fits` assumes.
+fn apop_nonce() -> u32 {
+    let mut bytes = [0u8; 4];
+    if getrandom::getrandom(&mut bytes).is_err() {
+        // No entropy source at all: the process's random hash keys still hide the pid.
+        use std::hash::BuildHasher;
+        return std::collections::hash_map::RandomState::new().hash_one(()) as u32;
     }
-    text.push_str(".\r\n");
-    out.extend_from_slice(text.as_bytes());
+    u32::from_ne_bytes(bytes)
 }
 
 #[cfg(test)]

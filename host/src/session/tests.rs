@@ -30,10 +30,15 @@ fn session(apop: bool) -> Session {
     session_on(apop, CLEARTEXT_OK)
 }
 
-/// Sends one command line; returns the reply text and the action.
+/// Sends one command line; returns the reply text and the action (a listing written whole,
+/// as [`Action::Continue`]).
 fn send(session: &mut Session, line: &str) -> (String, Action) {
     let mut out = Vec::new();
-    let action = session.line(line.as_bytes(), &mut out);
+    let mut action = session.line(line.as_bytes(), &mut out);
+    if let Action::Listing(listing) = &mut action {
+        while session.write_listing(listing, &mut out, 0) {}
+        action = Action::Continue;
+    }
     (String::from_utf8(out).unwrap(), action)
 }
 
