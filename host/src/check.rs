@@ -312,7 +312,7 @@ impl Client<'_> {
         match action {
             Action::Login(login) => {
                 let granted =
-                    work::login(self.backend, &login, &self.conn).map(|(mailbox, granted)| {
+                    work::login(self.backend, &login, &self.conn).map(|(mailbox, granted, _)| {
                         self.ids = granted.messages.iter().map(|(id, _)| id.clone()).collect();
                         self.mailbox = Some(mailbox);
                         granted

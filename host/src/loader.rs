@@ -7,7 +7,12 @@
 
 use pop3_plugin_api::ffi::{ABI_MAJOR, ABI_SYMBOL};
 use pop3_plugin_api::host::{self, Plugin};
+use sha2::{Digest, Sha256};
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 /// Turns `--plugin` into a path: a value with a `/` or ending in `.so` is a path; a NAME is
 /// `libNAME.so` (dashes as underscores, as cargo names libraries) next to the running binary,
@@ -42,23 +47,59 @@ pub fn resolve(spec: &str, plugin_dir: Option<&Path>) -> Result<PathBuf, String>
         })
 }
 
-/// Probes and loads the library at `path`.
-pub fn load(path: &Path) -> Result<Plugin, String> {
+/// A plugin library as loaded: the plugin and the SHA-256 of the file's content, which names
+/// the build that serves.
+pub struct Loaded {
+    pub plugin: &'static Plugin,
+    pub sha256: String,
+}
+
+/// Probes and loads the library at `path`, by content: the bytes are copied to a private file
+/// named by their hash and that copy is loaded. The dynamic loader keeps the first mapping of
+/// a path for the life of the process, so loading the file itself would make a rebuild at
+/// the same path load the old code again; and the original can be replaced at any time
+/// without touching the code that serves. The same content is loaded once per process.
+pub fn load(path: &Path) -> Result<Loaded, String> {
+    static LOADED: Mutex<Vec<(String, &'static Plugin)>> = Mutex::new(Vec::new());
     let name = path.display();
-    let abi = probe_abi_major(path).map_err(|why| format!("plugin {name}: {why}"))?;
+    let bytes = read(path)?;
+    let sha256 = hex(&Sha256::digest(&bytes));
+    let mut loaded = LOADED.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, plugin)) = loaded.iter().find(|(hash, _)| *hash == sha256) {
+        return Ok(Loaded { plugin, sha256 });
+    }
+    let copy = private_copy(path, &bytes, &sha256).map_err(|why| format!("plugin {name}: {why}"))?;
+    let plugin: &'static Plugin = Box::leak(Box::new(load_file(&copy, path)?));
+    loaded.push((sha256.clone(), plugin));
+    Ok(Loaded { plugin, sha256 })
+}
+
+/// The SHA-256 of the file at `path`, to tell whether a reload changes anything.
+pub fn sha256_of(path: &Path) -> Result<String, String> {
+    Ok(hex(&Sha256::digest(read(path)?)))
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, String> {
+    fs::read(path).map_err(|e| format!("plugin {}: cannot read it: {e}", path.display()))
+}
+
+fn load_file(file: &Path, shown_as: &Path) -> Result<Plugin, String> {
+    let name = shown_as.display();
+    let abi = probe_abi_major(file).map_err(|why| format!("plugin {name}: {why}"))?;
     if abi != ABI_MAJOR {
         return Err(format!(
             "plugin {name}: built for plugin ABI {abi}, but this pop3host speaks ABI {ABI_MAJOR}; \
              use a pop3host and plugin built for the same ABI"
         ));
     }
-    host::load(path).map_err(|err| {
+    host::load(file).map_err(|err| {
         tracing::debug!(plugin = %name, "full load error:\n{}", err.detail);
         format!("plugin {name}: {}", err.summary)
     })
 }
 
-/// The plugin's ABI major, from its `pop3host_plugin_abi_major` function.
+/// The plugin's ABI major, from its `pop3host_plugin_abi_major` function. The library stays
+/// loaded: the typed load that follows finds it so, and its initialisers run once.
 fn probe_abi_major(path: &Path) -> Result<u32, String> {
     // SAFETY: loading a library runs its initialisers. The operator chose this file as the
     // plugin, and the typed load that follows would run them anyway.
@@ -68,12 +109,89 @@ fn probe_abi_major(path: &Path) -> Result<u32, String> {
     // by `export_plugin!`); a library without it is rejected here before any call.
     let abi_major = unsafe { library.get::<extern "C" fn() -> u32>(ABI_SYMBOL.as_bytes()) }
         .map_err(|_| format!("it is not a pop3host plugin (it has no {ABI_SYMBOL} symbol)"))?;
-    Ok(abi_major())
+    let abi_major = abi_major();
+    // Never unloaded: unloading would run the library's finalisers between two loads, which
+    // a C dependency that started threads may not survive.
+    std::mem::forget(library);
+    Ok(abi_major)
+}
+
+/// Where private copies live: systemd's `RUNTIME_DIRECTORY`, else `$XDG_RUNTIME_DIR/pop3host`,
+/// else `pop3host-UID` in the temporary directory. It must belong to this user and be
+/// writable by no one else, or a local user could swap the code the server loads.
+fn copy_dir() -> Result<PathBuf, String> {
+    let runtime = std::env::var_os("RUNTIME_DIRECTORY")
+        .and_then(|dirs| std::env::split_paths(&dirs).next())
+        .or_else(|| std::env::var_os("XDG_RUNTIME_DIR").map(|dir| Path::new(&dir).join("pop3host")));
+    let uid = nix::unistd::geteuid().as_raw();
+    let dir = runtime.unwrap_or_else(|| std::env::temp_dir().join(format!("pop3host-{uid}")));
+    let shown = dir.display();
+    match fs::DirBuilder::new().mode(0o700).create(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(format!("cannot create {shown} for its private copy: {e}")),
+    }
+    let meta = fs::symlink_metadata(&dir).map_err(|e| format!("{shown}: {e}"))?;
+    if !meta.is_dir() || meta.uid() != uid || meta.mode() & 0o022 != 0 {
+        return Err(format!(
+            "{shown}, where its private copy goes, must be a directory of uid {uid} that no one \
+             else can write to"
+        ));
+    }
+    Ok(dir)
+}
+
+/// Writes `bytes` to `<copy dir>/<file stem>-<hash>.so` (through a new file renamed into
+/// place, so a half-written copy is never loaded). Copies of earlier builds are removed first:
+/// a copy that another process has loaded stays mapped there.
+fn private_copy(path: &Path, bytes: &[u8], sha256: &str) -> Result<PathBuf, String> {
+    let dir = copy_dir()?;
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("plugin");
+    let suffix = path.extension().and_then(|s| s.to_str()).unwrap_or("so");
+    remove_old_copies(&dir, stem);
+    let copy = dir.join(format!("{stem}-{}.{suffix}", &sha256[..16]));
+    let temporary = dir.join(format!(".{stem}-{}.{}", std::process::id(), &sha256[..16]));
+    let write = || -> std::io::Result<()> {
+        let _ = fs::remove_file(&temporary);
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o700)
+            .open(&temporary)?;
+        file.write_all(bytes)?;
+        fs::rename(&temporary, &copy)
+    };
+    write().map_err(|e| format!("cannot copy it to {}: {e}", dir.display()))?;
+    Ok(copy)
+}
+
+/// Removes `<stem>-<16 hex digits>.*` files: copies made by earlier runs or reloads.
+fn remove_old_copies(dir: &Path, stem: &str) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(hash) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(stem)?.strip_prefix('-'))
+            .and_then(|rest| rest.split('.').next())
+        else {
+            continue;
+        };
+        if hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// `--describe`: what the plugin says of itself, without initialising it.
-pub fn describe(plugin: &Plugin, path: &Path) -> serde_json::Value {
-    let info = plugin.describe();
+pub fn describe(loaded: &Loaded, path: &Path) -> serde_json::Value {
+    let info = loaded.plugin.describe();
     serde_json::json!({
         "name": info.name,
         "version": info.version,
@@ -81,5 +199,6 @@ pub fn describe(plugin: &Plugin, path: &Path) -> serde_json::Value {
         "config_help": info.config_help,
         "abi_major": ABI_MAJOR,
         "path": path.display().to_string(),
+        "sha256": loaded.sha256,
     })
 }

@@ -17,6 +17,8 @@ pub struct Service {
     /// Where the plugin came from and how it was configured, to tell whether a reload
     /// changes anything.
     pub plugin_path: PathBuf,
+    /// The content of the plugin file, as loaded: a rebuild at the same path is a change.
+    pub plugin_sha256: String,
     pub plugin_config: String,
 }
 
@@ -24,7 +26,8 @@ impl Service {
     /// Loads and initialises the plugin `config` names. Blocking: plugin `init` may do I/O.
     pub fn start(config: &Config, tls_available: bool) -> Result<Self, String> {
         let path = loader::resolve(&config.plugin, config.plugin_dir.as_deref())?;
-        let plugin = loader::load(&path)?;
+        let loaded = loader::load(&path)?;
+        let plugin = loaded.plugin;
         let info = plugin.describe();
         let handle = plugin
             .init(&config.plugin_config)
@@ -43,6 +46,7 @@ impl Service {
             plugin = info.name,
             version = info.version,
             path = %path.display(),
+            sha256 = loaded.sha256,
             apop = session.apop,
             prefetch = plugin.prefetch(),
             "plugin loaded"
@@ -58,14 +62,20 @@ impl Service {
             session: Arc::new(session),
             prefetch: plugin.prefetch(),
             plugin_path: path,
+            plugin_sha256: loaded.sha256,
             plugin_config: config.plugin_config.clone(),
         })
     }
 
-    /// Whether `config` names this same plugin with this same configuration.
+    /// Whether `config` names this same plugin file, with the same content, and the same
+    /// configuration.
     pub fn is_same(&self, config: &Config) -> bool {
-        let path = loader::resolve(&config.plugin, config.plugin_dir.as_deref());
-        path.as_ref() == Ok(&self.plugin_path) && config.plugin_config == self.plugin_config
+        let Ok(path) = loader::resolve(&config.plugin, config.plugin_dir.as_deref()) else {
+            return false;
+        };
+        path == self.plugin_path
+            && config.plugin_config == self.plugin_config
+            && loader::sha256_of(&path).as_deref() == Ok(self.plugin_sha256.as_str())
     }
 }
 

@@ -9,10 +9,10 @@
 
 use super::work;
 use crate::session::Transfer;
-use pop3_plugin_api::host::{BackendHandle, MailboxHandle, ReaderHandle};
+use pop3_plugin_api::host::{self, BackendHandle, MailboxHandle, ReaderHandle};
 use pop3_plugin_api::PopError;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
@@ -84,7 +84,7 @@ impl Backend {
                 PopError::temporary("too many backend calls at once (backend_concurrency)")
             })?
             .map_err(|_| PopError::temporary("server is shutting down"))?;
-        Ok(spawn(permit, job))
+        Ok(spawn(permit, self.timeout, job))
     }
 
     /// Waits for a started job, at most the backend timeout.
@@ -115,13 +115,17 @@ impl Backend {
     }
 }
 
+/// Runs `job` on the blocking pool with its slot; the plugin learns when the host stops
+/// waiting (`pop3_plugin_api::call_deadline`), so that it can give up then too.
 fn spawn<T: Send + 'static>(
     permit: OwnedSemaphorePermit,
+    timeout: Duration,
     job: impl FnOnce() -> T + Send + 'static,
 ) -> JoinHandle<T> {
+    let deadline = Instant::now() + timeout;
     tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        job()
+        host::with_deadline(deadline, job)
     })
 }
 
@@ -172,7 +176,7 @@ impl<T: Send + 'static> Lent<T> {
         }
         let permit = backend.permits.clone().try_acquire_owned().ok()?;
         let mut value = self.value.take()?;
-        Some(Lending(Some(spawn(permit, move || {
+        Some(Lending(Some(spawn(permit, backend.timeout, move || {
             let result = job(&mut value);
             Ok((value, result))
         }))))

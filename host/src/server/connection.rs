@@ -29,7 +29,7 @@ use crate::session::{
     Action, Granted, Login, LoginOutcome, LoginTracker, Session, Transfer, Transport,
 };
 use ipnet::IpNet;
-use pop3_plugin_api::{Connection, PopError, ResponseCode, SizeCounter};
+use pop3_plugin_api::{Connection, Maildrop, PopError, ResponseCode, SizeCounter};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
@@ -412,14 +412,10 @@ impl Driver {
     async fn login(&mut self, login: Login) -> io::Result<Flow> {
         let backend = self.service.backend.clone();
         let granted = self.authenticate(&backend, &login).await;
-        let granted =
-            granted.and_then(|granted| match self.shared.limits.admit_user(&login.user) {
-                Some(slot) => {
-                    self.user_slot = Some(slot);
-                    Ok(granted)
-                }
-                None => Err(PopError::in_use("Too many sessions for this user.")),
-            });
+        let granted = granted.and_then(|(granted, maildrop)| {
+            self.user_slot = Some(self.shared.limits.admit_maildrop(&maildrop)?);
+            Ok(granted)
+        });
         match self
             .session
             .login_done(&login, granted, Instant::now(), &mut self.out)
@@ -445,18 +441,19 @@ impl Driver {
         }
     }
 
-    /// Authenticates, then lists the maildrop; keeps the mailbox on success.
+    /// Authenticates, then lists the maildrop; keeps the mailbox on success and tells which
+    /// maildrop it is.
     async fn authenticate(
         &mut self,
         backend: &Backend,
         login: &Login,
-    ) -> Result<Granted, PopError> {
+    ) -> Result<(Granted, Maildrop), PopError> {
         let (conn, request) = (self.conn.clone(), login.clone());
-        let (mailbox, granted) = backend
+        let (mailbox, granted, maildrop) = backend
             .call("login", move |b| work::login(b, &request, &conn))
             .await?;
         self.mailbox = Some(Lent::new(mailbox));
-        Ok(granted)
+        Ok((granted, maildrop))
     }
 
     /// RETR and TOP: opens the message, then streams it through the encoder.

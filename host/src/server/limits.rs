@@ -11,6 +11,7 @@ pub use address::ClientAddress;
 
 use crate::config;
 use address::Bucket;
+use pop3_plugin_api::{Maildrop, PopError};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -25,7 +26,8 @@ const PRUNE_ABOVE: usize = 100_000;
 pub struct Limits {
     config: config::Limits,
     connections: Mutex<Connections>,
-    users: Mutex<HashMap<String, usize>>,
+    /// Sessions per maildrop, by the name the backend gives it.
+    users: Mutex<HashMap<String, Held>>,
     failures: Mutex<HashMap<Bucket, (u32, Instant)>>,
 }
 
@@ -43,6 +45,13 @@ pub struct ConnectionSlot {
 }
 
 /// A held session slot of one user.
+/// The sessions open on one maildrop.
+#[derive(Default)]
+struct Held {
+    sessions: usize,
+    exclusive: bool,
+}
+
 pub struct UserSlot {
     limits: Arc<Limits>,
     user: String,
@@ -101,17 +110,27 @@ impl Limits {
         })
     }
 
-    /// A session slot for `user`, unless the user has the most sessions allowed.
-    pub fn admit_user(self: &Arc<Self>, user: &str) -> Option<UserSlot> {
+    /// A session slot on `maildrop`, unless another session holds it exclusively (RFC 1939
+    /// §8: `[IN-USE]`) or it has the most sessions allowed. Held here, in the server, so that
+    /// it spans every generation of the plugin across reloads.
+    pub fn admit_maildrop(self: &Arc<Self>, maildrop: &Maildrop) -> Result<UserSlot, PopError> {
+        let (name, exclusive) = match maildrop {
+            Maildrop::Exclusive(name) => (name, true),
+            Maildrop::Shared(name) => (name, false),
+        };
         let mut users = lock(&self.users);
-        let count = users.entry(user.to_string()).or_default();
-        if *count >= self.config.max_sessions_per_user {
-            return None;
+        let held = users.entry(name.clone()).or_default();
+        if held.sessions > 0 && (held.exclusive || exclusive) {
+            return Err(PopError::in_use("Maildrop already in use by another session."));
         }
-        *count += 1;
-        Some(UserSlot {
+        if held.sessions >= self.config.max_sessions_per_user {
+            return Err(PopError::in_use("Too many sessions for this user."));
+        }
+        held.sessions += 1;
+        held.exclusive = exclusive;
+        Ok(UserSlot {
             limits: self.clone(),
-            user: user.to_string(),
+            user: name.clone(),
         })
     }
 
@@ -156,9 +175,9 @@ impl Drop for ConnectionSlot {
 impl Drop for UserSlot {
     fn drop(&mut self) {
         let mut users = lock(&self.limits.users);
-        if let Some(count) = users.get_mut(&self.user) {
-            *count -= 1;
-            if *count == 0 {
+        if let Some(held) = users.get_mut(&self.user) {
+            held.sessions -= 1;
+            if held.sessions == 0 {
                 users.remove(&self.user);
             }
         }
@@ -237,13 +256,30 @@ mod tests {
     }
 
     #[test]
-    fn sessions_per_user_come_back() {
+    fn sessions_per_maildrop_come_back() {
         let limits = limits(&[]);
-        let slot = limits.admit_user("alice").unwrap();
-        assert!(limits.admit_user("alice").is_none());
-        assert!(limits.admit_user("bob").is_some());
+        let shared = |name: &str| Maildrop::Shared(name.into());
+        let slot = limits.admit_maildrop(&shared("alice")).unwrap();
+        assert!(limits.admit_maildrop(&shared("alice")).is_err());
+        assert!(limits.admit_maildrop(&shared("bob")).is_ok());
         drop(slot);
-        assert!(limits.admit_user("alice").is_some());
+        assert!(limits.admit_maildrop(&shared("alice")).is_ok());
+    }
+
+    #[test]
+    fn an_exclusive_maildrop_has_one_session() {
+        let mut config = limits(&[]).config.clone();
+        config.max_sessions_per_user = 10;
+        let limits = Limits::new(config);
+        let exclusive = Maildrop::Exclusive("alice".into());
+        let slot = limits.admit_maildrop(&exclusive).unwrap();
+        let refused = limits.admit_maildrop(&exclusive).err().unwrap();
+        assert_eq!(refused.code, pop3_plugin_api::ResponseCode::IN_USE);
+        assert!(limits.admit_maildrop(&Maildrop::Shared("alice".into())).is_err());
+        drop(slot);
+        let shared = limits.admit_maildrop(&Maildrop::Shared("alice".into()));
+        assert!(shared.is_ok());
+        assert!(limits.admit_maildrop(&exclusive).is_err());
     }
 
     #[test]

@@ -5,27 +5,30 @@
 use crate::session::{Granted, Login, Secret, Transfer};
 use pop3_plugin_api::host::{BackendHandle, MailboxHandle, ReaderHandle};
 use pop3_plugin_api::SizeCounter;
-use pop3_plugin_api::{Connection, MessageRef, PopError};
+use pop3_plugin_api::{Connection, Maildrop, MessageRef, PopError};
 
 /// USER/PASS, SASL or APOP, then the message list: one backend call, so one hand-off to the
 /// blocking pool per login instead of two. The mailbox comes with the user's own LOGIN-DELAY
-/// and EXPIRE.
+/// and EXPIRE, and the maildrop it opened (by default the user name as typed).
 pub fn login(
     backend: &BackendHandle,
     login: &Login,
     conn: &Connection,
-) -> Result<(MailboxHandle, Granted), PopError> {
+) -> Result<(MailboxHandle, Granted, Maildrop), PopError> {
     let user = login.user.as_str();
     let mut mailbox = match &login.secret {
         Secret::Password(password) => backend.authenticate(user, password, conn)?,
         Secret::Apop { digest, timestamp } => backend.apop(user, digest, timestamp, conn)?,
     };
+    let maildrop = mailbox
+        .maildrop()
+        .unwrap_or_else(|| Maildrop::Exclusive(user.to_string()));
     let granted = Granted {
         messages: list_with_sizes(&mut mailbox)?,
         login_delay: backend.login_delay(Some(user)),
         expire: backend.expire(Some(user)),
     };
-    Ok((mailbox, granted))
+    Ok((mailbox, granted, maildrop))
 }
 
 /// A reader for RETR, or for TOP through the backend's `top` when it has one.
