@@ -54,10 +54,7 @@ fn maildir_passes() {
     let users = root.join("users");
     std::fs::write(
         &users,
-        format!(
-            "carol:{{PLAIN}}pw::::{}::\n",
-            root.join("home").display()
-        ),
+        format!("carol:{{PLAIN}}pw::::{}::\n", root.join("home").display()),
     )
     .unwrap();
     let config = json!({"passwd_file": users}).to_string();

@@ -68,7 +68,8 @@ pub fn load(path: &Path) -> Result<Loaded, String> {
     if let Some((_, plugin)) = loaded.iter().find(|(hash, _)| *hash == sha256) {
         return Ok(Loaded { plugin, sha256 });
     }
-    let copy = private_copy(path, &bytes, &sha256).map_err(|why| format!("plugin {name}: {why}"))?;
+    let copy =
+        private_copy(path, &bytes, &sha256).map_err(|why| format!("plugin {name}: {why}"))?;
     let plugin: &'static Plugin = Box::leak(Box::new(load_file(&copy, path)?));
     loaded.push((sha256.clone(), plugin));
     Ok(Loaded { plugin, sha256 })
@@ -122,7 +123,9 @@ fn probe_abi_major(path: &Path) -> Result<u32, String> {
 fn copy_dir() -> Result<PathBuf, String> {
     let runtime = std::env::var_os("RUNTIME_DIRECTORY")
         .and_then(|dirs| std::env::split_paths(&dirs).next())
-        .or_else(|| std::env::var_os("XDG_RUNTIME_DIR").map(|dir| Path::new(&dir).join("pop3host")));
+        .or_else(|| {
+            std::env::var_os("XDG_RUNTIME_DIR").map(|dir| Path::new(&dir).join("pop3host"))
+        });
     let uid = nix::unistd::geteuid().as_raw();
     let dir = runtime.unwrap_or_else(|| std::env::temp_dir().join(format!("pop3host-{uid}")));
     let shown = dir.display();
@@ -146,7 +149,10 @@ fn copy_dir() -> Result<PathBuf, String> {
 /// a copy that another process has loaded stays mapped there.
 fn private_copy(path: &Path, bytes: &[u8], sha256: &str) -> Result<PathBuf, String> {
     let dir = copy_dir()?;
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("plugin");
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("plugin");
     let suffix = path.extension().and_then(|s| s.to_str()).unwrap_or("so");
     remove_old_copies(&dir, stem);
     let copy = dir.join(format!("{stem}-{}.{suffix}", &sha256[..16]));

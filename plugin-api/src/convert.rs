@@ -5,8 +5,7 @@ use crate::ffi::{
     FfiPluginInfo, EXPIRE_NEVER,
 };
 use crate::{
-    Connection, ConnectionDetails, Expire, Maildrop, MessageInfo, MessageRef, PluginInfo,
-    PopError,
+    Connection, ConnectionDetails, Expire, Maildrop, MessageInfo, MessageRef, PluginInfo, PopError,
 };
 use abi_stable::std_types::{ROption, RResult, RStr};
 use std::net::{Ipv4Addr, SocketAddr};

@@ -75,7 +75,10 @@ impl OpenConnection {
 
     /// Changes what plugins are told from now on (TLS started).
     pub fn update(&self, change: impl FnOnce(&mut ConnectionDetails)) {
-        if let Some(details) = connections().as_mut().and_then(|open| open.get_mut(&self.0)) {
+        if let Some(details) = connections()
+            .as_mut()
+            .and_then(|open| open.get_mut(&self.0))
+        {
             change(details);
         }
     }

@@ -121,7 +121,9 @@ impl Limits {
         let mut users = lock(&self.users);
         let held = users.entry(name.clone()).or_default();
         if held.sessions > 0 && (held.exclusive || exclusive) {
-            return Err(PopError::in_use("Maildrop already in use by another session."));
+            return Err(PopError::in_use(
+                "Maildrop already in use by another session.",
+            ));
         }
         if held.sessions >= self.config.max_sessions_per_user {
             return Err(PopError::in_use("Too many sessions for this user."));
@@ -275,7 +277,9 @@ mod tests {
         let slot = limits.admit_maildrop(&exclusive).unwrap();
         let refused = limits.admit_maildrop(&exclusive).err().unwrap();
         assert_eq!(refused.code, pop3_plugin_api::ResponseCode::IN_USE);
-        assert!(limits.admit_maildrop(&Maildrop::Shared("alice".into())).is_err());
+        assert!(limits
+            .admit_maildrop(&Maildrop::Shared("alice".into()))
+            .is_err());
         drop(slot);
         let shared = limits.admit_maildrop(&Maildrop::Shared("alice".into()));
         assert!(shared.is_ok());
