@@ -217,3 +217,16 @@ fn a_flood_of_slow_calls_hits_the_concurrency_limit() {
     }
     bob_is_served(&server);
 }
+
+#[test]
+fn sigterm_ends_the_server_while_a_call_is_stuck_in_the_plugin() {
+    let mut server = server_with_fault(
+        json!({"callback": "retrieve", "action": "delay", "ms": 600_000, "user": "alice"}),
+        &["--backend-timeout", "1", "--shutdown-grace", "1"],
+    );
+    let mut alice = server.client();
+    alice.login("alice", "pw");
+    assert_eq!(alice.cmd("RETR 1"), TEMP);
+    server.signal("TERM");
+    assert!(server.wait_exit(), "{}", server.log());
+}

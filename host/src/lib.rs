@@ -48,5 +48,9 @@ pub fn run(settings: Settings) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    runtime.block_on(server::serve(&config, settings, bound, service, tls))
+    let served = runtime.block_on(server::serve(&config, settings, bound, service, tls));
+    // A call stuck in the plugin would hold the runtime, and the process, forever: running
+    // calls and the plugin's `shutdown` get one backend timeout, then the process exits.
+    runtime.shutdown_timeout(config.backend_timeout);
+    served
 }

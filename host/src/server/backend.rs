@@ -115,6 +115,20 @@ impl Backend {
     }
 }
 
+impl Drop for Backend {
+    /// The last session of this plugin generation ended after a reload, or the server stops:
+    /// the plugin hears it (`Backend::shutdown`) on the blocking pool, where closing its pools
+    /// may block, and the value is dropped there after the last call that still holds it.
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        let shutdown = move || handle.shutdown();
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn_blocking(shutdown)),
+            Err(_) => shutdown(),
+        }
+    }
+}
+
 /// Runs `job` on the blocking pool with its slot; the plugin learns when the host stops
 /// waiting (`pop3_plugin_api::call_deadline`), so that it can give up then too.
 fn spawn<T: Send + 'static>(

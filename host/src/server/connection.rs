@@ -29,7 +29,10 @@ use crate::session::{
     Action, Granted, Login, LoginOutcome, LoginTracker, Session, Transfer, Transport,
 };
 use ipnet::IpNet;
-use pop3_plugin_api::{Connection, Maildrop, PopError, ResponseCode, SizeCounter};
+use pop3_plugin_api::host::OpenConnection;
+use pop3_plugin_api::{
+    Connection, ConnectionDetails, Maildrop, PopError, ResponseCode, SizeCounter,
+};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
@@ -90,6 +93,7 @@ pub async fn serve(
 ) {
     let handshake_timeout = HANDSHAKE_TIMEOUT.min(shared.idle_timeout);
     let mut client = ClientAddress::known(conn.peer.ip());
+    let mut from_header = false;
     let proxied = conn.peer.ip();
     if shared
         .proxy_protocol_from
@@ -98,12 +102,16 @@ pub async fn serve(
     {
         match tokio::time::timeout(handshake_timeout, read_proxy_header(&mut tcp)).await {
             Ok(Ok(Some(named))) => {
+                from_header = true;
                 client = ClientAddress::known(named.ip());
                 conn.peer = SocketAddr::new(named.ip().to_canonical(), named.port());
             }
             // The plugin is told the proxy's address until its API can say "unknown"; the log
             // marks such a session with `peer=unknown proxy=...`.
-            Ok(Ok(None)) => client = ClientAddress::Unknown,
+            Ok(Ok(None)) => {
+                from_header = true;
+                client = ClientAddress::Unknown;
+            }
             Ok(Err(why)) => return tracing::warn!(proxy = %conn.peer, "closing: {why}"),
             Err(_) => return tracing::warn!(proxy = %conn.peer, "closing: no PROXY header in time"),
         }
@@ -141,13 +149,26 @@ pub async fn serve(
             },
             _ => Stream::Plain(tcp),
         };
+        let mut details = ConnectionDetails::new(conn.local);
+        details.proxied = from_header;
+        details.client_known = client != ClientAddress::Unknown;
+        stream.describe_tls(&mut details);
+        let registered = OpenConnection::new(conn.id, details);
         let service = shared.current_service();
         let backend = service.backend.clone();
         let admitted = {
             let conn = conn.clone();
             backend.call("connect", move |b| b.connect(&conn)).await
         };
-        let mut driver = Driver::new(stream, conn.clone(), client, service, shared, shutdown);
+        let mut driver = Driver::new(
+            stream,
+            registered,
+            conn.clone(),
+            client,
+            service,
+            shared,
+            shutdown,
+        );
         let result = match admitted {
             Ok(()) => driver.run().await,
             Err(error) => {
@@ -214,6 +235,8 @@ async fn handshake(tls: &Tls, tcp: TcpStream, timeout: Duration) -> io::Result<S
 
 struct Driver {
     stream: Stream,
+    /// What plugins are told of this connection (`Connection::details`), while it is open.
+    registered: OpenConnection,
     /// The plugin this session started with, kept to its end even across a reload.
     service: Arc<Service>,
     lines: LineBuffer,
@@ -236,6 +259,7 @@ struct Driver {
 impl Driver {
     fn new(
         stream: Stream,
+        registered: OpenConnection,
         conn: Connection,
         client: ClientAddress,
         service: Arc<Service>,
@@ -263,6 +287,7 @@ impl Driver {
         );
         Self {
             stream,
+            registered,
             service,
             lines: LineBuffer::new(MAX_LINE),
             out: Vec::new(),
@@ -398,6 +423,8 @@ impl Driver {
             Ok(stream) => {
                 self.stream = stream;
                 self.conn.tls = true;
+                self.registered
+                    .update(|details| self.stream.describe_tls(details));
                 self.session.tls_started();
                 tracing::debug!("TLS started");
                 Ok(Flow::Continue)

@@ -1,5 +1,6 @@
 //! A client connection's byte stream: plain TCP, or TLS from the start or after STLS.
 
+use pop3_plugin_api::ConnectionDetails;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -12,6 +13,17 @@ pub enum Stream {
     Tls(Box<TlsStream<TcpStream>>),
     /// Between STLS and the end of the handshake; never read or written.
     Upgrading,
+}
+
+impl Stream {
+    /// Fills in what plugins are told of the TLS in use ([`ConnectionDetails`]).
+    pub fn describe_tls(&self, details: &mut ConnectionDetails) {
+        if let Stream::Tls(tls) = self {
+            let (_, session) = tls.get_ref();
+            details.tls_version = session.protocol_version().map(|v| format!("{v:?}"));
+            details.sni = session.server_name().map(str::to_string);
+        }
+    }
 }
 
 fn upgrading() -> io::Error {
