@@ -49,6 +49,10 @@ else
     dependency="pop3_plugin_api = \"$api\""
 fi
 
+# abi_stable as in pop3host's own lock file, else the version plugin-api asks for.
+abi_stable=$(sed -n '/^name = "abi_stable"$/{n;s/^version = "\(.*\)"$/\1/p;q}' "$here/../Cargo.lock" 2>/dev/null)
+abi_stable=${abi_stable:-0.11.3}
+
 mkdir -p "$dir/src"
 
 cat >"$dir/Cargo.toml" <<EOF
@@ -66,6 +70,8 @@ crate-type = ["cdylib"]
 [dependencies]
 $dependency
 serde_json = "1"
+# The ABI library, pinned to the version pop3host is built with (its types carry it).
+abi_stable = "=$abi_stable"
 
 # The export glue catches a panic in your code and answers that session -ERR [SYS/TEMP]; it
 # can only do so if panics unwind. "unwind" is cargo's default: these lines keep it so. Inside
@@ -103,7 +109,10 @@ const MESSAGES: [(&str, &str); 1] = [(
 
 #[derive(Default)]
 struct State {
-    /// Users with a session: POP3 allows one session per maildrop.
+    /// Users with a session of this backend value. The host already keeps one session per
+    /// maildrop (by \`Mailbox::maildrop\`, the user name by default), across reloads; this set
+    /// is only a second line, and empty in the new value after a reload. A lock that must
+    /// hold against other processes belongs in the store (a flock, a database lock).
     locked: HashSet<String>,
     /// (user, message id) of every message deleted.
     deleted: HashSet<(String, String)>,
@@ -116,7 +125,7 @@ pub struct MyBackend {
     state: Arc<Mutex<State>>,
 }
 
-/// One session's maildrop; it holds the maildrop lock until it is dropped.
+/// One session's maildrop; it holds its entry in \`locked\` until it is dropped.
 pub struct MyMailbox {
     user: String,
     state: Arc<Mutex<State>>,

@@ -57,7 +57,8 @@
 //!
 //! ```sh
 //! cargo new --lib my-store && cd my-store
-//! cargo add pop3_plugin_api --path /path/to/pop3host/plugin-api   # or a registry version: @1
+//! cargo add pop3_plugin_api --path /path/to/pop3host/plugin-api   # a checkout of pop3host
+//! # or, without a checkout: cargo add pop3_plugin_api --git <pop3host's repository URL>
 //! cargo add serde_json                                            # to read the config
 //! ```
 //!
@@ -184,7 +185,9 @@
 //! - **Threads**: every call comes from the host's blocking pool, never from an async worker,
 //!   so it may block (files, a database, a socket). Each call has a deadline,
 //!   `--backend-timeout` (30 s by default): past it the session gets `-ERR [SYS/TEMP]` and
-//!   ends, and the call's objects are dropped when it finally returns. A plugin that wants
+//!   ends, and the call's objects are dropped when it finally returns. [`call_deadline`] tells
+//!   a call when that is, so that a plugin waiting on a socket or a database can give up
+//!   then too instead of holding a thread for nothing. A plugin that wants
 //!   async I/O keeps its own runtime and `block_on`s inside its calls; the host's runtime is
 //!   not reachable from a plugin.
 //! - **Sessions**: [`Backend`] is one value shared by every session (`Sync`). A [`Mailbox`]
@@ -196,9 +199,16 @@
 //!   the client QUITs from TRANSACTION. A dropped connection, a timeout or a shutdown only
 //!   drops the mailbox. A backend that sets [`Backend::PREFETCH`] also gets `top` with
 //!   `u32::MAX` lines for the message after each RETR, before the client asks for it.
-//! - **Locking**: the mailbox that [`Backend::authenticate`] returns holds the maildrop's
-//!   exclusive lock until it is dropped (RFC 1939 §8); a second session gets
-//!   [`PopError::in_use`].
+//! - **Locking**: the host keeps a maildrop to one session (RFC 1939 §8): it asks each new
+//!   mailbox [`Mailbox::maildrop`] which maildrop it is (the user name as typed by default)
+//!   and answers a second login `-ERR [IN-USE]` while the first mailbox lives, across
+//!   reloads. A lock of the store's own (a `flock`, a database lock) is a useful second line
+//!   against other processes; a lock kept only in the backend value is not, since a reload
+//!   makes a new value with an empty lock set. Return [`PopError::in_use`] for a lock of the
+//!   store's own that is taken.
+//! - **Login timing**: an unknown user name must cost what a known user with a wrong
+//!   password costs (verify against a dummy credential of the costliest kind you store),
+//!   or a client can list which names exist by timing `-ERR [AUTH]`.
 //! - **Sizes** are the octets the client receives, before dot-stuffing: every line ending
 //!   counted as CRLF (a bare LF as two octets), plus a final CRLF if the message does not end
 //!   in a line ending. A wrong size breaks clients that trust LIST.
@@ -213,7 +223,10 @@
 //!   crate and every global).
 //! - **Reloads**: on SIGHUP the host may load the plugin again and call [`Backend::init`]
 //!   anew while sessions of the old backend finish, so two backends can live at once in one
-//!   process: keep state in the backend value, not in statics.
+//!   process: keep state in the backend value, not in statics. The host loads a private copy
+//!   of the library named by its content, so rebuilding the plugin and sending SIGHUP loads
+//!   the new code. An old backend hears [`Backend::shutdown`] after its last session, and
+//!   is dropped after every mailbox and reader it made.
 //!
 //! ## Which error when
 //!
@@ -257,10 +270,29 @@
 //! layout of what it gets with abi_stable before using it. Host and plugins must also agree
 //! on abi_stable itself (0.11.x), whose types carry their package version too.
 //!
+//! The rule for growing it:
+//!
+//! - **Never changes** within ABI 1: every `#[repr(C)]` type in [`ffi`], the `Ffi*` traits,
+//!   [`ffi::PluginModule`], [`ffi::HostContext`], [`ffi::ABI_MAJOR`] and its symbol, and
+//!   every extension table once released (its name and its layout).
+//! - **Can grow**: a new minor version adds a new table under a new name, offered by the
+//!   plugin ([`ffi::PluginModule::extension`], like [`ffi::Prefetch`] in 1.1 and
+//!   [`ffi::PluginCalls`] in 1.2) or by the host ([`ffi::HostContext::extension`], like
+//!   [`ffi::HostCalls`] in 1.2); the author's traits get a method with a default that means
+//!   what a host or plugin without the table does (1.2's [`Mailbox::maildrop`] defaults to
+//!   the user name as typed, [`Backend::shutdown`] to nothing), so existing plugins compile
+//!   and behave as before. Author-facing structs that may grow are `#[non_exhaustive]`
+//!   ([`ConnectionDetails`]).
+//!
+//! What 1.2 added: [`Mailbox::maildrop`] and [`Backend::shutdown`] (plugin side,
+//! [`ffi::PluginCalls`]), [`call_deadline`] and [`Connection::details`] (host side,
+//! [`ffi::HostCalls`]).
+//!
 //! The promise is tested: the repository's `tests/fixtures/abi-v1` holds a frozen copy of
 //! this crate as released (1.0.0) and a plugin built against it, and `tests/abi_fixture.rs`
 //! loads and serves that plugin with today's host, so a change here that would break plugins
-//! already built fails CI. Its README says what abi_stable compares and when the copy may be
+//! already built fails CI; the other way round, a host built against that copy
+//! (`abi-v1-host`) loads today's plugins and drives every callback. Its README says what abi_stable compares and when the copy may be
 //! refreshed (only on an ABI major bump).
 
 mod backend;

@@ -17,7 +17,10 @@ const MESSAGES: [(&str, &str); 3] = [
 
 #[derive(Default)]
 struct State {
-    /// Users with a session: the maildrop lock (RFC 1939 says one session per maildrop).
+    /// Users with a session of this backend value. The host already keeps one session per
+    /// maildrop (RFC 1939) by `Mailbox::maildrop`, the user name by default, across reloads;
+    /// this set is a second line only, and starts empty in the new value after a reload. A
+    /// lock that must hold against other processes belongs in the store.
     locked: HashSet<String>,
     /// Every (user, message id) deleted so far.
     deleted: HashSet<(String, String)>,

@@ -11,7 +11,9 @@ use super::work;
 use crate::session::Transfer;
 use pop3_plugin_api::host::{self, BackendHandle, MailboxHandle, ReaderHandle};
 use pop3_plugin_api::PopError;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
@@ -24,6 +26,9 @@ pub struct Backend {
     /// Calls running at once from which the backend counts as busy: one per CPU.
     busy_at: usize,
     timeout: Duration,
+    /// Calls past their deadline that have not returned: their threads are lost for now, but
+    /// their slots went back to the others.
+    stuck: Arc<AtomicUsize>,
 }
 
 impl Backend {
@@ -35,6 +40,7 @@ impl Backend {
             concurrency,
             busy_at: std::thread::available_parallelism().map_or(1, |n| n.get()),
             timeout,
+            stuck: Arc::default(),
         }
     }
 
@@ -77,19 +83,59 @@ impl Backend {
     async fn start<T: Send + 'static>(
         &self,
         job: impl FnOnce() -> Result<T, PopError> + Send + 'static,
-    ) -> Result<JoinHandle<Result<T, PopError>>, PopError> {
+    ) -> Result<Running<Result<T, PopError>>, PopError> {
         let permit = tokio::time::timeout(self.timeout, self.permits.clone().acquire_owned())
             .await
             .map_err(|_| {
                 PopError::temporary("too many backend calls at once (backend_concurrency)")
             })?
             .map_err(|_| PopError::temporary("server is shutting down"))?;
-        Ok(spawn(permit, self.timeout, job))
+        // Checked once a slot is free: a slot may have come back from a call that got stuck.
+        let stuck = self.stuck.load(Ordering::Relaxed);
+        if stuck >= self.concurrency {
+            tracing::error!(
+                plugin = self.name,
+                stuck,
+                "the plugin is hung: every backend call is refused while {stuck} calls are stuck"
+            );
+            return Err(PopError::temporary(format!(
+                "{stuck} backend calls stuck past their deadline"
+            )));
+        }
+        Ok(self.spawn(permit, job))
     }
 
-    /// Waits for a started job, at most the backend timeout.
-    async fn finish<T>(&self, started: JoinHandle<Result<T, PopError>>) -> Result<T, PopError> {
-        match tokio::time::timeout(self.timeout, started).await {
+    /// Runs `job` on the blocking pool with its slot; the plugin learns when the host stops
+    /// waiting (`pop3_plugin_api::call_deadline`), so that it can give up then too.
+    fn spawn<T: Send + 'static>(
+        &self,
+        permit: OwnedSemaphorePermit,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> Running<T> {
+        let deadline = Instant::now() + self.timeout;
+        let slot = Arc::new(Slot {
+            permit: Mutex::new(Some(permit)),
+            stuck: self.stuck.clone(),
+            abandoned: AtomicBool::new(false),
+        });
+        let held = slot.clone();
+        let job = tokio::task::spawn_blocking(move || {
+            let done = host::with_deadline(deadline, job);
+            held.returned();
+            done
+        });
+        Running { job, slot }
+    }
+
+    /// Waits for a started job, at most the backend timeout. Past it the call is stuck: its
+    /// slot goes back to the other calls, and it is counted until it returns.
+    async fn finish<T>(&self, started: Running<Result<T, PopError>>) -> Result<T, PopError> {
+        let Running { job, slot } = started;
+        let waited = tokio::time::timeout(self.timeout, job).await;
+        if waited.is_err() {
+            slot.abandon(&self.name, self.concurrency);
+        }
+        match waited {
             Ok(Ok(result)) => result,
             Ok(Err(join_error)) => Err(PopError::temporary(format!(
                 "backend call failed: {join_error}"
@@ -129,18 +175,51 @@ impl Drop for Backend {
     }
 }
 
-/// Runs `job` on the blocking pool with its slot; the plugin learns when the host stops
-/// waiting (`pop3_plugin_api::call_deadline`), so that it can give up then too.
-fn spawn<T: Send + 'static>(
-    permit: OwnedSemaphorePermit,
-    timeout: Duration,
-    job: impl FnOnce() -> T + Send + 'static,
-) -> JoinHandle<T> {
-    let deadline = Instant::now() + timeout;
-    tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        host::with_deadline(deadline, job)
-    })
+/// A call running on the blocking pool, with its concurrency slot.
+pub struct Running<T> {
+    job: JoinHandle<T>,
+    slot: Arc<Slot>,
+}
+
+/// One call's share of `--backend-concurrency`: held until the call returns, or until its
+/// deadline, whichever comes first, so that calls stuck in the plugin cannot starve the
+/// greeting and every other user.
+struct Slot {
+    permit: Mutex<Option<OwnedSemaphorePermit>>,
+    stuck: Arc<AtomicUsize>,
+    abandoned: AtomicBool,
+}
+
+impl Slot {
+    fn permit(&self) -> std::sync::MutexGuard<'_, Option<OwnedSemaphorePermit>> {
+        self.permit.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The host stopped waiting: the slot goes back, and the call counts as stuck until it
+    /// returns (unless it just did).
+    fn abandon(&self, plugin: &str, limit: usize) {
+        let mut permit = self.permit();
+        if permit.take().is_some() {
+            self.abandoned.store(true, Ordering::Relaxed);
+            let stuck = self.stuck.fetch_add(1, Ordering::Relaxed) + 1;
+            tracing::error!(
+                plugin,
+                stuck,
+                "a backend call is stuck past its deadline; its slot is given back (at {limit} \
+                 stuck calls every call is refused)"
+            );
+        }
+    }
+
+    /// The call returned.
+    fn returned(&self) {
+        let mut permit = self.permit();
+        permit.take();
+        if self.abandoned.load(Ordering::Relaxed) {
+            let stuck = self.stuck.fetch_sub(1, Ordering::Relaxed) - 1;
+            tracing::warn!(stuck, "a stuck backend call returned");
+        }
+    }
 }
 
 /// A plugin object owned by one session, lent to one blocking call at a time.
@@ -190,7 +269,7 @@ impl<T: Send + 'static> Lent<T> {
         }
         let permit = backend.permits.clone().try_acquire_owned().ok()?;
         let mut value = self.value.take()?;
-        Some(Lending(Some(spawn(permit, backend.timeout, move || {
+        Some(Lending(Some(backend.spawn(permit, move || {
             let result = job(&mut value);
             Ok((value, result))
         }))))
@@ -220,9 +299,7 @@ impl<T: Send + 'static> Lent<T> {
 }
 
 /// A job on a lent object, started by [`Lent::try_lend`] and not yet waited for.
-pub struct Lending<T: Send + 'static, R: Send + 'static>(
-    Option<JoinHandle<Result<(T, R), PopError>>>,
-);
+pub struct Lending<T: Send + 'static, R: Send + 'static>(Option<Running<Result<(T, R), PopError>>>);
 
 impl<T: Send + 'static, R: Send + 'static> Drop for Lending<T, R> {
     /// Never waited for (the session ended first): its object and result are dropped on the
@@ -233,7 +310,7 @@ impl<T: Send + 'static, R: Send + 'static> Drop for Lending<T, R> {
             return;
         };
         drop(runtime.spawn(async move {
-            if let Ok(Ok(done)) = job.await {
+            if let Ok(Ok(done)) = job.job.await {
                 drop_on_pool(done);
             }
         }));
@@ -302,7 +379,7 @@ pub struct ReadAhead {
 enum Next {
     /// Read already: the first chunk comes with opening the message.
     Ready(ChunkRead),
-    Reading(JoinHandle<Result<ChunkRead, PopError>>),
+    Reading(Running<Result<ChunkRead, PopError>>),
     End,
 }
 
@@ -404,7 +481,7 @@ impl Drop for ReadAhead {
         match std::mem::replace(&mut self.next, Next::End) {
             Next::Ready((Some(reader), _, _)) => drop_on_pool(reader),
             Next::Reading(reading) => drop(tokio::spawn(async move {
-                if let Ok(Ok((Some(reader), _, _))) = reading.await {
+                if let Ok(Ok((Some(reader), _, _))) = reading.job.await {
                     drop_on_pool(reader);
                 }
             })),

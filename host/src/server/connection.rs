@@ -613,6 +613,8 @@ impl Driver {
             }
             None => Err(PopError::temporary("no maildrop")),
         };
+        // The maildrop is free before the client hears so (RFC 1939 §6).
+        self.user_slot = None;
         tracing::info!(deleted = count, ok = result.is_ok(), "logged out");
         self.session.update_done(count, result, &mut self.out);
     }
@@ -623,6 +625,7 @@ impl Driver {
         if let Some(mailbox) = self.mailbox.take() {
             mailbox.release(&self.service.backend).await;
         }
+        self.user_slot = None;
     }
 
     async fn flush(&mut self) -> io::Result<()> {
