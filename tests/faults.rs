@@ -28,6 +28,24 @@ fn bob_is_served(server: &Server) {
     assert!(c.cmd("QUIT").starts_with("+OK"));
 }
 
+/// `count` logins of alice whose `authenticate` hangs past the deadline: each gets
+/// `[SYS/TEMP]`, and each call counts as stuck.
+fn stuck_logins(server: &Server, count: usize) {
+    let mut stuck: Vec<Client> = (0..count)
+        .map(|_| {
+            let mut c = server.client();
+            c.line();
+            c.cmd("USER alice");
+            c.send(b"PASS pw\r\n");
+            c
+        })
+        .collect();
+    for c in &mut stuck {
+        assert_eq!(c.line(), TEMP);
+    }
+    server.wait_for_log_count("stuck past its deadline", count);
+}
+
 const TEMP: &str = "-ERR [SYS/TEMP] Temporary server failure, try again later.\r\n";
 
 /// Logs alice in up to `command` and returns what the server answered to it.
@@ -183,19 +201,7 @@ fn a_plugin_with_every_slot_stuck_is_refused_at_once() {
         json!({"callback": "authenticate", "action": "delay", "ms": 600_000, "user": "alice"}),
         &["--backend-concurrency", "2", "--backend-timeout", "1"],
     );
-    let mut stuck: Vec<Client> = (0..2)
-        .map(|_| {
-            let mut c = server.client();
-            c.line();
-            c.cmd("USER alice");
-            c.send(b"PASS pw\r\n");
-            c
-        })
-        .collect();
-    for c in &mut stuck {
-        assert_eq!(c.line(), TEMP);
-    }
-    server.wait_for_log_count("stuck past its deadline", 2);
+    stuck_logins(&server, 2);
     // As many calls stuck as --backend-concurrency: the plugin is hung, and a new connection
     // gets [SYS/TEMP] at once instead of a thread that would hang too.
     let mut refused = server.client();
@@ -223,19 +229,7 @@ fn calls_stuck_past_their_deadline_give_their_slots_back() {
         json!({"callback": "authenticate", "action": "delay", "ms": 600_000, "user": "alice"}),
         &["--backend-concurrency", "3", "--backend-timeout", "1"],
     );
-    let mut stuck: Vec<Client> = (0..2)
-        .map(|_| {
-            let mut c = server.client();
-            c.line();
-            c.cmd("USER alice");
-            c.send(b"PASS pw\r\n");
-            c
-        })
-        .collect();
-    for c in &mut stuck {
-        assert_eq!(c.line(), TEMP);
-    }
-    server.wait_for_log_count("stuck past its deadline", 2);
+    stuck_logins(&server, 2);
     // Two of three slots are held by calls that never return, yet the greeting and a login
     // of another user (connect, login, RETR, QUIT: one call at a time) are served.
     bob_is_served(&server);

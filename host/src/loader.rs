@@ -9,7 +9,7 @@ use pop3_plugin_api::ffi::{ABI_MAJOR, ABI_SYMBOL};
 use pop3_plugin_api::host::{self, Plugin};
 use sha2::{Digest, Sha256};
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -62,14 +62,32 @@ pub struct Loaded {
 pub fn load(path: &Path) -> Result<Loaded, String> {
     static LOADED: Mutex<Vec<(String, &'static Plugin)>> = Mutex::new(Vec::new());
     let name = path.display();
-    let bytes = read(path)?;
-    let sha256 = hex(&Sha256::digest(&bytes));
+    let dir = copy_dir().map_err(|why| format!("plugin {name}: {why}"))?;
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("plugin");
+    let suffix = path.extension().and_then(|s| s.to_str()).unwrap_or("so");
+    let temporary = dir.join(format!(".{stem}-{}.tmp", std::process::id()));
+    let _ = fs::remove_file(&temporary);
+    let copying = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o700)
+        .open(&temporary)
+        .map_err(|e| format!("plugin {name}: cannot copy it to {}: {e}", dir.display()))?;
+    let sha256 = copy_hashed(path, copying).inspect_err(|_| {
+        let _ = fs::remove_file(&temporary);
+    })?;
     let mut loaded = LOADED.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((_, plugin)) = loaded.iter().find(|(hash, _)| *hash == sha256) {
+    if let Some(&(_, plugin)) = loaded.iter().find(|(hash, _)| *hash == sha256) {
+        let _ = fs::remove_file(&temporary);
         return Ok(Loaded { plugin, sha256 });
     }
-    let copy =
-        private_copy(path, &bytes, &sha256).map_err(|why| format!("plugin {name}: {why}"))?;
+    remove_old_copies(&dir, stem);
+    let copy = dir.join(format!("{stem}-{}.{suffix}", &sha256[..16]));
+    fs::rename(&temporary, &copy)
+        .map_err(|e| format!("plugin {name}: cannot copy it to {}: {e}", dir.display()))?;
     let plugin: &'static Plugin = Box::leak(Box::new(load_file(&copy, path)?));
     loaded.push((sha256.clone(), plugin));
     Ok(Loaded { plugin, sha256 })
@@ -77,11 +95,24 @@ pub fn load(path: &Path) -> Result<Loaded, String> {
 
 /// The SHA-256 of the file at `path`, to tell whether a reload changes anything.
 pub fn sha256_of(path: &Path) -> Result<String, String> {
-    Ok(hex(&Sha256::digest(read(path)?)))
+    copy_hashed(path, std::io::sink())
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, String> {
-    fs::read(path).map_err(|e| format!("plugin {}: cannot read it: {e}", path.display()))
+/// Streams the file at `path` into `sink` and returns the SHA-256 of its content; a plugin
+/// (tens of MB with debug info) is never held in memory whole.
+fn copy_hashed(path: &Path, mut sink: impl Write) -> Result<String, String> {
+    let failed = |e: std::io::Error| format!("plugin {}: cannot read it: {e}", path.display());
+    let mut file = fs::File::open(path).map_err(failed)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0; 64 * 1024];
+    loop {
+        let n = file.read(&mut buf).map_err(failed)?;
+        if n == 0 {
+            return Ok(hex(&hasher.finalize()));
+        }
+        hasher.update(&buf[..n]);
+        sink.write_all(&buf[..n]).map_err(failed)?;
+    }
 }
 
 fn load_file(file: &Path, shown_as: &Path) -> Result<Plugin, String> {
@@ -142,33 +173,6 @@ fn copy_dir() -> Result<PathBuf, String> {
         ));
     }
     Ok(dir)
-}
-
-/// Writes `bytes` to `<copy dir>/<file stem>-<hash>.so` (through a new file renamed into
-/// place, so a half-written copy is never loaded). Copies of earlier builds are removed first:
-/// a copy that another process has loaded stays mapped there.
-fn private_copy(path: &Path, bytes: &[u8], sha256: &str) -> Result<PathBuf, String> {
-    let dir = copy_dir()?;
-    let stem = path
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("plugin");
-    let suffix = path.extension().and_then(|s| s.to_str()).unwrap_or("so");
-    remove_old_copies(&dir, stem);
-    let copy = dir.join(format!("{stem}-{}.{suffix}", &sha256[..16]));
-    let temporary = dir.join(format!(".{stem}-{}.{}", std::process::id(), &sha256[..16]));
-    let write = || -> std::io::Result<()> {
-        let _ = fs::remove_file(&temporary);
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o700)
-            .open(&temporary)?;
-        file.write_all(bytes)?;
-        fs::rename(&temporary, &copy)
-    };
-    write().map_err(|e| format!("cannot copy it to {}: {e}", dir.display()))?;
-    Ok(copy)
 }
 
 /// Removes `<stem>-<16 hex digits>.*` files: copies made by earlier runs or reloads.

@@ -364,6 +364,89 @@ mod tests {
             .map(|prefetch| prefetch.enabled)
     }
 
+    /// A backend whose value panics when dropped, and whose mailboxes name their maildrop.
+    struct PanicsOnDrop;
+
+    impl Drop for PanicsOnDrop {
+        fn drop(&mut self) {
+            panic!("backend drop");
+        }
+    }
+
+    struct Named;
+
+    impl Mailbox for Named {
+        fn list(&mut self) -> Result<Vec<MessageInfo>, PopError> {
+            Ok(Vec::new())
+        }
+        fn retrieve(&mut self, _: MessageRef<'_>) -> Result<MessageReader, PopError> {
+            Err(PopError::plain("no mail"))
+        }
+        fn delete(&mut self, _: &[MessageRef<'_>]) -> Result<(), PopError> {
+            Ok(())
+        }
+        fn maildrop(&self) -> Option<crate::Maildrop> {
+            Some(crate::Maildrop::Shared("box".into()))
+        }
+    }
+
+    impl Backend for PanicsOnDrop {
+        type Mailbox = Named;
+        fn describe() -> PluginInfo {
+            PluginInfo {
+                name: "panics-on-drop".into(),
+                version: String::new(),
+                description: String::new(),
+                config_help: String::new(),
+            }
+        }
+        fn init(_: &str) -> Result<Self, PopError> {
+            Ok(PanicsOnDrop)
+        }
+        fn authenticate(&self, _: &str, _: &str, _: &Connection) -> Result<Named, PopError> {
+            Ok(Named)
+        }
+    }
+
+    extern "C" fn no_log(_: LogLevel, _: RStr<'_>, _: RStr<'_>) {}
+
+    #[test]
+    fn a_backend_that_panics_when_dropped_costs_nothing_and_its_mailbox_names_its_maildrop() {
+        let module = plugin_module::<PanicsOnDrop>();
+        let host = HostContext {
+            log: no_log,
+            extension: crate::host_services::extension,
+        }
+        .leak_into_prefix();
+        let backend = (module.init())(RStr::from_str("null"), host)
+            .into_result()
+            .ok()
+            .expect("init");
+        let conn = FfiConnection::from(&Connection {
+            id: 1,
+            peer: "127.0.0.1:1".parse().unwrap(),
+            local: "127.0.0.1:110".parse().unwrap(),
+            tls: false,
+        });
+        let mailbox = backend
+            .authenticate("u".into(), "p".into(), &conn)
+            .into_result()
+            .ok()
+            .expect("authenticate");
+        let calls = (module.extension())(RStr::from_str(PluginCalls::NAME))
+            .into_option()
+            .and_then(|ext| ext.get::<PluginCalls>())
+            .expect("a 1.2 plugin offers its calls");
+        let named = (calls.maildrop)(&mailbox)
+            .into_option()
+            .map(crate::Maildrop::from);
+        assert_eq!(named, Some(crate::Maildrop::Shared("box".into())));
+        (calls.shutdown)(&backend);
+        drop(mailbox);
+        // Unguarded, this panic would cross `extern "C"` and abort the whole test binary.
+        drop(backend);
+    }
+
     #[test]
     fn prefetch_is_offered_only_by_a_backend_that_allows_it() {
         assert_eq!(prefetch::<Prefetching>(), Some(true));

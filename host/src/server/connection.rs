@@ -538,7 +538,10 @@ impl Driver {
                 }
             };
             read.add(chunk);
-            if read.total() > transfer.size + ADDED_LINE_END {
+            let past = read.total() > transfer.size + ADDED_LINE_END;
+            // A RETR stops before the octets beyond the size; a TOP may have its lines before
+            // them, and only a TOP that needs them has met a stream too long.
+            if past && transfer.top.is_none() {
                 self.size_lie(&transfer, &read, "ran past");
                 return Ok(Flow::Close);
             }
@@ -547,6 +550,10 @@ impl Driver {
                 if self.out.len() >= WRITE_AT {
                     self.flush().await?;
                 }
+            }
+            if past && !encoder.is_done() {
+                self.size_lie(&transfer, &read, "ran past");
+                return Ok(Flow::Close);
             }
         }
         encoder.finish(&mut self.out);
