@@ -418,21 +418,18 @@ mod tests {
             extension: crate::host_services::extension,
         }
         .leak_into_prefix();
-        let backend = (module.init())(RStr::from_str("null"), host)
-            .into_result()
-            .ok()
-            .expect("init");
+        let RResult::ROk(backend) = (module.init())(RStr::from_str("null"), host) else {
+            panic!("init failed");
+        };
         let conn = FfiConnection::from(&Connection {
             id: 1,
             peer: "127.0.0.1:1".parse().unwrap(),
             local: "127.0.0.1:110".parse().unwrap(),
             tls: false,
         });
-        let mailbox = backend
-            .authenticate("u".into(), "p".into(), &conn)
-            .into_result()
-            .ok()
-            .expect("authenticate");
+        let RResult::ROk(mailbox) = backend.authenticate("u".into(), "p".into(), &conn) else {
+            panic!("authenticate failed");
+        };
         let calls = (module.extension())(RStr::from_str(PluginCalls::NAME))
             .into_option()
             .and_then(|ext| ext.get::<PluginCalls>())

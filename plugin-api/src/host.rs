@@ -279,6 +279,66 @@ impl ReaderHandle {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::{Backend, Mailbox, MessageReader};
+    use abi_stable::sabi_trait::TD_Opaque;
+    use abi_stable::std_types::{RResult, RSliceMut};
+
+    struct Empty;
+
+    impl Mailbox for Empty {
+        fn list(&mut self) -> Result<Vec<MessageInfo>, PopError> {
+            Ok(Vec::new())
+        }
+        fn retrieve(&mut self, _: MessageRef<'_>) -> Result<MessageReader, PopError> {
+            Err(PopError::plain("no mail"))
+        }
+        fn delete(&mut self, _: &[MessageRef<'_>]) -> Result<(), PopError> {
+            Ok(())
+        }
+    }
+
+    impl Backend for Empty {
+        type Mailbox = Empty;
+        fn describe() -> PluginInfo {
+            PluginInfo {
+                name: "empty".into(),
+                version: String::new(),
+                description: String::new(),
+                config_help: String::new(),
+            }
+        }
+        fn init(_: &str) -> Result<Self, PopError> {
+            Ok(Empty)
+        }
+        fn authenticate(&self, _: &str, _: &str, _: &Connection) -> Result<Empty, PopError> {
+            Ok(Empty)
+        }
+    }
+
+    /// A reader (of a plugin not built with the export glue) that claims more than it got.
+    struct Liar;
+
+    impl FfiReader for Liar {
+        fn read(&mut self, buf: RSliceMut<'_, u8>) -> RResult<usize, FfiError> {
+            RResult::ROk(buf.len() + 1)
+        }
+    }
+
+    #[test]
+    fn a_reader_that_claims_more_than_its_buffer_is_an_error() {
+        let plugin = Plugin {
+            module: crate::export::plugin_module::<Empty>(),
+        };
+        let backend = plugin.init("null").expect("init");
+        let mut reader = ReaderHandle {
+            reader: FfiReader_TO::from_value(Liar, TD_Opaque),
+            _generation: backend.0.clone(),
+        };
+        let error = reader.read(&mut [0; 16]).expect_err("refused");
+        assert_eq!(error.code, crate::ResponseCode::SYS_TEMP);
+    }
+
     #[test]
     fn export_macro_names_abi_stables_root_symbol() {
         let exported = "_1as_0lib_1header_0root_bmodule_bloader";
