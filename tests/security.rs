@@ -20,8 +20,12 @@ fn users() -> String {
     .to_string()
 }
 
+/// A server with a certificate of its own: tests run in parallel, and one of them replaces
+/// its certificate file.
 fn tls_server(extra: &[&str]) -> (Server, std::path::PathBuf) {
-    let (cert, key) = test_certificate("tls");
+    static SERVERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = SERVERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let (cert, key) = test_certificate(&format!("tls-{n}"));
     let mut args = vec![
         "--tls-cert",
         cert.to_str().unwrap(),
