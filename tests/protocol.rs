@@ -1,5 +1,6 @@
 //! RFC 1939/2449 behaviour of the real binary with the static-messages plugin, driven by a
-//! raw TCP client (the checklist in shared/POP3-NOTES.md that needs no TLS or SASL).
+//! raw TCP client: wire format, states, optional commands, CAPA and response codes, and the
+//! client quirks that need no TLS or SASL.
 
 mod common;
 
