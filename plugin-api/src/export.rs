@@ -306,13 +306,14 @@ impl FfiReader for ReaderAdapter {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::{MessageInfo, PluginInfo};
 
-    struct Plain;
+    /// A backend with no mail, for tests here and in `host`.
+    pub(crate) struct Plain;
     struct Prefetching;
-    struct NoMail;
+    pub(crate) struct NoMail;
 
     impl Mailbox for NoMail {
         fn list(&mut self) -> Result<Vec<MessageInfo>, PopError> {
@@ -323,6 +324,9 @@ mod tests {
         }
         fn delete(&mut self, _: &[MessageRef<'_>]) -> Result<(), PopError> {
             Ok(())
+        }
+        fn maildrop(&self) -> Option<crate::Maildrop> {
+            Some(crate::Maildrop::Shared("box".into()))
         }
     }
 
@@ -364,7 +368,7 @@ mod tests {
             .map(|prefetch| prefetch.enabled)
     }
 
-    /// A backend whose value panics when dropped, and whose mailboxes name their maildrop.
+    /// A backend whose value panics when dropped.
     struct PanicsOnDrop;
 
     impl Drop for PanicsOnDrop {
@@ -373,25 +377,8 @@ mod tests {
         }
     }
 
-    struct Named;
-
-    impl Mailbox for Named {
-        fn list(&mut self) -> Result<Vec<MessageInfo>, PopError> {
-            Ok(Vec::new())
-        }
-        fn retrieve(&mut self, _: MessageRef<'_>) -> Result<MessageReader, PopError> {
-            Err(PopError::plain("no mail"))
-        }
-        fn delete(&mut self, _: &[MessageRef<'_>]) -> Result<(), PopError> {
-            Ok(())
-        }
-        fn maildrop(&self) -> Option<crate::Maildrop> {
-            Some(crate::Maildrop::Shared("box".into()))
-        }
-    }
-
     impl Backend for PanicsOnDrop {
-        type Mailbox = Named;
+        type Mailbox = NoMail;
         fn describe() -> PluginInfo {
             PluginInfo {
                 name: "panics-on-drop".into(),
@@ -403,8 +390,8 @@ mod tests {
         fn init(_: &str) -> Result<Self, PopError> {
             Ok(PanicsOnDrop)
         }
-        fn authenticate(&self, _: &str, _: &str, _: &Connection) -> Result<Named, PopError> {
-            Ok(Named)
+        fn authenticate(&self, _: &str, _: &str, _: &Connection) -> Result<NoMail, PopError> {
+            Ok(NoMail)
         }
     }
 

@@ -280,41 +280,8 @@ impl ReaderHandle {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Backend, Mailbox, MessageReader};
     use abi_stable::sabi_trait::TD_Opaque;
     use abi_stable::std_types::{RResult, RSliceMut};
-
-    struct Empty;
-
-    impl Mailbox for Empty {
-        fn list(&mut self) -> Result<Vec<MessageInfo>, PopError> {
-            Ok(Vec::new())
-        }
-        fn retrieve(&mut self, _: MessageRef<'_>) -> Result<MessageReader, PopError> {
-            Err(PopError::plain("no mail"))
-        }
-        fn delete(&mut self, _: &[MessageRef<'_>]) -> Result<(), PopError> {
-            Ok(())
-        }
-    }
-
-    impl Backend for Empty {
-        type Mailbox = Empty;
-        fn describe() -> PluginInfo {
-            PluginInfo {
-                name: "empty".into(),
-                version: String::new(),
-                description: String::new(),
-                config_help: String::new(),
-            }
-        }
-        fn init(_: &str) -> Result<Self, PopError> {
-            Ok(Empty)
-        }
-        fn authenticate(&self, _: &str, _: &str, _: &Connection) -> Result<Empty, PopError> {
-            Ok(Empty)
-        }
-    }
 
     /// A reader (of a plugin not built with the export glue) that claims more than it got.
     struct Liar;
@@ -328,7 +295,7 @@ mod tests {
     #[test]
     fn a_reader_that_claims_more_than_its_buffer_is_an_error() {
         let plugin = Plugin {
-            module: crate::export::plugin_module::<Empty>(),
+            module: crate::export::plugin_module::<crate::export::tests::Plain>(),
         };
         let backend = plugin.init("null").expect("init");
         let mut reader = ReaderHandle {
