@@ -67,3 +67,27 @@ fn proxy_passes_in_front_of_static_messages() {
     let config = json!({"upstream": upstream.addr.to_string()}).to_string();
     assert_check_passes(&check(&plugin("proxy"), &config, "test", "test"), false);
 }
+
+/// A callback that panics is named, with the command that met it, before any size is judged.
+#[test]
+fn a_panicking_callback_is_named_before_sizes_are_judged() {
+    let path = plugin("static_messages");
+    for (callback, named) in [
+        ("retrieve", "RETR 1: [SYS/TEMP] plugin panicked in retrieve"),
+        (
+            "read",
+            "RETR 1: [SYS/TEMP] plugin panicked in retrieve (reading)",
+        ),
+        ("top", "TOP 1 0: [SYS/TEMP] plugin panicked in top"),
+    ] {
+        let config = json!({
+            "users": {"u": {"password": "p", "builtin": true}},
+            "faults": [{"callback": callback, "action": "panic"}]
+        });
+        let output = check(&path, &config.to_string(), "u", "p");
+        let report = report(&output);
+        assert!(!output.status.success(), "{report}");
+        assert!(report.contains(named), "{callback}: {report}");
+        assert!(!report.contains("octets, sent"), "{callback}: {report}");
+    }
+}

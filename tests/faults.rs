@@ -235,3 +235,34 @@ fn calls_stuck_past_their_deadline_give_their_slots_back() {
     bob_is_served(&server);
     bob_is_served(&server);
 }
+
+/// A TOP stops with its lines while the next chunk is still being read (here a read that
+/// stalls at the end of the message): the mailbox's next calls wait for that read, because
+/// the plugin API promises one call at a time per mailbox. static-messages fails any call that
+/// overlaps another on its mailbox, and logs it.
+#[test]
+fn the_next_call_on_a_mailbox_waits_for_a_read_left_running() {
+    let config = json!({
+        "users": {"alice": {"password": "pw", "messages": [
+            {"generated_bytes": 700_000},
+            {"text": "Subject: two\r\n\r\nsecond\r\n"}
+        ]}},
+        "faults": [{"callback": "read", "action": "delay", "ms": 500, "user": "alice"}]
+    });
+    let server = Server::with_static(Some(&config.to_string()), &[]);
+    let mut c = server.client();
+    c.login("alice", "pw");
+    for command in ["TOP 1 0", "RETR 2", "TOP 1 0"] {
+        assert!(c.cmd(command).starts_with("+OK"), "{command}");
+        c.body();
+    }
+    assert!(c.cmd("DELE 2").starts_with("+OK"));
+    assert!(c.cmd("QUIT").starts_with("+OK"));
+    assert!(
+        !server
+            .log()
+            .contains("while another call on the same mailbox ran"),
+        "{}",
+        server.log()
+    );
+}

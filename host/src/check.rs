@@ -10,7 +10,7 @@ use crate::server::work;
 use crate::service::Service;
 use crate::session::{Action, LoginOutcome, LoginTracker, Session, Transfer, Transport};
 use pop3_plugin_api::host::{BackendHandle, MailboxHandle, ReaderHandle};
-use pop3_plugin_api::Connection;
+use pop3_plugin_api::{Connection, PopError};
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -168,6 +168,7 @@ impl Checker<'_> {
             mailbox: None,
             ids: Vec::new(),
             conn,
+            failed_call: None,
         }
     }
 
@@ -302,21 +303,26 @@ struct Client<'a> {
     /// The plugin's ids as listed at login.
     ids: Vec<String>,
     conn: Connection,
+    /// The error of a backend call the last command made, which its `-ERR` reply does not
+    /// show (the server hides a plugin's own words from clients).
+    failed_call: Option<PopError>,
 }
 
 impl Client<'_> {
     /// Sends one command line and returns everything the server wrote.
     fn send(&mut self, line: &str) -> Vec<u8> {
         let mut out = Vec::new();
+        self.failed_call = None;
         let action = self.session.line(line.as_bytes(), &mut out);
         match action {
             Action::Login(login) => {
-                let granted =
-                    work::login(self.backend, &login, &self.conn).map(|(mailbox, granted, _)| {
+                let granted = work::login(self.backend, &login, &self.conn)
+                    .map(|(mailbox, granted, _)| {
                         self.ids = granted.messages.iter().map(|(id, _)| id.clone()).collect();
                         self.mailbox = Some(mailbox);
                         granted
-                    });
+                    })
+                    .inspect_err(|error| self.failed_call = Some(error.clone()));
                 if self
                     .session
                     .login_done(&login, granted, Instant::now(), &mut out)
@@ -327,20 +333,24 @@ impl Client<'_> {
             }
             Action::Transfer(transfer) => {
                 let mailbox = self.mailbox.as_mut().expect("logged in");
-                match work::open(mailbox, &transfer) {
-                    Ok(reader) => {
-                        transfer.ok_line(&mut out);
-                        let encoder = transfer
-                            .top
-                            .map_or_else(BodyEncoder::whole, BodyEncoder::top);
-                        encode(reader, encoder, &mut out);
+                let encoder = transfer
+                    .top
+                    .map_or_else(BodyEncoder::whole, BodyEncoder::top);
+                let sent = work::open(mailbox, &transfer).and_then(|reader| {
+                    transfer.ok_line(&mut out);
+                    encode(reader, encoder, &mut out)
+                });
+                if let Err(error) = sent {
+                    if out.is_empty() {
+                        crate::protocol::reply::err(&mut out, &error);
                     }
-                    Err(error) => crate::protocol::reply::err(&mut out, &error),
+                    self.failed_call = Some(error);
                 }
             }
             Action::Update(marked) => {
                 let mailbox = self.mailbox.take().expect("logged in");
                 let result = work::update(mailbox, &marked);
+                self.failed_call = result.clone().err();
                 self.session.update_done(marked.len(), result, &mut out);
             }
             Action::Listing(mut listing) => {
@@ -365,17 +375,34 @@ impl Client<'_> {
         String::from_utf8_lossy(&body(&self.send(line))).into_owned()
     }
 
+    /// The body of a RETR or TOP, or the failure of the backend call behind it, named with the
+    /// command: a callback that panics or fails is the problem to fix before any size or
+    /// content is worth judging.
+    fn message(&mut self, command: &str) -> Result<Vec<u8>, Failure> {
+        let reply = self.send(command);
+        match self.failed_call.take() {
+            Some(error) => fail(
+                format!("{command}: {error}"),
+                "every callback must succeed for a message that list() returned",
+            ),
+            None => Ok(body(&reply)),
+        }
+    }
+
     fn login(&mut self, user: &str, pass: &str) -> Result<String, Failure> {
         self.line(&format!("USER {user}"));
         let reply = self.line(&format!("PASS {pass}"));
         if reply.starts_with("+OK") {
-            Ok(reply)
-        } else {
-            fail(
-                reply,
-                "authenticate must accept the user's password and list() must succeed",
-            )
+            return Ok(reply);
         }
+        let what = match self.failed_call.take() {
+            Some(error) => format!("{reply} (the plugin: {error})"),
+            None => reply,
+        };
+        fail(
+            what,
+            "authenticate must accept the user's password and list() must succeed",
+        )
     }
 
     fn ids_are_valid(&self) -> Result<String, Failure> {
@@ -403,7 +430,7 @@ impl Client<'_> {
                 .next()
                 .and_then(|s| s.parse().ok())
                 .unwrap_or(0);
-            let sent = body(&self.send(&format!("RETR {n}"))).len() as u64;
+            let sent = self.message(&format!("RETR {n}"))?.len() as u64;
             if listed != sent {
                 return fail(
                     format!("message {n}: listed {listed} octets, sent {sent}"),
@@ -419,14 +446,14 @@ impl Client<'_> {
 
     fn top_agrees_with_retr(&mut self) -> Result<String, Failure> {
         for n in 1..=self.ids.len().min(MAX_MESSAGES) {
-            let whole = body(&self.send(&format!("RETR {n}")));
+            let whole = self.message(&format!("RETR {n}"))?;
             for lines in [0, 2] {
                 let mut expected = Vec::new();
                 let mut encoder = BodyEncoder::top(lines);
                 encoder.encode(&whole, &mut expected);
                 encoder.finish(&mut expected);
-                let top = self.send(&format!("TOP {n} {lines}"));
-                if body(&top) != body_of_encoded(&expected) {
+                let top = self.message(&format!("TOP {n} {lines}"))?;
+                if top != body_of_encoded(&expected) {
                     return fail(
                         format!("message {n}: TOP {n} {lines} is not the start of RETR {n}"),
                         "top must read the same message as retrieve",
@@ -443,7 +470,7 @@ impl Client<'_> {
         const HINT: &str =
             "with PREFETCH, top(msg, u32::MAX) must return the whole message, as retrieve does";
         for n in 1..=self.ids.len().min(MAX_MESSAGES) {
-            let whole = body(&self.send(&format!("RETR {n}")));
+            let whole = self.message(&format!("RETR {n}"))?;
             let transfer = Transfer {
                 index: n - 1,
                 id: self.ids[n - 1].clone(),
@@ -458,7 +485,12 @@ impl Client<'_> {
                 );
             };
             let mut prefetched = Vec::new();
-            encode(reader, BodyEncoder::whole(), &mut prefetched);
+            if let Err(error) = encode(reader, BodyEncoder::whole(), &mut prefetched) {
+                return fail(
+                    format!("message {n}: reading top(msg, u32::MAX): {error}"),
+                    HINT,
+                );
+            }
             if body_of_encoded(&prefetched) != whole {
                 return fail(
                     format!("message {n}: top(msg, u32::MAX) is not what RETR {n} sends"),
@@ -470,21 +502,22 @@ impl Client<'_> {
     }
 }
 
-/// Reads a message to its end (or `encoder`'s) as the server sends it; a read error ends
-/// the output with a note where the terminator would be.
-fn encode(mut reader: ReaderHandle, mut encoder: BodyEncoder, out: &mut Vec<u8>) {
+/// Reads a message to its end (or `encoder`'s) as the server sends it; a read error leaves
+/// it without its terminator, as the server does.
+fn encode(
+    mut reader: ReaderHandle,
+    mut encoder: BodyEncoder,
+    out: &mut Vec<u8>,
+) -> Result<(), PopError> {
     let mut chunk = vec![0; 64 * 1024];
     while !encoder.is_done() {
-        match reader.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => encoder.encode(&chunk[..n], out),
-            Err(error) => {
-                let note = format!("\r\n(the message ended early: {error})\r\n");
-                return out.extend_from_slice(note.as_bytes());
-            }
+        match reader.read(&mut chunk)? {
+            0 => break,
+            n => encoder.encode(&chunk[..n], out),
         }
     }
     encoder.finish(out);
+    Ok(())
 }
 
 /// The unstuffed body of a multi-line reply (status line and terminator removed).

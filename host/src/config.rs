@@ -422,7 +422,10 @@ fn read_file(path: &Path) -> Result<(Settings, Option<serde_json::Value>), Strin
             ));
         }
     }
-    let settings = serde_json::from_value(value).map_err(|e| format!("{name}: {e}"))?;
+    let settings = serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        format!("{name}: field `{path}`: {}", e.into_inner())
+    })?;
     Ok((settings, plugin_config))
 }
 
@@ -502,6 +505,20 @@ mod tests {
             err.contains("unknown.json") && err.contains("idle_timout"),
             "{err}"
         );
+        for (text, field) in [
+            (
+                r#"{"listen": "127.0.0.1:110"}"#,
+                "field `listen`: invalid type",
+            ),
+            (
+                r#"{"idle_timeout": "900"}"#,
+                "field `idle_timeout`: invalid type",
+            ),
+        ] {
+            let file = write_temp("types.json", text);
+            let err = parse(&["--config", file.to_str().unwrap()]).unwrap_err();
+            assert!(err.contains("types.json: ") && err.contains(field), "{err}");
+        }
         let err = parse(&["--plugin", "x", "--listen", "localhost"]).unwrap_err();
         assert!(err.contains("--listen localhost"), "{err}");
         let err = parse(&["--plugin", "x", "--plugin-config", "{nope"]).unwrap_err();

@@ -162,14 +162,15 @@ pub trait Backend: Send + Sync + Sized + 'static {
 
 /// One session's maildrop, made by [`Backend::authenticate`] or [`Backend::apop`] and owned by
 /// that session alone. The host calls it (and the readers it returns) one call at a time,
-/// from whichever blocking-pool thread is free: it must be `Send`, and need not be `Sync`
-/// (a database connection per session is fine).
+/// dropping a reader included: a call waits until any read still running has ended and its
+/// reader is dropped. Calls come from whichever blocking-pool thread is free: it must be
+/// `Send`, and need not be `Sync` (a database connection per session is fine).
 ///
 /// The host keeps one session per maildrop ([`Mailbox::maildrop`]); a lock of the store's
 /// own, if any, is released in `Drop` (a guard field does it). Dropping it is all that happens
 /// when a client disconnects without QUIT, times out, or the server shuts down; nothing is
-/// deleted then. The host drops it on its blocking pool, after any read of its readers has
-/// ended and before the backend value that made it, and a panic in `Drop` is caught.
+/// deleted then. The host drops it on its blocking pool, after every reader it returned and
+/// before the backend value that made it, and a panic in `Drop` is caught.
 ///
 /// The host keeps the session's view: the numbering, the sizes and the deletion marks of the
 /// list taken at login (RFC 1939 says the maildrop does not change during a session). Mail

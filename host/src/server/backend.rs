@@ -11,6 +11,7 @@ use super::work;
 use crate::session::Transfer;
 use pop3_plugin_api::host::{self, BackendHandle, MailboxHandle, ReaderHandle};
 use pop3_plugin_api::PopError;
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -222,29 +223,56 @@ impl Slot {
     }
 }
 
+/// A session's turn on its mailbox. The plugin API promises one call at a time per mailbox,
+/// its readers included, and a reader can outlive the command that opened it (a TOP that has
+/// its lines, a prefetch nobody wanted, a read past its deadline): the reader carries the turn
+/// until it is dropped, and the mailbox's next call waits for it.
+pub type Turn = OwnedSemaphorePermit;
+
 /// A plugin object owned by one session, lent to one blocking call at a time.
 pub struct Lent<T: Send + 'static> {
     value: Option<T>,
+    turn: Arc<Semaphore>,
 }
 
 pub type Mailbox = Lent<MailboxHandle>;
 
 impl<T: Send + 'static> Lent<T> {
     pub fn new(value: T) -> Self {
-        Self { value: Some(value) }
+        Self {
+            value: Some(value),
+            turn: Arc::new(Semaphore::new(1)),
+        }
     }
 
-    /// Runs `job` on the object in the blocking pool and takes the object back.
+    /// Waits, at most the backend timeout, for any reader of the object to be dropped.
+    /// (The future holds no borrow of the object, which need not be `Sync`.)
+    fn turn(&self, backend: &Backend) -> impl Future<Output = Result<Turn, PopError>> + 'static {
+        let waiting = tokio::time::timeout(backend.timeout, self.turn.clone().acquire_owned());
+        async move {
+            match waiting.await {
+                Ok(Ok(turn)) => Ok(turn),
+                Ok(Err(_)) => Err(lost()),
+                Err(_) => Err(PopError::temporary(
+                    "a read of this mailbox is still running past its deadline",
+                )),
+            }
+        }
+    }
+
+    /// Runs `job` on the object in the blocking pool, once it has the turn, and takes the
+    /// object back. The job may keep the turn, in the reader it opens.
     pub async fn call<R: Send + 'static>(
         &mut self,
         backend: &Backend,
         callback: &'static str,
-        job: impl FnOnce(&mut T) -> Result<R, PopError> + Send + 'static,
+        job: impl FnOnce(&mut T, Turn) -> Result<R, PopError> + Send + 'static,
     ) -> Result<R, PopError> {
+        let turn = self.turn(backend).await?;
         let mut value = self.value.take().ok_or_else(lost)?;
         let (value, result) = backend
             .run(callback, move || {
-                let result = job(&mut value);
+                let result = job(&mut value, turn);
                 Ok((value, result))
             })
             .await?;
@@ -255,22 +283,24 @@ impl<T: Send + 'static> Lent<T> {
         result
     }
 
-    /// Starts `job` on the object without waiting for it, if fewer backend calls than CPUs are
-    /// running now: work the server may skip (speculation) must never queue behind, or take
-    /// time from, the clients' own calls. The object is away until [`Lent::take_back`].
+    /// Starts `job` on the object without waiting for it, if no reader holds the turn and
+    /// fewer backend calls than CPUs are running now: work the server may skip (speculation)
+    /// must never queue behind, or take time from, the clients' own calls. The object is away
+    /// until [`Lent::take_back`].
     pub fn try_lend<R: Send + 'static>(
         &mut self,
         backend: &Backend,
-        job: impl FnOnce(&mut T) -> R + Send + 'static,
+        job: impl FnOnce(&mut T, Turn) -> R + Send + 'static,
     ) -> Option<Lending<T, R>> {
         let running = backend.concurrency - backend.permits.available_permits();
         if running >= backend.busy_at {
             return None;
         }
+        let turn = self.turn.clone().try_acquire_owned().ok()?;
         let permit = backend.permits.clone().try_acquire_owned().ok()?;
         let mut value = self.value.take()?;
         Some(Lending(Some(backend.spawn(permit, move || {
-            let result = job(&mut value);
+            let result = job(&mut value, turn);
             Ok((value, result))
         }))))
     }
@@ -302,16 +332,16 @@ impl<T: Send + 'static> Lent<T> {
 pub struct Lending<T: Send + 'static, R: Send + 'static>(Option<Running<Result<(T, R), PopError>>>);
 
 impl<T: Send + 'static, R: Send + 'static> Drop for Lending<T, R> {
-    /// Never waited for (the session ended first): its object and result are dropped on the
-    /// pool once the job is done.
+    /// Never waited for (the session ended first): its result (a reader, say) and then its
+    /// object are dropped on the pool once the job is done.
     fn drop(&mut self) {
         let (Some(job), Ok(runtime)) = (self.0.take(), tokio::runtime::Handle::try_current())
         else {
             return;
         };
         drop(runtime.spawn(async move {
-            if let Ok(Ok(done)) = job.job.await {
-                drop_on_pool(done);
+            if let Ok(Ok((value, result))) = job.job.await {
+                drop_on_pool((result, value));
             }
         }));
     }
@@ -327,8 +357,15 @@ impl<T: Send + 'static> Lent<T> {
         callback: &'static str,
         job: impl FnOnce(T) -> Result<R, PopError> + Send + 'static,
     ) -> Result<R, PopError> {
+        let turn = self.turn(backend).await?;
         let value = self.value.take().ok_or_else(lost)?;
-        backend.run(callback, move || job(value)).await
+        backend
+            .run(callback, move || {
+                let result = job(value);
+                drop(turn);
+                result
+            })
+            .await
     }
 
     /// Drops the object on the blocking pool and waits until it is gone.
@@ -345,9 +382,18 @@ impl<T: Send + 'static> Lent<T> {
 }
 
 impl<T: Send + 'static> Drop for Lent<T> {
+    /// Dropped on the pool after its readers, whenever the last of them is gone.
     fn drop(&mut self) {
-        if let Some(value) = self.value.take() {
-            drop_on_pool(value);
+        let Some(value) = self.value.take() else {
+            return;
+        };
+        let turn = self.turn.clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn(async move {
+                let turn = turn.acquire_owned().await;
+                drop_on_pool((value, turn));
+            })),
+            Err(_) => drop(value),
         }
     }
 }
@@ -383,16 +429,32 @@ enum Next {
     End,
 }
 
+/// A message reader with its mailbox's turn, which it gives back when dropped (after the
+/// plugin's reader: fields drop in order).
+pub struct Reader {
+    handle: ReaderHandle,
+    _turn: Turn,
+}
+
+impl Reader {
+    pub fn new(handle: ReaderHandle, turn: Turn) -> Self {
+        Self {
+            handle,
+            _turn: turn,
+        }
+    }
+}
+
 /// A finished read: the reader back (`None` at the end of the message), its buffer and how
 /// much it filled.
-pub type ChunkRead = (Option<ReaderHandle>, Vec<u8>, usize);
+pub type ChunkRead = (Option<Reader>, Vec<u8>, usize);
 
 /// Fills `buf` from `reader` as far as the message goes: reading on to the end in the same
 /// blocking call saves the hand-off that would only learn that the message has ended.
-pub fn fill(mut reader: ReaderHandle, mut buf: Vec<u8>) -> Result<ChunkRead, PopError> {
+pub fn fill(mut reader: Reader, mut buf: Vec<u8>) -> Result<ChunkRead, PopError> {
     let mut filled = 0;
     while filled < buf.len() {
-        match reader.read(&mut buf[filled..])? {
+        match reader.handle.read(&mut buf[filled..])? {
             0 => {
                 drop(reader);
                 return Ok((None, buf, filled));
@@ -425,9 +487,9 @@ impl ReadAhead {
         };
         let (request, chunk) = (transfer.clone(), Self::first_chunk(transfer));
         let first = mailbox
-            .call(&backend, callback, move |m| {
+            .call(&backend, callback, move |m, turn| {
                 work::retrieved(m, owed.as_ref());
-                fill(work::open(m, &request)?, vec![0; chunk])
+                fill(Reader::new(work::open(m, &request)?, turn), vec![0; chunk])
             })
             .await?;
         Ok(Self::from_first(backend, first))
@@ -476,7 +538,8 @@ impl ReadAhead {
 
 impl Drop for ReadAhead {
     /// A transfer that stops early (TOP has its lines, the client left) still owns its reader,
-    /// maybe in a read in flight: it is dropped on the pool.
+    /// maybe in a read in flight: it is dropped on the pool, and gives the mailbox its turn
+    /// back then.
     fn drop(&mut self) {
         match std::mem::replace(&mut self.next, Next::End) {
             Next::Ready((Some(reader), _, _)) => drop_on_pool(reader),

@@ -9,7 +9,7 @@
 //! whole server, so that sessions idle after a RETR cannot pile up memory: when the budget
 //! is spent, or no backend slot is free, there is simply no prefetch.
 
-use super::backend::{fill, Backend, ChunkRead, Lending, Mailbox, ReadAhead};
+use super::backend::{fill, Backend, ChunkRead, Lending, Mailbox, ReadAhead, Reader};
 use super::work;
 use crate::session::Transfer;
 use pop3_plugin_api::host::MailboxHandle;
@@ -44,9 +44,13 @@ impl Prefetch {
         };
         let (request, paid) = (next.clone(), owed.clone());
         let lending = mailbox
-            .try_lend(backend, move |m| {
+            .try_lend(backend, move |m, turn| {
                 work::retrieved(m, paid.as_ref());
-                fill(work::prefetch(m, &request)?, vec![0; chunk]).ok()
+                fill(
+                    Reader::new(work::prefetch(m, &request)?, turn),
+                    vec![0; chunk],
+                )
+                .ok()
             })
             .ok_or(owed)?;
         Ok(Self {

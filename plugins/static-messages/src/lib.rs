@@ -18,6 +18,7 @@ mod json;
 mod mailbox;
 mod maildrop;
 mod messages;
+mod one_call;
 #[cfg(test)]
 mod tests;
 mod tripwire;

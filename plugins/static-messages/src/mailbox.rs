@@ -4,6 +4,7 @@
 use crate::faults::{Callback, Faults};
 use crate::maildrop::Lock;
 use crate::messages::Message;
+use crate::one_call::{InCall, OneCall};
 use crate::tripwire::Tripwire;
 use pop3_plugin_api::{Mailbox, Maildrop, MessageInfo, MessageReader, MessageRef, PopError};
 use std::sync::Arc;
@@ -12,19 +13,28 @@ pub struct StaticMailbox {
     /// Released when the mailbox is dropped, after [`Drop`] ran (even if it panicked).
     lock: Lock,
     faults: Arc<Faults>,
+    turn: OneCall,
 }
 
 impl StaticMailbox {
     pub(crate) fn new(lock: Lock, faults: Arc<Faults>) -> Self {
-        Self { lock, faults }
+        Self {
+            lock,
+            faults,
+            turn: OneCall::default(),
+        }
     }
 
     fn user(&self) -> Option<&str> {
         Some(&self.lock.account.name)
     }
 
-    fn fire(&self, callback: Callback) -> Result<(), PopError> {
-        self.faults.fire(callback, self.user())
+    /// Starts `callback`: checks that no other call on this mailbox runs, then fires its
+    /// faults.
+    fn enter(&self, callback: Callback) -> Result<InCall, PopError> {
+        let call = self.turn.enter(callback.name())?;
+        self.faults.fire(callback, self.user())?;
+        Ok(call)
     }
 
     /// Looked up by id: the host's index counts only the messages listed at login.
@@ -46,7 +56,7 @@ impl Mailbox for StaticMailbox {
     }
 
     fn list(&mut self) -> Result<Vec<MessageInfo>, PopError> {
-        self.fire(Callback::List)?;
+        let _call = self.enter(Callback::List)?;
         // With a `size` fault, sizes are left out so that the host calls `size` and meets it.
         let sizes = !self.faults.has(Callback::Size, self.user());
         let info = |m: &&Message| MessageInfo::new(&m.id, sizes.then_some(m.size));
@@ -54,22 +64,21 @@ impl Mailbox for StaticMailbox {
     }
 
     fn size(&mut self, msg: MessageRef<'_>) -> Result<Option<u64>, PopError> {
-        self.fire(Callback::Size)?;
+        let _call = self.enter(Callback::Size)?;
         Ok(Some(self.message(msg)?.size))
     }
 
     fn retrieve(&mut self, msg: MessageRef<'_>) -> Result<MessageReader, PopError> {
-        self.fire(Callback::Retrieve)?;
+        let _call = self.enter(Callback::Retrieve)?;
         let reader = self.message(msg)?.source.open()?;
         if !self.faults.has(Callback::Read, self.user()) {
-            return Ok(reader);
+            return Ok(self.turn.reader(reader));
         }
         let user = self.lock.account.name.clone();
-        Ok(Box::new(Tripwire::new(
-            reader,
-            Arc::clone(&self.faults),
-            user,
-        )))
+        let faults = Arc::clone(&self.faults);
+        Ok(self
+            .turn
+            .reader(Box::new(Tripwire::new(reader, faults, user))))
     }
 
     /// Always `None`: every message is cheap to read from the start, so the host's cut of
@@ -79,12 +88,12 @@ impl Mailbox for StaticMailbox {
         _msg: MessageRef<'_>,
         _lines: u32,
     ) -> Result<Option<MessageReader>, PopError> {
-        self.fire(Callback::Top)?;
+        let _call = self.enter(Callback::Top)?;
         Ok(None)
     }
 
     fn delete(&mut self, msgs: &[MessageRef<'_>]) -> Result<(), PopError> {
-        self.fire(Callback::Delete)?;
+        let _call = self.enter(Callback::Delete)?;
         let ids: Vec<&str> = msgs.iter().map(|m| m.id).collect();
         self.lock.delete(&ids)
     }
@@ -94,6 +103,7 @@ impl Drop for StaticMailbox {
     /// Runs the `drop` faults while the session still holds the lock, as a slow or crashing
     /// close would.
     fn drop(&mut self) {
+        let _call = self.turn.enter("drop");
         self.faults.fire_infallible(Callback::Drop, self.user());
     }
 }
