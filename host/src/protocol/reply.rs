@@ -87,61 +87,72 @@ mod tests {
         String::from_utf8(out).unwrap()
     }
 
+    /// Each backend error and the exact line the client gets for it.
+    fn assert_replies(cases: impl IntoIterator<Item = (PopError, &'static str)>) {
+        for (error, wire) in cases {
+            let message = error.message.clone();
+            assert_eq!(reply(error), wire, "{message}");
+        }
+    }
+
     #[test]
     fn backend_errors_get_their_code() {
-        assert_eq!(
-            reply(PopError::in_use("locked by pid 7")),
-            "-ERR [IN-USE] locked by pid 7\r\n"
-        );
-        assert_eq!(
-            reply(PopError::permanent("account disabled")),
-            "-ERR [SYS/PERM] account disabled\r\n"
-        );
-        assert_eq!(
-            reply(PopError::plain("message is gone")),
-            "-ERR message is gone\r\n"
-        );
-        assert_eq!(
-            reply(PopError::login_delay("")),
-            "-ERR [LOGIN-DELAY] Logged in too recently, try again later.\r\n"
-        );
+        assert_replies([
+            (
+                PopError::in_use("locked by pid 7"),
+                "-ERR [IN-USE] locked by pid 7\r\n",
+            ),
+            (
+                PopError::permanent("account disabled"),
+                "-ERR [SYS/PERM] account disabled\r\n",
+            ),
+            (
+                PopError::plain("message is gone"),
+                "-ERR message is gone\r\n",
+            ),
+            (
+                PopError::login_delay(""),
+                "-ERR [LOGIN-DELAY] Logged in too recently, try again later.\r\n",
+            ),
+        ]);
     }
 
     #[test]
     fn auth_and_temporary_errors_hide_the_backend_text() {
-        assert_eq!(
-            reply(PopError::auth("no such user bob")),
-            "-ERR [AUTH] Authentication failed.\r\n"
-        );
-        assert_eq!(
-            reply(PopError::temporary(
-                "plugin panicked in list: index out of bounds"
-            )),
-            "-ERR [SYS/TEMP] Temporary server failure, try again later.\r\n"
-        );
+        assert_replies([
+            (
+                PopError::auth("no such user bob"),
+                "-ERR [AUTH] Authentication failed.\r\n",
+            ),
+            (
+                PopError::temporary("plugin panicked in list: index out of bounds"),
+                "-ERR [SYS/TEMP] Temporary server failure, try again later.\r\n",
+            ),
+        ]);
     }
 
     #[test]
     fn paths_and_os_errors_stay_in_the_log() {
-        for text in [
+        let internal = [
             "message is gone: cannot open /home/bob/Maildir/cur/1.M1:2,S",
             "Permission denied (os error 13)",
             "bad file '~/Maildir/x'",
             "path=/etc/shadow",
-        ] {
-            assert_eq!(
-                reply(PopError::plain(text)),
-                "-ERR Request failed.\r\n",
-                "{text}"
-            );
-        }
-        assert_eq!(
-            reply(PopError::permanent("see /var/mail")),
-            "-ERR [SYS/PERM] Request failed.\r\n"
-        );
-        assert_eq!(
-            reply(PopError::plain("use TOP/RETR, 1/2 done")),
-            "-ERR use TOP/RETR, 1/2 done\r\n"
+        ];
+        assert_replies(
+            internal
+                .map(|text| (PopError::plain(text), "-ERR Request failed.\r\n"))
+                .into_iter()
+                .chain([
+                    (
+                        PopError::permanent("see /var/mail"),
+                        "-ERR [SYS/PERM] Request failed.\r\n",
+                    ),
+                    (
+                        PopError::plain("use TOP/RETR, 1/2 done"),
+                        "-ERR use TOP/RETR, 1/2 done\r\n",
+                    ),
+                ]),
         );
     }
 

@@ -333,7 +333,7 @@ impl Driver {
             let n = match self.wait_for_input(&mut buf, deadline.at()).await {
                 Input::Read(read) => read?,
                 Input::Idle => {
-                    let partial = !self.lines.is_empty();
+                    let partial = self.lines.holds_partial_line();
                     tracing::info!(partial, "idle timeout");
                     reply::err_plain(&mut self.out, "Disconnected for inactivity.");
                     return self.flush().await;
@@ -350,7 +350,7 @@ impl Driver {
             if n == 0 {
                 return Ok(());
             }
-            deadline.received(Instant::now(), self.lines.is_empty());
+            deadline.received(Instant::now(), !self.lines.holds_partial_line());
             self.lines.extend(&buf[..n]);
         }
     }
