@@ -186,7 +186,7 @@ pub struct Config {
     /// (certificate, key) files.
     pub tls: Option<(PathBuf, PathBuf)>,
     pub plaintext_auth: PlaintextAuth,
-    pub limits: Limits,
+    pub limits: LimitSettings,
     pub proxy_protocol_from: Vec<IpNet>,
     pub privileges: Privileges,
     pub greeting: String,
@@ -201,9 +201,9 @@ pub struct Config {
     pub check_config: bool,
 }
 
-/// Abuse limits (see `server::limits`).
+/// Abuse limits, as configured (`server::limits` counts against them).
 #[derive(Debug, Clone)]
-pub struct Limits {
+pub struct LimitSettings {
     pub trusted: Vec<IpNet>,
     pub max_connections: usize,
     pub max_connections_per_ip: usize,
@@ -273,7 +273,7 @@ impl Config {
         let count = |name: &str, cli: Option<usize>, file: Option<usize>, default: usize| {
             at_least_one(name, cli.or(file), default)
         };
-        let limits = Limits {
+        let limits = LimitSettings {
             trusted,
             max_connections: count(
                 "max_connections",

@@ -1,4 +1,6 @@
 use super::*;
+use pop3_plugin_api::{Expire, PopError};
+use std::time::{Duration, Instant};
 
 fn config(apop: bool) -> Arc<SessionConfig> {
     Arc::new(SessionConfig {
@@ -12,13 +14,13 @@ fn config(apop: bool) -> Arc<SessionConfig> {
     })
 }
 
-const CLEARTEXT_OK: Transport = Transport {
+const PLAINTEXT_ALLOWED: Transport = Transport {
     tls: false,
-    cleartext_auth: true,
+    plaintext_auth_without_tls: true,
 };
-const CLEARTEXT_REFUSED: Transport = Transport {
+const PLAINTEXT_ONLY_WITH_TLS: Transport = Transport {
     tls: false,
-    cleartext_auth: false,
+    plaintext_auth_without_tls: false,
 };
 
 fn session_on(apop: bool, transport: Transport) -> Session {
@@ -27,7 +29,7 @@ fn session_on(apop: bool, transport: Transport) -> Session {
 }
 
 fn session(apop: bool) -> Session {
-    session_on(apop, CLEARTEXT_OK)
+    session_on(apop, PLAINTEXT_ALLOWED)
 }
 
 /// Sends one command line; returns the reply text and the action (a listing written whole,
@@ -291,7 +293,7 @@ fn login_delay_is_enforced_by_the_host() {
         user: "alice".into(),
         secret: Secret::Password("x".into()),
     };
-    let mut first = Session::new(config(false), logins.clone(), 1, 0, CLEARTEXT_OK);
+    let mut first = Session::new(config(false), logins.clone(), 1, 0, PLAINTEXT_ALLOWED);
     assert_eq!(
         first.login_done(&login, Ok(delayed), now, &mut Vec::new()),
         LoginOutcome::LoggedIn
@@ -300,7 +302,7 @@ fn login_delay_is_enforced_by_the_host() {
         login_delay: Some(60),
         ..granted(&[])
     };
-    let mut second = Session::new(config(false), logins, 2, 0, CLEARTEXT_OK);
+    let mut second = Session::new(config(false), logins, 2, 0, PLAINTEXT_ALLOWED);
     let mut out = Vec::new();
     let outcome = second.login_done(&login, Ok(delayed), now + Duration::from_secs(10), &mut out);
     assert_eq!(
@@ -369,7 +371,7 @@ fn auth_cancel_unknown_and_listing() {
         send(&mut s, "AUTH").0,
         "+OK Mechanisms follow\r\nPLAIN\r\nLOGIN\r\n.\r\n"
     );
-    let mut refused = session_on(false, CLEARTEXT_REFUSED);
+    let mut refused = session_on(false, PLAINTEXT_ONLY_WITH_TLS);
     assert_eq!(
         send(&mut refused, "AUTH").0,
         "+OK Mechanisms follow\r\n.\r\n"
@@ -388,7 +390,7 @@ fn a_too_long_sasl_response_ends_the_exchange() {
 
 #[test]
 fn plaintext_policy_refuses_user_and_sasl_but_not_apop() {
-    let mut s = session_on(true, CLEARTEXT_REFUSED);
+    let mut s = session_on(true, PLAINTEXT_ONLY_WITH_TLS);
     let refused = "-ERR [AUTH] Plaintext authentication is not allowed without TLS; use STLS.\r\n";
     assert_eq!(send(&mut s, "USER alice").0, refused);
     assert_eq!(send(&mut s, "AUTH PLAIN").0, refused);
@@ -433,7 +435,7 @@ fn stls_only_once_and_only_before_login() {
         Arc::new(LoginTracker::default()),
         1,
         0,
-        CLEARTEXT_OK,
+        PLAINTEXT_ALLOWED,
     );
     assert_eq!(
         send(&mut no_tls, "STLS").0,
