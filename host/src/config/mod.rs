@@ -242,7 +242,8 @@ mod tests {
     fn flags_win_over_the_file() {
         let file = write_temp(
             "merge.json",
-            r#"{"plugin": "maildir", "listen": ["127.0.0.1:1110"], "idle_timeout": 900, "plugin_config": {"a": 1}}"#,
+            r#"{"plugin": "maildir", "listen": ["127.0.0.1:1110"], "idle_timeout": 900,
+                "plugin_config": {"a": 1}}"#,
         );
         let config = parse(&["--config", file.to_str().unwrap(), "--idle-timeout", "700"]).unwrap();
         assert_eq!(config.plugin, "maildir");

@@ -62,7 +62,10 @@ proptest! {
     }
 
     #[test]
-    fn every_split_gives_the_same_lines(input in wire_bytes(), cuts in proptest::collection::vec(any::<usize>(), 0..8)) {
+    fn every_split_gives_the_same_lines(
+        input in wire_bytes(),
+        cuts in proptest::collection::vec(any::<usize>(), 0..8),
+    ) {
         prop_assert_eq!(lines_of(&splits(&input, &cuts)), lines_of(&[input]));
     }
 
@@ -89,7 +92,10 @@ proptest! {
     }
 
     #[test]
-    fn sasl_responses_never_panic(response in "\\PC{0,80}", initial in proptest::option::of("[A-Za-z0-9+/=]{0,40}")) {
+    fn sasl_responses_never_panic(
+        response in "\\PC{0,80}",
+        initial in proptest::option::of("[A-Za-z0-9+/=]{0,40}"),
+    ) {
         for mechanism in sasl::Mechanism::ALL {
             let (mut exchange, _) = sasl::Exchange::start(mechanism, initial.as_deref());
             let _ = exchange.respond(&response);

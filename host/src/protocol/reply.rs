@@ -32,7 +32,8 @@ pub fn err_coded(out: &mut Vec<u8>, code: ResponseCode, text: &str) {
 pub fn err(out: &mut Vec<u8>, error: &PopError) {
     let withheld = looks_internal(&error.message);
     if withheld {
-        tracing::info!(code = ?error.code.as_str(), error = %error.message, "backend error text withheld from the client");
+        let (code, text) = (error.code.as_str(), &error.message);
+        tracing::info!(?code, error = %text, "backend error text withheld from the client");
     }
     let text = match error.code {
         ResponseCode::AUTH => "Authentication failed.",

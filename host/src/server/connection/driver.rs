@@ -179,9 +179,9 @@ impl Driver {
     /// The client's next bytes or the shutdown, or `None` at `deadline`. (`read` is cancel
     /// safe: a timeout loses no data.)
     async fn read_until(&mut self, deadline: Instant, buf: &mut [u8]) -> Option<Input> {
-        let deadline = tokio::time::Instant::from_std(deadline);
+        let read = tokio::time::timeout_at(deadline.into(), self.stream.read(buf));
         tokio::select! {
-            read = tokio::time::timeout_at(deadline, self.stream.read(buf)) => read.ok().map(Input::Read),
+            read = read => read.ok().map(Input::Read),
             _ = self.shutdown.close_sessions.cancelled() => Some(Input::Shutdown),
         }
     }
