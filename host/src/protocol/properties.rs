@@ -3,7 +3,7 @@
 
 use super::body::BodyEncoder;
 use super::command::Command;
-use super::lines::{Line, LineBuffer};
+use super::splits::lines_of;
 use super::{proxy_header, reference, sasl};
 use pop3_plugin_api::SizeCounter;
 use proptest::prelude::*;
@@ -33,21 +33,6 @@ fn splits(input: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
     pieces
 }
 
-fn lines_of(pieces: &[Vec<u8>]) -> Vec<Option<Vec<u8>>> {
-    let mut buffer = LineBuffer::new(64);
-    let mut lines = Vec::new();
-    for piece in pieces {
-        buffer.extend(piece);
-        while let Some(line) = buffer.next_line() {
-            lines.push(match line {
-                Line::Complete(l) => Some(l.to_vec()),
-                Line::TooLong => None,
-            });
-        }
-    }
-    lines
-}
-
 fn unstuff(wire: &[u8]) -> Vec<u8> {
     let body = wire.strip_suffix(b".\r\n").expect("terminated");
     body.split_inclusive(|&b| b == b'\n')
@@ -66,7 +51,7 @@ proptest! {
         input in wire_bytes(),
         cuts in proptest::collection::vec(any::<usize>(), 0..8),
     ) {
-        prop_assert_eq!(lines_of(&splits(&input, &cuts)), lines_of(&[input]));
+        prop_assert_eq!(lines_of(&splits(&input, &cuts), 64), lines_of(&[input], 64));
     }
 
     #[test]

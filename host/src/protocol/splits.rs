@@ -1,6 +1,8 @@
 //! Test helpers: every way a byte stream can arrive in pieces, for the incremental parsers and
 //! encoders, which must give the same result however their input is cut.
 
+use super::lines::{Line, LineBuffer};
+
 /// Every split of `input` into non-empty pieces with at most `max_cuts` cuts: all 2^(n-1)
 /// splits of an n-octet input when `max_cuts >= n - 1`. The empty input arrives as no piece.
 pub fn every_split(input: &[u8], max_cuts: usize) -> impl Iterator<Item = Vec<&[u8]>> {
@@ -33,6 +35,23 @@ fn cuts_after(
         cuts_after(sets, chosen, cut + 1, len, max_cuts);
         chosen.pop();
     }
+}
+
+/// The lines a [`LineBuffer`] bounded to `max` gives for `pieces` arriving in order, `None`
+/// for a line too long.
+pub fn lines_of<P: AsRef<[u8]>>(pieces: &[P], max: usize) -> Vec<Option<Vec<u8>>> {
+    let mut buffer = LineBuffer::new(max);
+    let mut lines = Vec::new();
+    for piece in pieces {
+        buffer.extend(piece.as_ref());
+        while let Some(line) = buffer.next_line() {
+            lines.push(match line {
+                Line::Complete(bytes) => Some(bytes.to_vec()),
+                Line::TooLong => None,
+            });
+        }
+    }
+    lines
 }
 
 /// Every string of up to `len` symbols over `alphabet`, the empty one included.

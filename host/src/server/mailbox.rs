@@ -110,7 +110,7 @@ impl SessionMailbox {
     pub async fn update(mut self, marked: Vec<(usize, String)>) -> Result<(), PopError> {
         self.finish_prefetch(None).await;
         let owed = self.owed_retrieve.take();
-        self.call_last("delete", move |mut mailbox| {
+        self.call_consuming("delete", move |mut mailbox| {
             work::retrieve_owed(&mut mailbox, owed.as_ref());
             work::update(mailbox, &marked)
         })
@@ -123,7 +123,7 @@ impl SessionMailbox {
         self.finish_prefetch(None).await;
         if !self.is_lost() {
             let _ = self
-                .call_last("drop", |mailbox| {
+                .call_consuming("drop", |mailbox| {
                     drop(mailbox);
                     Ok(())
                 })
@@ -157,7 +157,7 @@ impl SessionMailbox {
 
     /// Runs `job` with the mailbox for the last time, once it has the turn, and waits: the
     /// mailbox is gone when this returns.
-    async fn call_last<R: Send + 'static>(
+    async fn call_consuming<R: Send + 'static>(
         &mut self,
         callback: &'static str,
         job: impl FnOnce(MailboxHandle) -> Result<R, PopError> + Send + 'static,
