@@ -2,9 +2,9 @@
 //! pool, in one of `--backend-concurrency` slots, by a deadline (`--backend-timeout`), so a
 //! slow, hung or panicking plugin costs one session and never an async worker.
 //!
-//! [`PluginCalls::spawn`] is the one place that starts a call, [`Call::finish`] the one place
-//! that waits for it, and [`Call::outcome`] the one place that logs its failure, whatever
-//! failed: no free slot, the deadline, or the plugin's own error.
+//! [`PluginCalls::spawn`] is the one place that starts a call on the pool, [`Call::finish`]
+//! the one place that waits for it, and `Call::log_failure` the one place that logs a failure,
+//! whatever failed: no free slot, the deadline, or the plugin's own error.
 //!
 //! A call may borrow a plugin object (a mailbox): the object moves into the blocking job and
 //! back out with its result. A call that misses its deadline keeps its object: the session has
@@ -13,7 +13,6 @@
 
 use pop3_plugin_api::host::{self, BackendHandle};
 use pop3_plugin_api::{PopError, ResponseCode};
-use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -187,8 +186,8 @@ impl<O: Send + 'static, T: Send + 'static> Call<O, T> {
         match std::mem::replace(&mut self.state, CallState::Finished) {
             CallState::Refused(object, error) => {
                 drop_on_pool(object);
-                let (_, refused) = self.outcome::<Infallible>(calls, (None, Err(error)));
-                refused.map(|never| match never {})
+                self.log_failure(calls, &error);
+                Err(error)
             }
             running => {
                 self.state = running;
@@ -224,39 +223,23 @@ impl<O: Send + 'static, T: Send + 'static> Call<O, T> {
             CallState::Refused(object, error) => (object, Err(error)),
             CallState::Finished => unreachable!("a call is finished once"),
         };
-        self.outcome(calls, ended)
-    }
-
-    /// How the call ended, its failure logged: the one place that logs a plugin call's
-    /// failure, whatever failed (no slot, the deadline, or the plugin's own error).
-    fn outcome<R>(
-        &self,
-        calls: &PluginCalls,
-        ended: (Option<O>, Result<R, PopError>),
-    ) -> (Option<O>, Result<R, PopError>) {
         if let Err(error) = &ended.1 {
-            let (plugin, callback, code) =
-                (calls.name.as_str(), self.callback, error.code.as_str());
-            match error.code {
-                ResponseCode::SYS_TEMP | ResponseCode::SYS_PERM => {
-                    tracing::warn!(
-                        plugin,
-                        callback,
-                        ?code,
-                        "backend call failed: {}",
-                        error.message
-                    )
-                }
-                _ => tracing::debug!(
-                    plugin,
-                    callback,
-                    ?code,
-                    "backend refused: {}",
-                    error.message
-                ),
-            }
+            self.log_failure(calls, error);
         }
         ended
+    }
+
+    /// The one place that logs a plugin call's failure, whatever failed: no slot, the
+    /// deadline, or the plugin's own error.
+    fn log_failure(&self, calls: &PluginCalls, error: &PopError) {
+        let (plugin, callback, code) = (calls.name.as_str(), self.callback, error.code.as_str());
+        let text = &error.message;
+        match error.code {
+            ResponseCode::SYS_TEMP | ResponseCode::SYS_PERM => {
+                tracing::warn!(plugin, callback, ?code, "backend call failed: {text}")
+            }
+            _ => tracing::debug!(plugin, callback, ?code, "backend refused: {text}"),
+        }
     }
 }
 
