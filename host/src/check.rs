@@ -52,7 +52,7 @@ pub fn run(args: CheckArgs) -> Result<bool, String> {
     let service = Service::start(&config, false)?;
     println!(
         "pop3host check: {} ({})",
-        service.backend.name,
+        service.plugin.name,
         service.plugin_path.display()
     );
     let checker = Checker {
@@ -157,13 +157,13 @@ impl Checker<'_> {
         };
         let transport = Transport {
             tls: false,
-            cleartext_auth: true,
+            plaintext_auth_without_tls: true,
         };
         // Each client its own LOGIN-DELAY memory: the checks log in many times on purpose.
         let logins = Arc::new(LoginTracker::default());
         let session = Session::new(self.service.session.clone(), logins, 0, 0, transport);
         Client {
-            backend: self.service.backend.handle(),
+            backend: self.service.plugin.handle(),
             session,
             mailbox: None,
             ids: Vec::new(),

@@ -43,7 +43,7 @@ pub fn run(settings: Settings) -> Result<(), String> {
         return Ok(());
     }
     let bound = server::listeners(&config)?;
-    privileges::drop(&config.privileges)?;
+    privileges::drop_root(&config.privileges)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

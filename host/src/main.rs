@@ -1,6 +1,6 @@
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use pop3host::check::CheckArgs;
-use pop3host::config::Settings;
+use pop3host::config::{show_defaults, Settings};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -24,7 +24,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = show_defaults(Cli::command()).get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
     let result = match cli.command {
         Some(Command::Check(args)) => pop3host::check::run(args),
         None => pop3host::run(cli.settings).map(|()| true),

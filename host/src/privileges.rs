@@ -7,7 +7,7 @@ use nix::unistd::{self, Gid, Group, Uid, User};
 
 /// Changes root directory, groups and user, in that order (the user last, since after it
 /// nothing else may be changed). Runs before any thread of the server starts.
-pub fn drop(privileges: &Privileges) -> Result<(), String> {
+pub fn drop_root(privileges: &Privileges) -> Result<(), String> {
     let Some(user_name) = &privileges.user else {
         if Uid::effective().is_root() {
             tracing::warn!(

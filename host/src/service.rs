@@ -4,13 +4,14 @@
 
 use crate::config::{Config, MAX_GREETING};
 use crate::loader;
-use crate::server::Backend;
+use crate::server::PluginCalls;
 use crate::session::SessionConfig;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 pub struct Service {
-    pub backend: Arc<Backend>,
+    /// The initialised plugin, called through the limit and deadline of every call.
+    pub plugin: Arc<PluginCalls>,
     pub session: Arc<SessionConfig>,
     /// Whether the plugin lets the server prefetch messages (`Backend::PREFETCH`).
     pub prefetch: bool,
@@ -51,14 +52,14 @@ impl Service {
             prefetch = plugin.prefetch(),
             "plugin loaded"
         );
-        let backend = Backend::new(
+        let calls = PluginCalls::new(
             info.name,
             handle,
             config.backend_concurrency,
             config.backend_timeout,
         );
         Ok(Self {
-            backend: Arc::new(backend),
+            plugin: Arc::new(calls),
             session: Arc::new(session),
             prefetch: plugin.prefetch(),
             plugin_path: path,

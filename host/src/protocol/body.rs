@@ -112,79 +112,80 @@ impl BodyEncoder {
 mod tests {
     use super::*;
     use crate::protocol::reference;
+    use crate::protocol::splits::{all_strings, every_split};
     use pop3_plugin_api::SizeCounter;
 
-    fn encode_in_chunks(message: &[u8], top: Option<u32>, chunk: usize) -> Vec<u8> {
+    fn encode_pieces(pieces: &[&[u8]], top: Option<u32>) -> Vec<u8> {
         let mut encoder = top.map_or_else(BodyEncoder::whole, BodyEncoder::top);
         let mut out = Vec::new();
-        for piece in message.chunks(chunk.max(1)) {
+        for piece in pieces {
             encoder.encode(piece, &mut out);
         }
         encoder.finish(&mut out);
         out
     }
 
-    fn size_in_chunks(message: &[u8], chunk: usize) -> u64 {
+    fn encode_in_chunks(message: &[u8], top: Option<u32>, chunk: usize) -> Vec<u8> {
+        encode_pieces(&message.chunks(chunk).collect::<Vec<_>>(), top)
+    }
+
+    fn size_of_pieces(pieces: &[&[u8]]) -> u64 {
         let mut counter = SizeCounter::default();
-        for piece in message.chunks(chunk.max(1)) {
+        for piece in pieces {
             counter.add(piece);
         }
         counter.total()
     }
 
-    /// Every string of up to `len` symbols over `alphabet`.
-    fn all_strings(alphabet: &[u8], len: usize) -> Vec<Vec<u8>> {
-        let mut all = vec![vec![]];
-        let mut layer = vec![vec![]];
-        for _ in 0..len {
-            layer = layer
-                .iter()
-                .flat_map(|s: &Vec<u8>| {
-                    alphabet.iter().map(move |&c| [s.as_slice(), &[c]].concat())
-                })
-                .collect();
-            all.extend(layer.iter().cloned());
-        }
-        all
-    }
+    /// The symbols that matter to the encoder: data, a dot, CR, LF.
+    const SYMBOLS: &[u8] = b"a.\r\n";
 
     #[test]
     fn matches_the_naive_reference_on_all_short_strings_and_splits() {
-        for message in all_strings(b"a.\r\n", 7) {
+        for message in all_strings(SYMBOLS, 7) {
             let expected = reference::encode(&message, None, true);
-            for chunk in 1..=message.len().max(1) {
-                assert_eq!(
-                    encode_in_chunks(&message, None, chunk),
-                    expected,
-                    "{message:?} in {chunk}"
-                );
+            for pieces in every_split(&message, usize::MAX) {
+                assert_eq!(encode_pieces(&pieces, None), expected, "{pieces:?}");
             }
         }
     }
 
     #[test]
     fn size_is_the_unstuffed_length_on_all_short_strings_and_splits() {
-        for message in all_strings(b"a.\r\n", 7) {
+        for message in all_strings(SYMBOLS, 7) {
             let expected = (reference::encode(&message, None, false).len() - b".\r\n".len()) as u64;
-            for chunk in 1..=message.len().max(1) {
-                assert_eq!(
-                    size_in_chunks(&message, chunk),
-                    expected,
-                    "{message:?} in {chunk}"
-                );
+            for pieces in every_split(&message, usize::MAX) {
+                assert_eq!(size_of_pieces(&pieces), expected, "{pieces:?}");
             }
         }
     }
 
     #[test]
-    fn top_matches_the_reference() {
+    fn top_matches_the_reference_on_all_short_strings_and_splits() {
+        for message in all_strings(SYMBOLS, 6) {
+            for lines in 0..3 {
+                let expected = reference::encode(&message, Some(lines), true);
+                for pieces in every_split(&message, usize::MAX) {
+                    assert_eq!(
+                        encode_pieces(&pieces, Some(lines)),
+                        expected,
+                        "{pieces:?} {lines}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn top_matches_the_reference_cut_anywhere_twice() {
         let message = b"Subject: x\r\nFrom: y\n\r\nline 1\n.line 2\r\nline 3\nlast";
         for lines in [0, 1, 2, 3, 4, 99_999_999] {
-            for chunk in 1..message.len() {
+            let expected = reference::encode(message, Some(lines), true);
+            for pieces in every_split(message, 2) {
                 assert_eq!(
-                    encode_in_chunks(message, Some(lines), chunk),
-                    reference::encode(message, Some(lines), true),
-                    "{lines} {chunk}"
+                    encode_pieces(&pieces, Some(lines)),
+                    expected,
+                    "{pieces:?} {lines}"
                 );
             }
         }

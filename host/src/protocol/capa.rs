@@ -20,9 +20,10 @@ pub const IMPLEMENTATION: &str = "pop3host";
 
 impl Capabilities {
     pub fn write(&self, out: &mut Vec<u8>) {
-        let mut text = String::from(
-            "+OK Capability list follows\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n",
-        );
+        let mut text = String::from(concat!(
+            "+OK Capability list follows\r\n",
+            "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n",
+        ));
         if !self.logged_in {
             text.push_str("UTF8 USER\r\n");
             if self.stls {
@@ -75,8 +76,9 @@ mod tests {
     fn before_login_lists_auth_and_only_set_policies() {
         assert_eq!(
             capa(before_login()),
-            "+OK Capability list follows\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n\
-             UTF8 USER\r\nSTLS\r\nUSER\r\nSASL PLAIN LOGIN\r\nIMPLEMENTATION pop3host\r\n.\r\n"
+            "+OK Capability list follows\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n\
+             PIPELINING\r\nUTF8 USER\r\nSTLS\r\nUSER\r\nSASL PLAIN LOGIN\r\n\
+             IMPLEMENTATION pop3host\r\n.\r\n"
         );
     }
 

@@ -161,10 +161,7 @@ fn number<'a>(
     args: &mut impl Iterator<Item = &'a str>,
     usage: &'static str,
 ) -> Result<MessageNumber, ParseError> {
-    args.next()
-        .and_then(decimal)
-        .map(MessageNumber)
-        .ok_or(ParseError::Syntax(usage))
+    count(args, usage).map(MessageNumber)
 }
 
 fn optional_number<'a>(

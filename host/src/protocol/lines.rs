@@ -78,10 +78,11 @@ impl LineBuffer {
         }
     }
 
-    /// Whether bytes of an incomplete line are waiting (used to discard what a client sent
-    /// after STLS, and to tell an idle client from a slow one).
-    pub fn is_empty(&self) -> bool {
-        self.start == self.buf.len()
+    /// Whether the first bytes of a line wait for its line end. The rest of an overlong line,
+    /// being skipped, is not kept and does not count. The driver tells a slow client from an
+    /// idle one by it, and where a line starts for [`LineDeadline`].
+    pub fn holds_partial_line(&self) -> bool {
+        self.start < self.buf.len()
     }
 }
 
@@ -121,6 +122,7 @@ impl LineDeadline {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::splits::{all_strings, every_split, lines_of};
 
     #[test]
     fn only_a_reply_or_a_new_line_moves_the_deadline() {
@@ -138,58 +140,56 @@ mod tests {
         assert_eq!(deadline.at(), at(23));
     }
 
-    /// Feeds `input` in pieces of `chunk` bytes and collects what comes out.
-    fn collect(input: &[u8], chunk: usize, max: usize) -> Vec<Result<Vec<u8>, ()>> {
-        let mut buffer = LineBuffer::new(max);
-        let mut out = Vec::new();
-        for piece in input.chunks(chunk) {
-            buffer.extend(piece);
-            while let Some(line) = buffer.next_line() {
-                out.push(match line {
-                    Line::Complete(l) => Ok(l.to_vec()),
-                    Line::TooLong => Err(()),
-                });
-            }
+    /// What `input` gives in one piece, after checking that every split of it gives the same.
+    fn lines_in_every_split(input: &[u8], max: usize) -> Vec<Option<Vec<u8>>> {
+        let whole = lines_of(&[input], max);
+        for pieces in every_split(input, usize::MAX) {
+            assert_eq!(lines_of(&pieces, max), whole, "{pieces:?}");
         }
-        out
+        whole
     }
 
     #[test]
     fn every_split_gives_the_same_lines() {
-        let input = b"USER a\r\nPASS b c\nSTAT\r\n\r\nLIST 1\r\nNOOP";
-        let whole = collect(input, input.len(), MAX_LINE);
         assert_eq!(
-            whole,
-            vec![
-                Ok(b"USER a".to_vec()),
-                Ok(b"PASS b c".to_vec()),
-                Ok(b"STAT".to_vec()),
-                Ok(vec![]),
-                Ok(b"LIST 1".to_vec())
-            ]
+            lines_in_every_split(b"USER a\r\nPASS b\n", MAX_LINE),
+            [Some(b"USER a".to_vec()), Some(b"PASS b".to_vec())]
         );
-        for chunk in 1..input.len() {
-            assert_eq!(collect(input, chunk, MAX_LINE), whole, "chunk size {chunk}");
-        }
+        assert_eq!(
+            lines_in_every_split(b"STAT\r\n\r\nNOOP", MAX_LINE),
+            [Some(b"STAT".to_vec()), Some(vec![])]
+        );
     }
 
     #[test]
     fn an_overlong_line_is_reported_once_and_skipped() {
-        let mut input = b"NOOP\r\n".to_vec();
-        input.extend(std::iter::repeat_n(b'x', 100));
-        input.extend(b"\r\nSTAT\r\n");
-        let expected = vec![Ok(b"NOOP".to_vec()), Err(()), Ok(b"STAT".to_vec())];
-        for chunk in 1..input.len() {
-            assert_eq!(collect(&input, chunk, 32), expected, "chunk size {chunk}");
+        assert_eq!(
+            lines_in_every_split(b"A\r\nxxxxxx\r\nB\n", 4),
+            [Some(b"A".to_vec()), None, Some(b"B".to_vec())]
+        );
+    }
+
+    /// Every line of up to 8 octets over `a`, CR and LF, the bound 3 (so lines too long
+    /// among them), arrives in the same lines however it is split.
+    #[test]
+    fn all_short_inputs_give_the_same_lines_in_every_split() {
+        for input in all_strings(b"a\r\n", 8) {
+            lines_in_every_split(&input, 3);
         }
     }
 
     #[test]
     fn a_line_exactly_at_the_bound_is_accepted() {
         let line = [b"a".repeat(30), b"\r\n".to_vec()].concat();
-        assert_eq!(collect(&line, 7, 32), vec![Ok(b"a".repeat(30))]);
+        assert_eq!(
+            lines_of(&line.chunks(7).collect::<Vec<_>>(), 32),
+            vec![Some(b"a".repeat(30))]
+        );
         let longer = [b"a".repeat(31), b"\r\n".to_vec()].concat();
-        assert_eq!(collect(&longer, 7, 32), vec![Err(())]);
+        assert_eq!(
+            lines_of(&longer.chunks(7).collect::<Vec<_>>(), 32),
+            vec![None]
+        );
     }
 
     #[test]

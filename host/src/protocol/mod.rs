@@ -14,3 +14,5 @@ pub mod uidl;
 
 #[cfg(test)]
 mod properties;
+#[cfg(test)]
+mod splits;

@@ -23,8 +23,10 @@ const FIRST_DELAY: Duration = Duration::from_secs(1);
 /// Past this many addresses with failures, the forgotten ones are dropped.
 const PRUNE_ABOVE: usize = 100_000;
 
-pub struct Limits {
-    config: config::Limits,
+/// The live counts the limits are checked against: connections, sessions per maildrop,
+/// recent login failures per client address.
+pub struct LimitCounters {
+    config: config::LimitSettings,
     connections: Mutex<Connections>,
     /// Sessions per maildrop, by the name the backend gives it.
     users: Mutex<HashMap<String, Held>>,
@@ -39,12 +41,11 @@ struct Connections {
 
 /// A held connection slot.
 pub struct ConnectionSlot {
-    limits: Arc<Limits>,
+    limits: Arc<LimitCounters>,
     /// The bucket counted per address, or `None` for a trusted client.
     ip: Option<Bucket>,
 }
 
-/// A held session slot of one user.
 /// The sessions open on one maildrop.
 #[derive(Default)]
 struct Held {
@@ -52,9 +53,10 @@ struct Held {
     exclusive: bool,
 }
 
-pub struct UserSlot {
-    limits: Arc<Limits>,
-    user: String,
+/// A held session slot on one maildrop.
+pub struct MaildropSlot {
+    limits: Arc<LimitCounters>,
+    maildrop: String,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -63,8 +65,8 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-impl Limits {
-    pub fn new(config: config::Limits) -> Arc<Self> {
+impl LimitCounters {
+    pub fn new(config: config::LimitSettings) -> Arc<Self> {
         Arc::new(Self {
             config,
             connections: Mutex::default(),
@@ -113,7 +115,7 @@ impl Limits {
     /// A session slot on `maildrop`, unless another session holds it exclusively (RFC 1939
     /// §8: `[IN-USE]`) or it has the most sessions allowed. Held here, in the server, so that
     /// it spans every generation of the plugin across reloads.
-    pub fn admit_maildrop(self: &Arc<Self>, maildrop: &Maildrop) -> Result<UserSlot, PopError> {
+    pub fn admit_maildrop(self: &Arc<Self>, maildrop: &Maildrop) -> Result<MaildropSlot, PopError> {
         let (name, exclusive) = match maildrop {
             Maildrop::Exclusive(name) => (name, true),
             Maildrop::Shared(name) => (name, false),
@@ -130,9 +132,9 @@ impl Limits {
         }
         held.sessions += 1;
         held.exclusive = exclusive;
-        Ok(UserSlot {
+        Ok(MaildropSlot {
             limits: self.clone(),
-            user: name.clone(),
+            maildrop: name.clone(),
         })
     }
 
@@ -174,13 +176,13 @@ impl Drop for ConnectionSlot {
     }
 }
 
-impl Drop for UserSlot {
+impl Drop for MaildropSlot {
     fn drop(&mut self) {
         let mut users = lock(&self.limits.users);
-        if let Some(held) = users.get_mut(&self.user) {
+        if let Some(held) = users.get_mut(&self.maildrop) {
             held.sessions -= 1;
             if held.sessions == 0 {
-                users.remove(&self.user);
+                users.remove(&self.maildrop);
             }
         }
     }
@@ -190,8 +192,8 @@ impl Drop for UserSlot {
 mod tests {
     use super::*;
 
-    fn limits(trusted: &[&str]) -> Arc<Limits> {
-        Limits::new(config::Limits {
+    fn limits(trusted: &[&str]) -> Arc<LimitCounters> {
+        LimitCounters::new(config::LimitSettings {
             trusted: trusted.iter().map(|n| n.parse().unwrap()).collect(),
             max_connections: 4,
             max_connections_per_ip: 2,
@@ -272,7 +274,7 @@ mod tests {
     fn an_exclusive_maildrop_has_one_session() {
         let mut config = limits(&[]).config.clone();
         config.max_sessions_per_user = 10;
-        let limits = Limits::new(config);
+        let limits = LimitCounters::new(config);
         let exclusive = Maildrop::Exclusive("alice".into());
         let slot = limits.admit_maildrop(&exclusive).unwrap();
         let refused = limits.admit_maildrop(&exclusive).err().unwrap();

@@ -57,18 +57,21 @@ pub fn bind_all(
     tls: bool,
     skip_missing_family: bool,
 ) -> Result<Vec<Bound>, String> {
-    const EAFNOSUPPORT: i32 = 97;
     let mut bound = Vec::new();
     for &addr in addrs {
         match bind(addr) {
             Ok(listener) => bound.push(Bound { listener, tls }),
-            Err(error) if skip_missing_family && error.raw_os_error() == Some(EAFNOSUPPORT) => {
+            Err(error) if skip_missing_family && is_missing_family(&error) => {
                 tracing::warn!(%addr, "skipped: address family not supported");
             }
             Err(error) => return Err(bind_error(addr, &error)),
         }
     }
     Ok(bound)
+}
+
+fn is_missing_family(error: &std::io::Error) -> bool {
+    error.raw_os_error() == Some(nix::errno::Errno::EAFNOSUPPORT as i32)
 }
 
 fn bind_error(addr: SocketAddr, error: &std::io::Error) -> String {

@@ -1,24 +1,26 @@
 //! The async edge: listeners, connections, TLS, limits, backend calls on the blocking pool,
 //! signals, reloads and shutdown.
 
-mod backend;
+mod calls;
 mod connection;
 mod limits;
 mod listener;
+mod mailbox;
 mod prefetch;
+mod read_ahead;
 mod shutdown;
 mod stream;
 mod tls;
 pub mod work;
 
-pub use backend::Backend;
+pub use calls::PluginCalls;
 pub use tls::Tls;
 
 use crate::config::{Config, Settings};
 use crate::service::Service;
 use crate::session::LoginTracker;
 use connection::Shared;
-use limits::Limits;
+use limits::LimitCounters;
 use listener::Bound;
 use shutdown::Shutdown;
 use std::sync::{Arc, RwLock};
@@ -56,11 +58,11 @@ pub async fn serve(
     let mut terminate = signal(SignalKind::terminate()).map_err(|e| signal_error("SIGTERM", e))?;
     let mut interrupt = signal(SignalKind::interrupt()).map_err(|e| signal_error("SIGINT", e))?;
     let mut hangup = signal(SignalKind::hangup()).map_err(|e| signal_error("SIGHUP", e))?;
-    let plugin = service.backend.name.clone();
+    let plugin = service.plugin.name.clone();
     let shared = Arc::new(Shared {
         service: RwLock::new(Arc::new(service)),
         logins: Arc::new(LoginTracker::default()),
-        limits: Limits::new(config.limits.clone()),
+        limits: LimitCounters::new(config.limits.clone()),
         tls: tls.map(Arc::new),
         plaintext_auth: config.plaintext_auth,
         proxy_protocol_from: config.proxy_protocol_from.clone(),
@@ -141,7 +143,7 @@ async fn reload(shared: &Arc<Shared>, settings: &Settings) {
     match loaded {
         Ok(Some(service)) => {
             tracing::info!(
-                plugin = service.backend.name,
+                plugin = service.plugin.name,
                 "new sessions use the reloaded plugin"
             );
             *shared.service.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(service);

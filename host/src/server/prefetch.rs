@@ -7,9 +7,11 @@
 //! A prefetch holds the session's mailbox while it runs; every other use of the mailbox
 //! waits for it first ([`Prefetch::finish`]). Its buffer counts against one budget for the
 //! whole server, so that sessions idle after a RETR cannot pile up memory: when the budget
-//! is spent, or no backend slot is free, there is simply no prefetch.
+//! is spent, or no backend slot is idle, there is simply no prefetch.
 
-use super::backend::{fill, Backend, ChunkRead, Lending, Mailbox, ReadAhead, Reader};
+use super::calls::{Call, PluginCalls};
+use super::mailbox::MailboxTurn;
+use super::read_ahead::{FilledChunk, OpenMessage, ReadAhead};
 use super::work;
 use crate::session::Transfer;
 use pop3_plugin_api::host::MailboxHandle;
@@ -22,58 +24,58 @@ pub const BUDGET_KIB: usize = 64 * 1024;
 pub struct Prefetch {
     /// The RETR it reads for.
     transfer: Transfer,
-    lending: Lending<MailboxHandle, Option<ChunkRead>>,
+    call: Call<MailboxHandle, Option<FilledChunk>>,
     _budget: OwnedSemaphorePermit,
 }
 
 impl Prefetch {
-    /// Starts reading `next`, if the budget and a backend slot allow. The job first makes the
-    /// `retrieve` call `owed` for a RETR served from the previous prefetch; `owed` is given
-    /// back when nothing started.
+    /// Starts reading `next` with the mailbox and its turn, if the budget and an idle slot
+    /// allow; else gives the mailbox and `owed` back. The job first makes the `retrieve` call
+    /// `owed` for a RETR served from the previous prefetch. Errors are left for the client's
+    /// own RETR to meet.
     pub fn start(
-        backend: &Backend,
-        mailbox: &mut Mailbox,
+        calls: &PluginCalls,
+        mailbox: MailboxHandle,
+        turn: MailboxTurn,
         next: Transfer,
         owed: Option<Transfer>,
         budget: &Arc<Semaphore>,
-    ) -> Result<Self, Option<Transfer>> {
-        let chunk = ReadAhead::first_chunk(&next);
-        let kib = u32::try_from(chunk.div_ceil(1024)).unwrap_or(u32::MAX);
+    ) -> Result<Self, (MailboxHandle, Option<Transfer>)> {
+        let buffer = ReadAhead::buffer_len(&next);
+        let kib = u32::try_from(buffer.div_ceil(1024)).unwrap_or(u32::MAX);
         let Ok(budget) = budget.clone().try_acquire_many_owned(kib) else {
-            return Err(owed);
+            return Err((mailbox, owed));
         };
-        let (request, paid) = (next.clone(), owed.clone());
-        let lending = mailbox
-            .try_lend(backend, move |m, turn| {
-                work::retrieved(m, paid.as_ref());
-                fill(
-                    Reader::new(work::prefetch(m, &request)?, turn),
-                    vec![0; chunk],
-                )
-                .ok()
-            })
-            .ok_or(owed)?;
+        let Some(slot) = calls.idle_slot() else {
+            return Err((mailbox, owed));
+        };
+        let request = next.clone();
+        let call = calls.spawn("prefetch", slot, mailbox, move |mailbox| {
+            work::retrieve_owed(mailbox, owed.as_ref());
+            let opened = work::prefetch(mailbox, &request);
+            Ok(opened.and_then(|reader| OpenMessage::new(reader, turn).fill(vec![0; buffer]).ok()))
+        });
         Ok(Self {
             transfer: next,
-            lending,
+            call,
             _budget: budget,
         })
     }
 
-    /// Waits for the prefetch (at most the backend timeout) and gives the mailbox back to the
-    /// session. Returns the message read when it is the one `wanted` sends; any other is
-    /// dropped unread.
+    /// Waits for the prefetch (at most the backend timeout) and gives the mailbox back,
+    /// unless the prefetch got stuck with it. Returns the message read when it is the one
+    /// `wanted` sends; any other is dropped unread.
     pub async fn finish(
         self,
-        backend: &Arc<Backend>,
-        mailbox: &mut Mailbox,
+        calls: &Arc<PluginCalls>,
         wanted: Option<&Transfer>,
-    ) -> Option<ReadAhead> {
-        let read = mailbox
-            .take_back(backend, "prefetch", self.lending)
-            .await
-            .ok()??;
-        let message = ReadAhead::from_first(backend.clone(), read);
-        (wanted == Some(&self.transfer)).then_some(message)
+    ) -> (Option<MailboxHandle>, Option<ReadAhead>) {
+        let (mailbox, read) = self.call.finish(calls).await;
+        let message = read
+            .ok()
+            .flatten()
+            .map(|first| ReadAhead::from_first(calls.clone(), first));
+        let wanted = wanted == Some(&self.transfer);
+        (mailbox, message.filter(|_| wanted))
     }
 }

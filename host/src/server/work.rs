@@ -46,9 +46,9 @@ pub fn open(mailbox: &mut MailboxHandle, transfer: &Transfer) -> Result<ReaderHa
 }
 
 /// The `retrieve` call still due for a RETR served from a prefetch (see
-/// `pop3_plugin_api::Backend::PREFETCH`), its reader dropped unread. The client has the
-/// message: an error now only costs the backend its record of that.
-pub fn retrieved(mailbox: &mut MailboxHandle, owed: Option<&Transfer>) {
+/// `pop3_plugin_api::Backend::PREFETCH`), if one is, its reader dropped unread. The client has
+/// the message: an error now only costs the backend its record of that.
+pub fn retrieve_owed(mailbox: &mut MailboxHandle, owed: Option<&Transfer>) {
     if let Some(transfer) = owed {
         if let Err(error) = mailbox.retrieve(message(transfer)) {
             tracing::debug!(

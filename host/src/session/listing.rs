@@ -2,10 +2,10 @@
 //!
 //! A listing of a 100,000-message maildrop is megabytes; built whole it would cost a session
 //! that much memory for every pipelined LIST or UIDL of a client that does not read. A
-//! [`Listing`] is a cursor into the maildrop instead: each call of [`Listing::write`] appends
+//! [`Listing`] is a cursor into the message table instead: each call of [`Listing::write`] appends
 //! lines up to a bound, the driver writes them out, and only then asks for more.
 
-use super::maildrop::{Maildrop, Message};
+use super::message_table::{Message, MessageTable};
 use crate::protocol::reply;
 use std::fmt::Write as _;
 
@@ -28,8 +28,8 @@ pub enum Kind {
 
 impl Listing {
     /// Appends the status line and returns the cursor for the lines.
-    pub fn start(maildrop: &Maildrop, kind: Kind, out: &mut Vec<u8>) -> Self {
-        let (count, octets) = maildrop.stat();
+    pub fn start(messages: &MessageTable, kind: Kind, out: &mut Vec<u8>) -> Self {
+        let (count, octets) = messages.stat();
         reply::ok(out, &format!("{count} messages ({octets} octets)"));
         Self { kind, next: 0 }
     }
@@ -37,9 +37,9 @@ impl Listing {
     /// Appends lines until `out` holds at least `bound` octets or the listing is complete,
     /// terminator included. Returns whether lines remain. Each call writes at least one line,
     /// so a listing always ends.
-    pub fn write(&mut self, maildrop: &Maildrop, out: &mut Vec<u8>, bound: usize) -> bool {
+    pub fn write(&mut self, messages: &MessageTable, out: &mut Vec<u8>, bound: usize) -> bool {
         let mut text = String::with_capacity(64);
-        for (index, msg) in maildrop.live_from(self.next) {
+        for (index, msg) in messages.live_from(self.next) {
             text.clear();
             let _ = write!(text, "{} ", index + 1);
             self.value(msg, &mut text);
@@ -70,19 +70,19 @@ mod tests {
     use super::*;
     use crate::protocol::command::MessageNumber;
 
-    fn maildrop(count: usize) -> Maildrop {
-        Maildrop::new((0..count).map(|i| (format!("id-{i}"), (i * 37) as u64)))
+    fn table(count: usize) -> MessageTable {
+        MessageTable::new((0..count).map(|i| (format!("id-{i}"), (i * 37) as u64)))
     }
 
     /// The whole listing, written with `bound`, the output taken away after every call as the
     /// driver does; also checks that no call overshoots the bound by more than a line.
-    fn written(maildrop: &Maildrop, kind: Kind, bound: usize) -> Vec<u8> {
+    fn written(messages: &MessageTable, kind: Kind, bound: usize) -> Vec<u8> {
         let mut wire = Vec::new();
         let mut out = Vec::new();
-        let mut listing = Listing::start(maildrop, kind, &mut out);
+        let mut listing = Listing::start(messages, kind, &mut out);
         wire.append(&mut out);
         loop {
-            let more = listing.write(maildrop, &mut out, bound);
+            let more = listing.write(messages, &mut out, bound);
             let longest_line = 32;
             assert!(
                 !more || out.len() < bound + longest_line,
@@ -99,7 +99,7 @@ mod tests {
     #[test]
     fn the_output_is_the_same_whatever_the_bound() {
         for count in 0..12 {
-            let mut drop = maildrop(count);
+            let mut drop = table(count);
             if count > 3 {
                 drop.mark_deleted(MessageNumber(2)).unwrap();
                 drop.mark_deleted(MessageNumber(count as u32)).unwrap();
@@ -119,7 +119,7 @@ mod tests {
 
     #[test]
     fn lines_list_the_live_messages() {
-        let mut drop = maildrop(3);
+        let mut drop = table(3);
         drop.mark_deleted(MessageNumber(2)).unwrap();
         assert_eq!(
             written(&drop, Kind::Sizes, usize::MAX),
@@ -133,7 +133,7 @@ mod tests {
 
     #[test]
     fn a_bounded_call_stays_near_its_bound() {
-        let drop = maildrop(10_000);
+        let drop = table(10_000);
         let mut out = Vec::new();
         let mut listing = Listing::start(&drop, Kind::Uidls, &mut out);
         out.clear();

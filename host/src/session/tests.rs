@@ -1,4 +1,6 @@
 use super::*;
+use pop3_plugin_api::{Expire, PopError};
+use std::time::{Duration, Instant};
 
 fn config(apop: bool) -> Arc<SessionConfig> {
     Arc::new(SessionConfig {
@@ -12,13 +14,13 @@ fn config(apop: bool) -> Arc<SessionConfig> {
     })
 }
 
-const CLEARTEXT_OK: Transport = Transport {
+const PLAINTEXT_ALLOWED: Transport = Transport {
     tls: false,
-    cleartext_auth: true,
+    plaintext_auth_without_tls: true,
 };
-const CLEARTEXT_REFUSED: Transport = Transport {
+const PLAINTEXT_ONLY_WITH_TLS: Transport = Transport {
     tls: false,
-    cleartext_auth: false,
+    plaintext_auth_without_tls: false,
 };
 
 fn session_on(apop: bool, transport: Transport) -> Session {
@@ -27,7 +29,7 @@ fn session_on(apop: bool, transport: Transport) -> Session {
 }
 
 fn session(apop: bool) -> Session {
-    session_on(apop, CLEARTEXT_OK)
+    session_on(apop, PLAINTEXT_ALLOWED)
 }
 
 /// Sends one command line; returns the reply text and the action (a listing written whole,
@@ -40,6 +42,13 @@ fn send(session: &mut Session, line: &str) -> (String, Action) {
         action = Action::Continue;
     }
     (String::from_utf8(out).unwrap(), action)
+}
+
+/// Sends each line in turn and checks the whole reply to it.
+fn dialogue(session: &mut Session, exchange: &[(&str, &str)]) {
+    for (line, reply) in exchange {
+        assert_eq!(send(session, line).0, *reply, "{line}");
+    }
 }
 
 fn granted(sizes: &[u64]) -> Granted {
@@ -82,11 +91,13 @@ fn greeting_has_an_apop_timestamp_only_with_apop() {
 #[test]
 fn user_pass_asks_the_backend() {
     let mut s = session(false);
-    assert_eq!(
-        send(&mut s, "PASS x").0,
-        "-ERR No user name given, send USER first.\r\n"
+    dialogue(
+        &mut s,
+        &[
+            ("PASS x", "-ERR No user name given, send USER first.\r\n"),
+            ("user alice", "+OK Send PASS.\r\n"),
+        ],
     );
-    assert_eq!(send(&mut s, "user alice").0, "+OK Send PASS.\r\n");
     let (text, action) = send(&mut s, "PASS two words");
     assert_eq!(text, "");
     assert_eq!(
@@ -120,11 +131,16 @@ fn a_failed_login_starts_over() {
         }
     );
     assert_eq!(out, b"-ERR [AUTH] Authentication failed.\r\n");
-    assert_eq!(
-        send(&mut s, "PASS again").0,
-        "-ERR No user name given, send USER first.\r\n"
+    dialogue(
+        &mut s,
+        &[
+            (
+                "PASS again",
+                "-ERR No user name given, send USER first.\r\n",
+            ),
+            ("USER alice", "+OK Send PASS.\r\n"),
+        ],
     );
-    assert_eq!(send(&mut s, "USER alice").0, "+OK Send PASS.\r\n");
 }
 
 #[test]
@@ -180,20 +196,25 @@ fn capa_differs_by_state() {
 #[test]
 fn stat_list_uidl_hide_deleted_messages() {
     let mut s = logged_in(&[100, 200, 300]);
-    assert_eq!(send(&mut s, "STAT").0, "+OK 3 600\r\n");
-    assert_eq!(send(&mut s, "DELE 2").0, "+OK Message 2 deleted.\r\n");
-    assert_eq!(send(&mut s, "DELE 2").0, "-ERR Message is deleted.\r\n");
-    assert_eq!(send(&mut s, "STAT").0, "+OK 2 400\r\n");
-    assert_eq!(
-        send(&mut s, "LIST").0,
-        "+OK 2 messages (400 octets)\r\n1 100\r\n3 300\r\n.\r\n"
+    dialogue(
+        &mut s,
+        &[
+            ("STAT", "+OK 3 600\r\n"),
+            ("DELE 2", "+OK Message 2 deleted.\r\n"),
+            ("DELE 2", "-ERR Message is deleted.\r\n"),
+            ("STAT", "+OK 2 400\r\n"),
+            (
+                "LIST",
+                "+OK 2 messages (400 octets)\r\n1 100\r\n3 300\r\n.\r\n",
+            ),
+            (
+                "UIDL",
+                "+OK 2 messages (400 octets)\r\n1 id-1\r\n3 id-3\r\n.\r\n",
+            ),
+            ("LIST 3", "+OK 3 300\r\n"),
+            ("UIDL 1", "+OK 1 id-1\r\n"),
+        ],
     );
-    assert_eq!(
-        send(&mut s, "UIDL").0,
-        "+OK 2 messages (400 octets)\r\n1 id-1\r\n3 id-3\r\n.\r\n"
-    );
-    assert_eq!(send(&mut s, "LIST 3").0, "+OK 3 300\r\n");
-    assert_eq!(send(&mut s, "UIDL 1").0, "+OK 1 id-1\r\n");
     for line in ["LIST 2", "UIDL 2", "RETR 2", "TOP 2 0"] {
         assert_eq!(
             send(&mut s, line).0,
@@ -201,11 +222,13 @@ fn stat_list_uidl_hide_deleted_messages() {
             "{line}"
         );
     }
-    assert_eq!(
-        send(&mut s, "RSET").0,
-        "+OK Maildrop has 3 messages (600 octets).\r\n"
+    dialogue(
+        &mut s,
+        &[
+            ("RSET", "+OK Maildrop has 3 messages (600 octets).\r\n"),
+            ("LIST 2", "+OK 2 200\r\n"),
+        ],
     );
-    assert_eq!(send(&mut s, "LIST 2").0, "+OK 2 200\r\n");
 }
 
 #[test]
@@ -214,8 +237,10 @@ fn bad_message_numbers_keep_the_session() {
     for line in ["RETR 0", "RETR 2", "LIST 4294967295", "DELE 99999999999999"] {
         assert_eq!(send(&mut s, line).0, "-ERR No such message.\r\n", "{line}");
     }
-    assert_eq!(send(&mut s, "RETR x").0, "-ERR Syntax: RETR msg\r\n");
-    assert_eq!(send(&mut s, "NOOP").0, "+OK\r\n");
+    dialogue(
+        &mut s,
+        &[("RETR x", "-ERR Syntax: RETR msg\r\n"), ("NOOP", "+OK\r\n")],
+    );
 }
 
 #[test]
@@ -291,7 +316,7 @@ fn login_delay_is_enforced_by_the_host() {
         user: "alice".into(),
         secret: Secret::Password("x".into()),
     };
-    let mut first = Session::new(config(false), logins.clone(), 1, 0, CLEARTEXT_OK);
+    let mut first = Session::new(config(false), logins.clone(), 1, 0, PLAINTEXT_ALLOWED);
     assert_eq!(
         first.login_done(&login, Ok(delayed), now, &mut Vec::new()),
         LoginOutcome::LoggedIn
@@ -300,7 +325,7 @@ fn login_delay_is_enforced_by_the_host() {
         login_delay: Some(60),
         ..granted(&[])
     };
-    let mut second = Session::new(config(false), logins, 2, 0, CLEARTEXT_OK);
+    let mut second = Session::new(config(false), logins, 2, 0, PLAINTEXT_ALLOWED);
     let mut out = Vec::new();
     let outcome = second.login_done(&login, Ok(delayed), now + Duration::from_secs(10), &mut out);
     assert_eq!(
@@ -361,15 +386,17 @@ fn auth_cancel_unknown_and_listing() {
         "-ERR Not allowed before login.\r\n",
         "back to commands"
     );
-    assert_eq!(
-        send(&mut s, "AUTH CRAM-MD5").0,
-        "-ERR Unsupported authentication mechanism.\r\n"
+    dialogue(
+        &mut s,
+        &[
+            (
+                "AUTH CRAM-MD5",
+                "-ERR Unsupported authentication mechanism.\r\n",
+            ),
+            ("AUTH", "+OK Mechanisms follow\r\nPLAIN\r\nLOGIN\r\n.\r\n"),
+        ],
     );
-    assert_eq!(
-        send(&mut s, "AUTH").0,
-        "+OK Mechanisms follow\r\nPLAIN\r\nLOGIN\r\n.\r\n"
-    );
-    let mut refused = session_on(false, CLEARTEXT_REFUSED);
+    let mut refused = session_on(false, PLAINTEXT_ONLY_WITH_TLS);
     assert_eq!(
         send(&mut refused, "AUTH").0,
         "+OK Mechanisms follow\r\n.\r\n"
@@ -388,7 +415,7 @@ fn a_too_long_sasl_response_ends_the_exchange() {
 
 #[test]
 fn plaintext_policy_refuses_user_and_sasl_but_not_apop() {
-    let mut s = session_on(true, CLEARTEXT_REFUSED);
+    let mut s = session_on(true, PLAINTEXT_ONLY_WITH_TLS);
     let refused = "-ERR [AUTH] Plaintext authentication is not allowed without TLS; use STLS.\r\n";
     assert_eq!(send(&mut s, "USER alice").0, refused);
     assert_eq!(send(&mut s, "AUTH PLAIN").0, refused);
@@ -433,7 +460,7 @@ fn stls_only_once_and_only_before_login() {
         Arc::new(LoginTracker::default()),
         1,
         0,
-        CLEARTEXT_OK,
+        PLAINTEXT_ALLOWED,
     );
     assert_eq!(
         send(&mut no_tls, "STLS").0,

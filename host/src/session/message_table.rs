@@ -27,13 +27,13 @@ impl MessageError {
     }
 }
 
-pub struct Maildrop {
+pub struct MessageTable {
     messages: Vec<Message>,
     live_count: usize,
     live_octets: u64,
 }
 
-impl Maildrop {
+impl MessageTable {
     /// From the backend's list, in its order, with sizes resolved.
     pub fn new(list: impl IntoIterator<Item = (String, u64)>) -> Self {
         let messages: Vec<Message> = list
@@ -45,13 +45,13 @@ impl Maildrop {
                 deleted: false,
             })
             .collect();
-        let mut maildrop = Self {
+        let mut table = Self {
             messages,
             live_count: 0,
             live_octets: 0,
         };
-        maildrop.unmark_all();
-        maildrop
+        table.unmark_all();
+        table
     }
 
     /// (messages, octets) not marked deleted: the STAT answer.
@@ -123,8 +123,8 @@ impl Maildrop {
 mod tests {
     use super::*;
 
-    fn maildrop() -> Maildrop {
-        Maildrop::new([
+    fn table() -> MessageTable {
+        MessageTable::new([
             ("a".to_string(), 10),
             ("b".to_string(), 20),
             ("c d".to_string(), 30),
@@ -133,8 +133,9 @@ mod tests {
 
     #[test]
     fn the_next_live_message_skips_deleted_ones() {
-        let mut drop = maildrop();
-        let next = |drop: &Maildrop, index| drop.next_live(index).map(|(i, m)| (i, m.id.clone()));
+        let mut drop = table();
+        let next =
+            |drop: &MessageTable, index| drop.next_live(index).map(|(i, m)| (i, m.id.clone()));
         assert_eq!(next(&drop, 0), Some((1, "b".to_string())));
         drop.mark_deleted(MessageNumber(2)).unwrap();
         assert_eq!(next(&drop, 0), Some((2, "c d".to_string())));
@@ -144,7 +145,7 @@ mod tests {
 
     #[test]
     fn numbers_are_one_based_and_checked() {
-        let drop = maildrop();
+        let drop = table();
         assert_eq!(
             drop.get(MessageNumber(0)).err(),
             Some(MessageError::NoSuchMessage)
@@ -165,7 +166,7 @@ mod tests {
 
     #[test]
     fn marks_hide_messages_until_reset() {
-        let mut drop = maildrop();
+        let mut drop = table();
         drop.mark_deleted(MessageNumber(2)).unwrap();
         assert_eq!(drop.stat(), (2, 40));
         assert_eq!(
@@ -188,7 +189,7 @@ mod tests {
 
     #[test]
     fn invalid_ids_get_hashed_uidls() {
-        let drop = maildrop();
+        let drop = table();
         let uidls: Vec<&str> = drop.live_from(0).map(|(_, m)| m.uidl.as_str()).collect();
         assert_eq!(&uidls[..2], ["a", "b"]);
         assert!(crate::protocol::uidl::is_valid(uidls[2]));

@@ -1,0 +1,114 @@
+//! RETR and TOP: the message streamed from the plugin, one chunk read ahead, through the
+//! encoder to the client, checked against its listed size; then the prefetch of the next.
+
+use super::driver::{Driver, Flow};
+use super::WRITE_AT;
+use crate::protocol::body::BodyEncoder;
+use crate::protocol::{reply, uidl};
+use crate::session::Transfer;
+use pop3_plugin_api::SizeCounter;
+use std::io;
+
+/// Message octets encoded at a time: the encoded form of a slice is at most twice as long
+/// (every line end may gain a CR, every line a stuffed dot).
+pub const ENCODE_SLICE: usize = 64 * 1024;
+/// The CRLF the host adds to an unterminated last line, which [`SizeCounter::total`] counts
+/// and a listed size may leave out (Dovecot's `W=` size, and so the maildir plugin's, does):
+/// a stream counts as running past its size only beyond it.
+const ADDED_LINE_END: u64 = 2;
+
+impl Driver {
+    /// RETR and TOP: opens the message, then streams it through the encoder.
+    pub(super) async fn transfer(&mut self, transfer: Transfer) -> io::Result<Flow> {
+        let Some(mailbox) = self.mailbox.as_mut() else {
+            return Ok(Flow::Close);
+        };
+        let mut message = match mailbox.open(&transfer).await {
+            Ok(message) => message,
+            Err(error) => {
+                reply::err(&mut self.out, &error);
+                return Ok(if mailbox.is_lost() {
+                    Flow::Close
+                } else {
+                    Flow::Continue
+                });
+            }
+        };
+        transfer.ok_line(&mut self.out);
+        let mut encoder = transfer
+            .top
+            .map_or_else(BodyEncoder::whole, BodyEncoder::top);
+        // The octets read so far as the size counts them; the listed size is what the plugin
+        // promised and the `+OK` line announced.
+        let mut read = SizeCounter::default();
+        while !encoder.is_done() {
+            let chunk = match message.next().await {
+                Ok([]) if read.total() < transfer.size => {
+                    self.size_lie(&transfer, &read, "ended short of");
+                    return Ok(Flow::Close);
+                }
+                Ok([]) => break,
+                Ok(chunk) => chunk,
+                Err(_) => {
+                    // The status line is out: a message cut short can only be signalled by
+                    // closing, so the client does not take it for complete.
+                    tracing::warn!(
+                        number = transfer.index + 1,
+                        "message ended early; closing the connection"
+                    );
+                    return Ok(Flow::Close);
+                }
+            };
+            read.add(chunk);
+            let past = read.total() > transfer.size + ADDED_LINE_END;
+            // A RETR stops before the octets beyond the size; a TOP may have its lines before
+            // them, and only a TOP that needs them has met a stream too long.
+            if past && transfer.top.is_none() {
+                self.size_lie(&transfer, &read, "ran past");
+                return Ok(Flow::Close);
+            }
+            for slice in chunk.chunks(ENCODE_SLICE) {
+                encoder.encode(slice, &mut self.out);
+                if self.out.len() >= WRITE_AT {
+                    self.flush().await?;
+                }
+            }
+            if past && !encoder.is_done() {
+                self.size_lie(&transfer, &read, "ran past");
+                return Ok(Flow::Close);
+            }
+        }
+        encoder.finish(&mut self.out);
+        if transfer.top.is_none() {
+            self.start_prefetch(&transfer);
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// A message stream that does not match its listed size: the `+OK` line told the client
+    /// that size, so the message cannot end with `.` as if it were complete. A short one is
+    /// cut; one that runs past the size is stopped before the octets beyond it, which bounds
+    /// a stream that never ends. Either way the connection closes and the client, seeing no
+    /// terminator, keeps nothing and may try again.
+    fn size_lie(&self, transfer: &Transfer, read: &SizeCounter, what: &str) {
+        tracing::warn!(
+            plugin = self.service.plugin.name,
+            number = transfer.index + 1,
+            uidl = %uidl::from_id(&transfer.id),
+            listed = transfer.size,
+            read = read.total(),
+            "the message stream {what} its listed size; closing the connection"
+        );
+    }
+
+    /// After a RETR: starts reading the message a client downloading in order asks for next,
+    /// if the plugin allows prefetch.
+    fn start_prefetch(&mut self, retrieved: &Transfer) {
+        let (Some(mailbox), true) = (self.mailbox.as_mut(), self.service.prefetch) else {
+            return;
+        };
+        if let Some(next) = self.session.next_retrieve(retrieved.index) {
+            mailbox.start_prefetch(next, &self.shared.prefetch_budget);
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! A logged-in session's mailbox in the plugin, and every call the session makes on it: open
+//! a message (RETR, TOP), prefetch the next one, delete at QUIT, release. The driver asks; this
+//! module decides what each call carries along:
+//!
+//! - the mailbox's turn: the plugin API promises one call at a time per mailbox, its readers
+//!   included, and a reader can outlive the command that opened it (a TOP that has its lines,
+//!   a prefetch nobody wanted, a read past its deadline). The reader carries the turn until it
+//!   is dropped, and the mailbox's next call waits for it;
+//! - a prefetch in flight, which holds the mailbox: every other call waits for it first;
+//! - the owed retrieve: a RETR served from a prefetch still owes the plugin its `retrieve`
+//!   call (so that what the plugin records stays exact); the next call on the mailbox makes it
+//!   first, in the same blocking job.
+
+use super::calls::{drop_on_pool, Call, PluginCalls};
+use super::prefetch::Prefetch;
+use super::read_ahead::{OpenMessage, ReadAhead};
+use super::work;
+use crate::session::Transfer;
+use pop3_plugin_api::host::MailboxHandle;
+use pop3_plugin_api::PopError;
+use std::future::Future;
+use std::sync::Arc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// A session's turn on its mailbox: whoever holds it may call into the mailbox or its reader.
+pub type MailboxTurn = OwnedSemaphorePermit;
+
+pub struct SessionMailbox {
+    calls: Arc<PluginCalls>,
+    /// `None` while a call has it (a prefetch), or for good once a call got stuck with it.
+    handle: Option<MailboxHandle>,
+    turn: Arc<Semaphore>,
+    prefetch: Option<Prefetch>,
+    /// A RETR served from a prefetch, whose `retrieve` call the next call makes first.
+    owed_retrieve: Option<Transfer>,
+}
+
+impl SessionMailbox {
+    pub fn new(calls: Arc<PluginCalls>, handle: MailboxHandle) -> Self {
+        Self {
+            calls,
+            handle: Some(handle),
+            turn: Arc::new(Semaphore::new(1)),
+            prefetch: None,
+            owed_retrieve: None,
+        }
+    }
+
+    /// Whether a call got stuck with the mailbox: the session cannot go on.
+    pub fn is_lost(&self) -> bool {
+        self.handle.is_none()
+    }
+
+    /// RETR and TOP: the message from the prefetch when it read this one, else opened now,
+    /// with its first chunk read in the same blocking call (one hand-off per message fewer).
+    pub async fn open(&mut self, transfer: &Transfer) -> Result<ReadAhead, PopError> {
+        if let Some(message) = self.finish_prefetch(Some(transfer)).await {
+            tracing::debug!(message = transfer.id, "served from a prefetch");
+            self.owed_retrieve = Some(transfer.clone());
+            return Ok(message);
+        }
+        let callback = if transfer.top.is_some() {
+            "top"
+        } else {
+            "retrieve"
+        };
+        let (request, buffer) = (transfer.clone(), ReadAhead::buffer_len(transfer));
+        let open = move |mailbox: &mut MailboxHandle, turn| {
+            OpenMessage::new(work::open(mailbox, &request)?, turn).fill(vec![0; buffer])
+        };
+        let first = self.call(callback, open).await?;
+        Ok(ReadAhead::from_first(self.calls.clone(), first))
+    }
+
+    /// After a RETR: starts reading `next`, the message a client downloading in order asks
+    /// for next, if the budget and an idle slot allow and no reader holds the turn.
+    pub fn start_prefetch(&mut self, next: Transfer, budget: &Arc<Semaphore>) {
+        let Ok(turn) = self.turn.clone().try_acquire_owned() else {
+            return;
+        };
+        let Some(handle) = self.handle.take() else {
+            return;
+        };
+        let owed = self.owed_retrieve.take();
+        match Prefetch::start(&self.calls, handle, turn, next, owed, budget) {
+            Ok(prefetch) => self.prefetch = Some(prefetch),
+            Err((handle, owed)) => {
+                self.handle = Some(handle);
+                self.owed_retrieve = owed;
+            }
+        }
+    }
+
+    /// Waits for a running prefetch and takes the mailbox back; returns the message read if
+    /// it is the one `wanted` sends (any other is dropped unread), and whether there was one.
+    pub async fn finish_prefetch(&mut self, wanted: Option<&Transfer>) -> Option<ReadAhead> {
+        let (handle, message) = self.prefetch.take()?.finish(&self.calls, wanted).await;
+        self.handle = handle;
+        message
+    }
+
+    /// Whether a prefetch is running or read.
+    pub fn has_prefetch(&self) -> bool {
+        self.prefetch.is_some()
+    }
+
+    /// UPDATE: deletes `marked` (as the session lists them), then drops the mailbox, which
+    /// releases the plugin's lock; both in one call, so that the lock is free before the
+    /// client hears the reply (RFC 1939 §6).
+    pub async fn update(mut self, marked: Vec<(usize, String)>) -> Result<(), PopError> {
+        self.finish_prefetch(None).await;
+        let owed = self.owed_retrieve.take();
+        self.call_consuming("delete", move |mut mailbox| {
+            work::retrieve_owed(&mut mailbox, owed.as_ref());
+            work::update(mailbox, &marked)
+        })
+        .await
+    }
+
+    /// Drops the mailbox on the blocking pool and waits until it is gone (it has released
+    /// the plugin's lock, which a client's next login must find released).
+    pub async fn release(mut self) {
+        self.finish_prefetch(None).await;
+        if !self.is_lost() {
+            let _ = self
+                .call_consuming("drop", |mailbox| {
+                    drop(mailbox);
+                    Ok(())
+                })
+                .await;
+        }
+    }
+
+    /// Runs `job` on the mailbox once it has the turn, after the owed retrieve, and takes the
+    /// mailbox back. The job may keep the turn, in the reader it opens.
+    async fn call<R: Send + 'static>(
+        &mut self,
+        callback: &'static str,
+        job: impl FnOnce(&mut MailboxHandle, MailboxTurn) -> Result<R, PopError> + Send + 'static,
+    ) -> Result<R, PopError> {
+        let call = match (self.wait_for_turn().await, self.handle.take()) {
+            (Ok(turn), Some(handle)) => {
+                let owed = self.owed_retrieve.take();
+                let job = move |mailbox: &mut MailboxHandle| {
+                    work::retrieve_owed(mailbox, owed.as_ref());
+                    job(mailbox, turn)
+                };
+                self.calls.start(callback, handle, job).await
+            }
+            (Err(error), handle) => Call::refused(callback, handle, error),
+            (Ok(_), None) => Call::refused(callback, None, lost()),
+        };
+        let (handle, result) = call.finish(&self.calls).await;
+        self.handle = handle;
+        result
+    }
+
+    /// Runs `job` with the mailbox for the last time, once it has the turn, and waits: the
+    /// mailbox is gone when this returns.
+    async fn call_consuming<R: Send + 'static>(
+        &mut self,
+        callback: &'static str,
+        job: impl FnOnce(MailboxHandle) -> Result<R, PopError> + Send + 'static,
+    ) -> Result<R, PopError> {
+        let call = match (self.wait_for_turn().await, self.handle.take()) {
+            (Ok(turn), Some(handle)) => {
+                let job = move |_: &mut ()| {
+                    let result = job(handle);
+                    drop(turn);
+                    result
+                };
+                self.calls.start(callback, (), job).await
+            }
+            (Err(error), handle) => {
+                self.handle = handle;
+                Call::refused(callback, None, error)
+            }
+            (Ok(_), None) => Call::refused(callback, None, lost()),
+        };
+        call.finish(&self.calls).await.1
+    }
+
+    /// Waits, at most the backend timeout, for any reader of the mailbox to be dropped.
+    /// (The future holds no borrow of the mailbox, which need not be `Sync`.)
+    fn wait_for_turn(&self) -> impl Future<Output = Result<MailboxTurn, PopError>> + 'static {
+        let waiting = tokio::time::timeout(self.calls.timeout, self.turn.clone().acquire_owned());
+        async move {
+            match waiting.await {
+                Ok(Ok(turn)) => Ok(turn),
+                Ok(Err(_)) => Err(lost()),
+                Err(_) => Err(PopError::temporary(
+                    "a read of this mailbox is still running past its deadline",
+                )),
+            }
+        }
+    }
+}
+
+impl Drop for SessionMailbox {
+    /// Dropped on the pool after its readers, whenever the last of them is gone. (A prefetch
+    /// in flight drops the mailbox it holds itself.)
+    fn drop(&mut self) {
+        let Some(handle) = self.handle.take() else {
+            return;
+        };
+        let turn = self.turn.clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn(async move {
+                let turn = turn.acquire_owned().await;
+                drop_on_pool((handle, turn));
+            })),
+            Err(_) => drop(handle),
+        }
+    }
+}
+
+fn lost() -> PopError {
+    PopError::temporary("lost after an earlier backend failure")
+}
