@@ -130,7 +130,7 @@ fn a_panic_in_connect_refuses_only_that_connection() {
     let server = server_with_fault(json!({"callback": "connect", "action": "panic"}), &[]);
     let mut c = server.client();
     assert_eq!(c.line(), TEMP);
-    assert!(c.rest().is_empty());
+    c.closed();
     server.wait_for_log("plugin panicked in connect");
 }
 
@@ -141,7 +141,7 @@ fn panics_in_disconnect_drop_and_policies_are_contained() {
         let mut c = server.client();
         c.login("alice", "pw");
         assert!(c.cmd("QUIT").starts_with("+OK"));
-        c.rest();
+        c.closed();
         server.wait_for_log(&format!("plugin panicked in {callback}"));
         bob_is_served(&server);
     }
@@ -191,7 +191,7 @@ fn a_hung_callback_hits_the_deadline_and_other_sessions_stay_fast() {
     );
     assert_eq!(alice.line(), TEMP);
     // The hung call still holds alice's mailbox: the session cannot go on.
-    assert!(alice.rest().is_empty());
+    alice.closed();
     server.wait_for_log("backend_timeout");
 }
 
@@ -206,7 +206,7 @@ fn a_plugin_with_every_slot_stuck_is_refused_at_once() {
     // gets [SYS/TEMP] at once instead of a thread that would hang too.
     let mut refused = server.client();
     assert_eq!(refused.line(), TEMP);
-    assert!(refused.rest().is_empty());
+    refused.closed();
     server.wait_for_log("the plugin is hung");
 }
 

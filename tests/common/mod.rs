@@ -312,11 +312,45 @@ impl Client {
         self.writer.try_clone().unwrap()
     }
 
-    /// Reads until the server closes the connection and returns what came.
+    /// Reads until the server closes the connection and returns what came before the close.
+    /// Panics if the server keeps the connection open past [`DEADLINE`]: a test that expects
+    /// a close must not pass on a server that merely goes silent. A reset counts as a close
+    /// (the server closed with client bytes unread).
     pub fn rest(&mut self) -> Vec<u8> {
+        self.rest_within(DEADLINE)
+    }
+
+    /// [`Client::rest`] with its own deadline for the close.
+    pub fn rest_within(&mut self, deadline: Duration) -> Vec<u8> {
+        self.reader
+            .get_ref()
+            .set_read_timeout(Some(deadline))
+            .unwrap();
         let mut rest = Vec::new();
-        let _ = self.reader.read_to_end(&mut rest);
+        match self.reader.read_to_end(&mut rest) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            Err(e) => panic!(
+                "the server did not close the connection within {deadline:?} ({e}); \
+                 it sent {:?} before going silent",
+                String::from_utf8_lossy(&rest)
+            ),
+        }
+        self.reader
+            .get_ref()
+            .set_read_timeout(Some(DEADLINE))
+            .unwrap();
         rest
+    }
+
+    /// Asserts that the server closes the connection without sending anything more.
+    pub fn closed(&mut self) {
+        let rest = self.rest();
+        assert!(
+            rest.is_empty(),
+            "expected the server to close the connection, it sent {:?} first",
+            String::from_utf8_lossy(&rest)
+        );
     }
 
     /// Half-closes: the server reads end of stream, the client can still read.
