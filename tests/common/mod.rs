@@ -363,6 +363,27 @@ impl Client {
     }
 }
 
+/// Fails the test unless it runs as root: tests of uid switching and privilege dropping must
+/// fail, not pass silently, where they cannot run (CI runs them as root).
+pub fn require_root(why: &str) {
+    assert_eq!(
+        proc_status_field(std::process::id(), "Uid:", 1),
+        0,
+        "this test must run as root: {why}"
+    );
+}
+
+/// The `index`th number of the `field` line in `/proc/<pid>/status` (for `Uid:` and `Gid:`,
+/// 0 is the real id and 1 the effective one).
+pub fn proc_status_field(pid: u32, field: &str, index: usize) -> u32 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"));
+    line.split_whitespace().nth(index).unwrap().parse().unwrap()
+}
+
 /// Removes dot-stuffing from a multi-line body.
 pub fn unstuff(body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len());
