@@ -570,7 +570,9 @@ fn root_drops_to_the_given_group_and_chroot() {
     let jail_arg = jail.to_str().unwrap();
     let server = Server::with_static(
         Some(&users()),
-        &["--user", "nobody", "--group", "nogroup", "--chroot", jail_arg],
+        &[
+            "--user", "nobody", "--group", "nogroup", "--chroot", jail_arg,
+        ],
     );
     let nogroup = 65534;
     assert_eq!(proc_status_field(server.pid(), "Gid:", 0), nogroup);
