@@ -44,6 +44,8 @@ pub fn build() {
             "maildir",
             "-p",
             "proxy",
+            "-p",
+            "rule-breaker",
         ]);
         if release {
             cargo.arg("--release");
