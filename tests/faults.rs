@@ -130,7 +130,7 @@ fn a_panic_in_connect_refuses_only_that_connection() {
     let server = server_with_fault(json!({"callback": "connect", "action": "panic"}), &[]);
     let mut c = server.client();
     assert_eq!(c.line(), TEMP);
-    assert!(c.rest().is_empty());
+    c.closed();
     server.wait_for_log("plugin panicked in connect");
 }
 
@@ -141,7 +141,7 @@ fn panics_in_disconnect_drop_and_policies_are_contained() {
         let mut c = server.client();
         c.login("alice", "pw");
         assert!(c.cmd("QUIT").starts_with("+OK"));
-        c.rest();
+        c.closed();
         server.wait_for_log(&format!("plugin panicked in {callback}"));
         bob_is_served(&server);
     }
@@ -191,7 +191,7 @@ fn a_hung_callback_hits_the_deadline_and_other_sessions_stay_fast() {
     );
     assert_eq!(alice.line(), TEMP);
     // The hung call still holds alice's mailbox: the session cannot go on.
-    assert!(alice.rest().is_empty());
+    alice.closed();
     server.wait_for_log("backend_timeout");
 }
 
@@ -206,7 +206,7 @@ fn a_plugin_with_every_slot_stuck_is_refused_at_once() {
     // gets [SYS/TEMP] at once instead of a thread that would hang too.
     let mut refused = server.client();
     assert_eq!(refused.line(), TEMP);
-    assert!(refused.rest().is_empty());
+    refused.closed();
     server.wait_for_log("the plugin is hung");
 }
 
@@ -265,4 +265,94 @@ fn the_next_call_on_a_mailbox_waits_for_a_read_left_running() {
         "{}",
         server.log()
     );
+}
+
+/// Where a fault in `callback` shows to alice: the step that calls it (the greeting for
+/// `connect`), and the reply line to that step.
+fn faulted_step(server: &Server, callback: &str) -> (Client, String) {
+    let mut c = server.client();
+    let greeting = c.line();
+    if callback == "connect" {
+        return (c, greeting);
+    }
+    assert!(greeting.starts_with("+OK"), "{greeting}");
+    let reply = match callback {
+        "apop" => c.cmd("APOP alice 0123456789abcdef0123456789abcdef"),
+        "authenticate" | "list" | "size" => {
+            c.cmd("USER alice");
+            c.cmd("PASS pw")
+        }
+        _ => {
+            c.cmd("USER alice");
+            let reply = c.cmd("PASS pw");
+            assert!(reply.starts_with("+OK"), "{callback}: login {reply}");
+            c.cmd(match callback {
+                "retrieve" => "RETR 1",
+                "top" => "TOP 1 0",
+                "delete" => "QUIT",
+                other => unreachable!("no step for {other}"),
+            })
+        }
+    };
+    (c, reply)
+}
+
+/// The callbacks that answer a client's step; each is faulted with an error and with a delay
+/// past `--backend-timeout`, and each fault must reach alice as `-ERR` at that step while bob
+/// is served. (A "read" fault interrupts a stream already answered `+OK`: its panic and a
+/// short delay are tested above.)
+const STEP_CALLBACKS: [&str; 8] = [
+    "connect",
+    "authenticate",
+    "apop",
+    "list",
+    "size",
+    "retrieve",
+    "top",
+    "delete",
+];
+
+#[test]
+fn an_error_in_each_callback_fails_that_step_with_its_code() {
+    for callback in STEP_CALLBACKS {
+        let mut fault = json!({"callback": callback, "action": "error", "code": "SYS/PERM"});
+        if callback != "connect" {
+            fault["user"] = json!("alice");
+        }
+        let server = server_with_fault(fault, &[]);
+        let (_c, reply) = faulted_step(&server, callback);
+        assert!(
+            reply.starts_with("-ERR [SYS/PERM]"),
+            "an error in {callback} answered {reply:?}"
+        );
+        if callback != "connect" {
+            bob_is_served(&server);
+        }
+    }
+}
+
+#[test]
+fn a_hang_in_each_callback_fails_that_step_at_the_deadline() {
+    for callback in STEP_CALLBACKS {
+        let mut fault = json!({"callback": callback, "action": "delay", "ms": 30_000});
+        if callback != "connect" {
+            fault["user"] = json!("alice");
+        }
+        let server = server_with_fault(fault, &["--backend-timeout", "1"]);
+        let started = Instant::now();
+        let (_c, reply) = faulted_step(&server, callback);
+        assert!(
+            reply.starts_with("-ERR [SYS/TEMP]"),
+            "a hang in {callback} answered {reply:?}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "a hang in {callback} took {:?} to answer",
+            started.elapsed()
+        );
+        server.wait_for_log("stuck past its deadline");
+        if callback != "connect" {
+            bob_is_served(&server);
+        }
+    }
 }

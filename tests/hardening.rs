@@ -1,4 +1,4 @@
-//! The host bounded under any client (issue 12): output held back by a client that does not
+//! The host bounded under any client: output held back by a client that does not
 //! read, a line trickled byte by byte, client addresses that could dodge the per-address
 //! limits or borrow a proxy's trust, echoes of what a client sent, the APOP timestamp, and a
 //! plugin whose message stream does not match the size it listed.

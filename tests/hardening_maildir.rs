@@ -1,4 +1,4 @@
-//! The maildir plugin against a hostile mail store (issue 12): a user who can write into their
+//! The maildir plugin against a hostile mail store: a user who can write into their
 //! own maildir plants symlinks, FIFOs, endless and huge files, truncates a message while it is
 //! sent, or owns a maildir pop3host reads as root; and the passwd-file and login timing.
 //! Each test is an attack on the real pop3host binary with libmaildir.so over loopback.
@@ -123,10 +123,6 @@ fn peak_rss_kib(server: &Server) -> u64 {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .expect("VmHWM in /proc/pid/status")
-}
-
-fn is_root() -> bool {
-    fs::metadata("/proc/self").unwrap().uid() == 0
 }
 
 // ---- symlinks ----
@@ -452,10 +448,7 @@ fn an_unknown_user_costs_what_the_costliest_known_user_costs() {
 
 #[test]
 fn as_root_a_users_files_are_read_with_their_uid() {
-    if !is_root() {
-        eprintln!("skipped: switching to a user's uid needs root");
-        return;
-    }
+    common::require_root("switching to a user's uid needs root");
     let site = Site::new("uid-switch", "");
     let home = site.root.join("home/eve");
     fs::write(
@@ -510,10 +503,7 @@ fn as_root_a_users_files_are_read_with_their_uid() {
 
 #[test]
 fn without_the_right_to_switch_a_maildir_of_another_owner_is_refused() {
-    if !is_root() {
-        eprintln!("skipped: needs root to start pop3host as nobody");
-        return;
-    }
+    common::require_root("it starts pop3host as root, then as nobody");
     let site = Site::new("no-switch", "own:{PLAIN}pw\nmine:{PLAIN}pw\n");
     site.deliver("own", "cur/1700000001.M1P1.h:2,", b"root's\n");
     site.deliver("mine", "cur/1700000001.M1P1.h:2,", b"nobody's\n");

@@ -1,4 +1,4 @@
-//! The proxy plugin against a hostile upstream (issue 12): pop3host with the proxy in front
+//! The proxy plugin against a hostile upstream: pop3host with the proxy in front
 //! of a fake upstream on loopback that drips, sends an endless body or an oversized
 //! listing, or lists duplicate and non-UTF-8 ids. The fake watches from its side whether the
 //! proxy gave up and closed the connection; the server's memory and CPU time come from

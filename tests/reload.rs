@@ -190,7 +190,7 @@ fn a_restart_under_socket_activation_refuses_no_connection() {
     assert!(started.elapsed() < DEADLINE * 2);
 }
 
-// --- reloads by content, and the maildrop lock across a reload (issue 13) --------------
+// --- reloads by content, and the maildrop lock across a reload -------------------------
 
 /// `user` logs in with `pass` on a fresh connection, and QUITs so that the maildrop is free
 /// again at once.

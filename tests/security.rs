@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{test_certificate, Client, Server, DEADLINE};
+use common::{proc_status_field, test_certificate, Client, Server, DEADLINE};
 use serde_json::json;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -390,7 +390,7 @@ fn too_many_failures_close_the_connection() {
     assert!(c.cmd("PASS x").starts_with("-ERR [AUTH]"));
     c.cmd("USER alice");
     assert!(c.cmd("PASS x").starts_with("-ERR [AUTH]"));
-    assert!(c.rest().is_empty(), "closed after the second failure");
+    c.closed();
 }
 
 #[test]
@@ -413,7 +413,7 @@ fn connection_caps_per_address_and_in_all() {
         third.line(),
         "-ERR [SYS/TEMP] Too many connections from your address.\r\n"
     );
-    assert!(third.rest().is_empty());
+    third.closed();
     drop(held);
     let total = Server::with_static(Some(&users()), &["--max-connections", "1"]);
     let mut first = total.client();
@@ -445,7 +445,7 @@ fn sessions_per_user_are_capped() {
         "-ERR [IN-USE] Too many sessions for this user.\r\n"
     );
     sessions[0].cmd("QUIT");
-    sessions[0].rest();
+    sessions[0].closed();
     third.cmd("USER bob");
     assert!(
         third.cmd("PASS pw").starts_with("+OK"),
@@ -503,7 +503,7 @@ fn missing_truncated_or_garbage_proxy_headers_close_the_connection() {
         let mut c = server.client();
         c.send(bad);
         c.close_write();
-        assert!(c.rest().is_empty(), "{bad:?} got an answer");
+        c.closed();
     }
     let mut good = server.client();
     good.send(b"PROXY UNKNOWN\r\n");
@@ -519,7 +519,7 @@ fn a_proxy_header_from_an_untrusted_client_is_refused() {
         c.cmd("PROXY TCP4 203.0.113.7 127.0.0.1 50000 110"),
         "-ERR PROXY header not accepted from your address.\r\n"
     );
-    assert!(c.rest().is_empty());
+    c.closed();
     let mut c = server.client();
     c.line();
     c.send(&proxy_v2([203, 0, 113, 7], 1));
@@ -530,20 +530,17 @@ fn a_proxy_header_from_an_untrusted_client_is_refused() {
     );
 }
 
-fn uid_of(pid: u32) -> u32 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
-    line.split_whitespace().nth(2).unwrap().parse().unwrap() // effective uid
-}
-
 #[test]
 fn root_drops_privileges_after_startup() {
-    if uid_of(std::process::id()) != 0 {
-        eprintln!("skipped: privilege drop needs the tests to run as root");
-        return;
-    }
+    common::require_root("it starts pop3host as root to see it drop to --user");
     let server = Server::with_static(Some(&users()), &["--user", "nobody"]);
-    assert_ne!(uid_of(server.pid()), 0);
+    let nobody = proc_status_field(server.pid(), "Uid:", 1);
+    assert_ne!(nobody, 0, "effective uid after --user nobody");
+    assert_eq!(
+        proc_status_field(server.pid(), "Gid:", 1),
+        proc_status_field(server.pid(), "Gid:", 0),
+        "real and effective gid agree"
+    );
     let mut c = server.client();
     c.login("alice", "pw");
     assert!(!server.log().contains("running as root"));
@@ -563,6 +560,55 @@ fn root_drops_privileges_after_startup() {
     );
 }
 
+/// `--group` and `--chroot` take effect: the process runs with that group (real, effective
+/// and as its only supplementary group), and the given directory as its root, and still serves.
+#[test]
+fn root_drops_to_the_given_group_and_chroot() {
+    common::require_root("it starts pop3host as root to see it drop to --group and --chroot");
+    let jail = common::temp_path("chroot-jail");
+    std::fs::create_dir_all(&jail).unwrap();
+    let jail_arg = jail.to_str().unwrap();
+    let server = Server::with_static(
+        Some(&users()),
+        &[
+            "--user", "nobody", "--group", "nogroup", "--chroot", jail_arg,
+        ],
+    );
+    let nogroup = 65534;
+    assert_eq!(proc_status_field(server.pid(), "Gid:", 0), nogroup);
+    assert_eq!(proc_status_field(server.pid(), "Gid:", 1), nogroup);
+    assert_ne!(proc_status_field(server.pid(), "Uid:", 1), 0);
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).unwrap();
+    let groups = status.lines().find_map(|l| l.strip_prefix("Groups:"));
+    assert_eq!(
+        groups.map(str::trim),
+        Some("65534"),
+        "supplementary groups: the given group only"
+    );
+    let root = std::fs::read_link(format!("/proc/{}/root", server.pid())).unwrap();
+    assert_eq!(root, jail.canonicalize().unwrap(), "the process's root");
+    let mut c = server.client();
+    c.login("alice", "pw");
+    assert!(c.cmd("STAT").starts_with("+OK"));
+
+    let log = Server::try_start(&[
+        "--plugin",
+        common::plugin("static_messages").to_str().unwrap(),
+        "--user",
+        "nobody",
+        "--group",
+        "no-such-group-here",
+    ])
+    .err()
+    .expect("startup fails");
+    assert!(
+        log.contains("--group no-such-group-here: no such group"),
+        "{log}"
+    );
+    drop(server);
+    std::fs::remove_dir_all(&jail).unwrap();
+}
+
 #[test]
 fn a_silent_tls_client_is_dropped_within_the_idle_timeout() {
     let (server, _) = tls_server(&["--tls-listen", "127.0.0.1:0", "--idle-timeout", "1"]);
@@ -570,7 +616,9 @@ fn a_silent_tls_client_is_dropped_within_the_idle_timeout() {
     let mut silent = TcpStream::connect(server.tls_addr.unwrap()).unwrap();
     silent.set_read_timeout(Some(DEADLINE)).unwrap();
     let mut rest = Vec::new();
-    let _ = silent.read_to_end(&mut rest);
+    silent
+        .read_to_end(&mut rest)
+        .expect("the server closes the silent connection before the deadline");
     assert!(rest.is_empty());
     assert!(
         started.elapsed() < Duration::from_secs(10),

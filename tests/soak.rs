@@ -1,4 +1,4 @@
-//! The soak (issue 6): `pop3bench soak` against pop3host with the maildir plugin. Hundreds of
+//! The soak: `pop3bench soak` against pop3host with the maildir plugin. Hundreds of
 //! sessions at once send random valid and invalid commands, drop and reconnect; the run must
 //! meet no protocol error, lose and duplicate no message (the mailboxes end as the corpus minus
 //! what completed QUITs deleted), and leave the server's memory near where it started.

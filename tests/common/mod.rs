@@ -44,6 +44,8 @@ pub fn build() {
             "maildir",
             "-p",
             "proxy",
+            "-p",
+            "rule-breaker",
         ]);
         if release {
             cargo.arg("--release");
@@ -312,11 +314,45 @@ impl Client {
         self.writer.try_clone().unwrap()
     }
 
-    /// Reads until the server closes the connection and returns what came.
+    /// Reads until the server closes the connection and returns what came before the close.
+    /// Panics if the server keeps the connection open past [`DEADLINE`]: a test that expects
+    /// a close must not pass on a server that merely goes silent. A reset counts as a close
+    /// (the server closed with client bytes unread).
     pub fn rest(&mut self) -> Vec<u8> {
+        self.rest_within(DEADLINE)
+    }
+
+    /// [`Client::rest`] with its own deadline for the close.
+    pub fn rest_within(&mut self, deadline: Duration) -> Vec<u8> {
+        self.reader
+            .get_ref()
+            .set_read_timeout(Some(deadline))
+            .unwrap();
         let mut rest = Vec::new();
-        let _ = self.reader.read_to_end(&mut rest);
+        match self.reader.read_to_end(&mut rest) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            Err(e) => panic!(
+                "the server did not close the connection within {deadline:?} ({e}); \
+                 it sent {:?} before going silent",
+                String::from_utf8_lossy(&rest)
+            ),
+        }
+        self.reader
+            .get_ref()
+            .set_read_timeout(Some(DEADLINE))
+            .unwrap();
         rest
+    }
+
+    /// Asserts that the server closes the connection without sending anything more.
+    pub fn closed(&mut self) {
+        let rest = self.rest();
+        assert!(
+            rest.is_empty(),
+            "expected the server to close the connection, it sent {:?} first",
+            String::from_utf8_lossy(&rest)
+        );
     }
 
     /// Half-closes: the server reads end of stream, the client can still read.
@@ -327,6 +363,27 @@ impl Client {
     pub fn shutdown_write(&self) {
         let _ = self.writer.shutdown(std::net::Shutdown::Both);
     }
+}
+
+/// Fails the test unless it runs as root: tests of uid switching and privilege dropping must
+/// fail, not pass silently, where they cannot run (CI runs them as root).
+pub fn require_root(why: &str) {
+    assert_eq!(
+        proc_status_field(std::process::id(), "Uid:", 1),
+        0,
+        "this test must run as root: {why}"
+    );
+}
+
+/// The `index`th number of the `field` line in `/proc/<pid>/status` (for `Uid:` and `Gid:`,
+/// 0 is the real id and 1 the effective one).
+pub fn proc_status_field(pid: u32, field: &str, index: usize) -> u32 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"));
+    line.split_whitespace().nth(index).unwrap().parse().unwrap()
 }
 
 /// Removes dot-stuffing from a multi-line body.
