@@ -295,6 +295,7 @@
 //! (`abi-v1-host`) loads today's plugins and drives every callback. Its README says what abi_stable compares and when the copy may be
 //! refreshed (only on an ABI major bump).
 
+mod apop;
 mod backend;
 mod context;
 mod convert;
@@ -307,6 +308,7 @@ pub mod log;
 mod size;
 mod types;
 
+pub use apop::{apop_digest, apop_matches};
 pub use backend::{Backend, Mailbox, MessageReader};
 pub use context::{call_deadline, host_extension};
 pub use error::{PopError, ResponseCode};

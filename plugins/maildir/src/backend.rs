@@ -6,25 +6,12 @@ use crate::mailbox::{MaildirMailbox, Options};
 use crate::passwd::{is_safe_user_name, User, Users};
 use crate::template::Template;
 use crate::userdb::UserDb;
-use md5::{Digest, Md5};
-use pop3_plugin_api::{info, Backend, Connection, PluginInfo, PopError};
-use subtle::ConstantTimeEq;
+use pop3_plugin_api::{apop_matches, info, Backend, Connection, PluginInfo, PopError};
 
 pub struct MaildirBackend {
     users: UserDb,
     template: Template,
     options: Options,
-}
-
-/// The lower-case hex MD5 of `timestamp` + `secret`: the APOP digest (RFC 1939 §7).
-fn apop_digest(timestamp: &str, secret: &str) -> String {
-    Md5::new()
-        .chain_update(timestamp)
-        .chain_update(secret)
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 impl MaildirBackend {
@@ -125,29 +112,12 @@ impl Backend for MaildirBackend {
         _conn: &Connection,
     ) -> Result<MaildirMailbox, PopError> {
         self.login(user, |_, found| {
-            // Users without a stored plain password are checked against an empty one, which
-            // never passes for them (`found` must also have a plaintext), at the same cost.
-            let secret = found.and_then(|u| u.credential.plaintext());
-            let expected = apop_digest(timestamp, secret.unwrap_or_default());
-            let matches: bool = expected
-                .as_bytes()
-                .ct_eq(digest.to_ascii_lowercase().as_bytes())
-                .into();
-            matches && secret.is_some()
+            // Users without a stored plain password never match, at the same cost.
+            apop_matches(
+                digest,
+                timestamp,
+                found.and_then(|u| u.credential.plaintext()),
+            )
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn apop_digest_matches_rfc_1939() {
-        // RFC 1939 §7's example.
-        assert_eq!(
-            apop_digest("<1896.697170952@dbc.mtview.ca.us>", "tanstaaf"),
-            "c4c9334bac560ecc979e58001b3e22fb"
-        );
     }
 }

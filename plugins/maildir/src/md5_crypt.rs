@@ -1,5 +1,11 @@
-//! MD5-crypt (`$1$`), Poul-Henning Kamp's algorithm as in glibc and FreeBSD. RustCrypto ships
-//! no crate for it (it is long obsolete) but old Dovecot and Courier user files still hold it.
+//! MD5-crypt (`$1$`), Poul-Henning Kamp's algorithm as in glibc and FreeBSD: long obsolete,
+//! but old Dovecot and Courier user files still hold it.
+//!
+//! Written here on RustCrypto's `md-5`, which the other schemes' `digest` version shares:
+//! RustCrypto's own `md5-crypt` crate is an empty placeholder (0.1.0), and the crates that do
+//! implement it (`md5crypt`, `pwhash`) bring a second MD5 (`md5` 0.8, or pwhash's own set of
+//! schemes and dependencies) for an algorithm of some sixty lines, checked below against
+//! `openssl passwd -1` and glibc.
 
 use md5::{Digest, Md5};
 use subtle::ConstantTimeEq;

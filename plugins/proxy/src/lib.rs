@@ -7,9 +7,9 @@
 //! included, decides. The session's messages, UIDLs and sizes are the upstream's; RETR and
 //! TOP stream from it; DELE reaches it only when the client QUITs.
 //!
-//! The plugin speaks POP3 with blocking std I/O and rustls (ring): it runs on the host's
-//! blocking pool and must not use tokio (see ARCHITECTURE.md, pitfalls). The keys are in
-//! `config_help.txt`, which `--describe` prints.
+//! The plugin speaks POP3 with blocking std I/O and rustls (ring): the host calls it
+//! synchronously on its blocking pool, where blocking is what threads are for, so it needs no
+//! tokio. The keys are in `config_help.txt`, which `--describe` prints.
 //!
 //! A hostile or slow upstream costs one session, never the server: each call from the host
 //! ends by its deadline (`deadline`) and every answer is bounded in octets (`upstream`,

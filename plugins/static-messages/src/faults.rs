@@ -2,7 +2,6 @@
 //! so that the host's handling of misbehaving backends can be tested end to end.
 
 use crate::json::{invalid, Object};
-use crate::tripwire::READ_ERROR_KINDS;
 use pop3_plugin_api::{PopError, ResponseCode};
 use serde_json::Value;
 use std::time::Duration;
@@ -143,15 +142,11 @@ impl Fault {
         if ms.is_some() && !matches!(action, Action::Delay(_)) {
             return Err(misplaced("ms", "delay"));
         }
-        if let Action::Error(code) = action {
+        if let Action::Error(_) = action {
             let name = callback.name();
             if !callback.returns_errors() {
                 let problem = format!("{name} cannot return an error; use panic or delay");
                 return Err(invalid(&fault.path("action"), problem));
-            }
-            if callback == Callback::Read && !READ_ERROR_KINDS.iter().any(|(c, _)| *c == code) {
-                let problem = "a read error can carry only SYS/TEMP, SYS/PERM or NONE";
-                return Err(invalid(&fault.path("code"), problem));
             }
         }
         Ok(action)
@@ -286,10 +281,6 @@ mod tests {
             (
                 json!({"callback": "drop", "action": "error"}),
                 "faults[0].action: drop cannot",
-            ),
-            (
-                json!({"callback": "read", "action": "error", "code": "AUTH"}),
-                "faults[0].code: a read",
             ),
             (
                 json!({"callback": "connect", "action": "panic", "user": "bob"}),

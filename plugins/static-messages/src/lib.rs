@@ -29,8 +29,9 @@ pub use messages::crlf_size;
 use config::Settings;
 use faults::{Callback, Faults};
 use maildrop::Maildrop;
-use md5::{Digest, Md5};
-use pop3_plugin_api::{export_plugin, info, Backend, Connection, Expire, PluginInfo, PopError};
+use pop3_plugin_api::{
+    apop_matches, export_plugin, info, Backend, Connection, Expire, PluginInfo, PopError,
+};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -125,10 +126,8 @@ impl Backend for StaticMessages {
         _conn: &Connection,
     ) -> Result<StaticMailbox, PopError> {
         self.faults.fire(Callback::Apop, Some(user))?;
-        let matches = |m: &&Arc<Maildrop>| {
-            let secret = m.account.apop_secret.as_deref();
-            secret.is_some_and(|secret| apop_digest(timestamp, secret) == digest)
-        };
+        let matches =
+            |m: &&Arc<Maildrop>| apop_matches(digest, timestamp, m.account.apop_secret.as_deref());
         self.login(self.maildrops.get(user).filter(matches))
     }
 
@@ -141,11 +140,6 @@ impl Backend for StaticMessages {
         self.faults.fire_infallible(Callback::Expire, user);
         self.settings(user).expire
     }
-}
-
-/// RFC 1939 §7: lowercase hex of MD5(timestamp + secret).
-fn apop_digest(timestamp: &str, secret: &str) -> String {
-    format!("{:x}", Md5::digest(format!("{timestamp}{secret}")))
 }
 
 export_plugin!(StaticMessages);

@@ -1,7 +1,8 @@
 //! The backend through the plugin-api traits, as the host drives it.
 
 use crate::messages::crlf_normalise;
-use crate::{apop_digest, StaticMailbox, StaticMessages};
+use crate::{StaticMailbox, StaticMessages};
+use pop3_plugin_api::apop_digest;
 use pop3_plugin_api::{
     Backend, Connection, Expire, Mailbox, MessageInfo, MessageRef, PopError, ResponseCode,
 };

@@ -2,17 +2,9 @@
 //! host has started sending the message, which is the hardest place for it to recover.
 
 use crate::faults::{Callback, Faults};
-use pop3_plugin_api::{MessageReader, ResponseCode};
-use std::io::{self, ErrorKind, Read};
+use pop3_plugin_api::MessageReader;
+use std::io::{self, Read};
 use std::sync::Arc;
-
-/// The codes a `read` error can carry: a reader returns `io::Error`, which the plugin API
-/// turns into a `PopError` by its kind alone.
-pub const READ_ERROR_KINDS: [(ResponseCode, ErrorKind); 3] = [
-    (ResponseCode::SYS_TEMP, ErrorKind::Other),
-    (ResponseCode::SYS_PERM, ErrorKind::PermissionDenied),
-    (ResponseCode::NONE, ErrorKind::NotFound),
-];
 
 /// Octets a message stream delivers before its `read` faults fire: more than the host reads
 /// in its first chunk, so that it has already sent part of the message to the client.
@@ -58,10 +50,8 @@ impl Read for Tripwire {
             self.until_fault = None;
             self.faults
                 .fire(Callback::Read, Some(&self.user))
-                .map_err(|err| {
-                    let kind = READ_ERROR_KINDS.iter().find(|(code, _)| *code == err.code);
-                    io::Error::new(kind.map_or(ErrorKind::Other, |(_, kind)| *kind), err)
-                })?;
+                // The plugin API unwraps a `PopError` from the `io::Error` whole, code and all.
+                .map_err(io::Error::other)?;
         }
         self.inner.read(buf)
     }
@@ -71,7 +61,7 @@ impl Read for Tripwire {
 mod tests {
     use super::*;
     use crate::faults::{Action, Fault};
-    use pop3_plugin_api::PopError;
+    use pop3_plugin_api::{PopError, ResponseCode};
     use std::time::Duration;
 
     fn tripwire(len: usize, action: Action) -> Tripwire {
@@ -105,7 +95,12 @@ mod tests {
 
     #[test]
     fn every_read_error_code_survives_the_io_error() {
-        for (code, _) in READ_ERROR_KINDS {
+        for code in [
+            ResponseCode::SYS_TEMP,
+            ResponseCode::SYS_PERM,
+            ResponseCode::NONE,
+            ResponseCode::IN_USE,
+        ] {
             let err = tripwire(10, Action::Error(code))
                 .read_to_end(&mut Vec::new())
                 .unwrap_err();

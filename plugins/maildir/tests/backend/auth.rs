@@ -2,8 +2,7 @@
 
 use crate::common::{conn, login, Site};
 use maildir::MaildirBackend;
-use md5::{Digest, Md5};
-use pop3_plugin_api::{Backend, Mailbox, ResponseCode};
+use pop3_plugin_api::{apop_digest, Backend, Mailbox, ResponseCode};
 use serde_json::json;
 use std::fs;
 
@@ -53,16 +52,6 @@ fn logins_are_case_insensitive_like_dovecot() {
     let site = Site::new();
     login(&site.backend(), "PLAIN").unwrap();
     login(&site.backend(), "Ann@Example.org").unwrap();
-}
-
-fn apop_digest(timestamp: &str, secret: &str) -> String {
-    Md5::new()
-        .chain_update(timestamp)
-        .chain_update(secret)
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 #[test]
