@@ -1,0 +1,197 @@
+//! The RFC 1939 maildrop lock across every pop3host instance of a cluster: a row in
+//! `maildrop_locks` with a lease that the instance holding it renews.
+//!
+//! Why a lease row and not an advisory lock: `pg_advisory_lock` does both jobs by itself (it
+//! holds across instances and dies with the holder's connection), but only while that
+//! connection stays open, so every logged-in session would pin one database connection for
+//! as long as it is open. An idle POP3 session costs pop3host about 9 kB; a PostgreSQL
+//! connection is a server process (several MB each, and `max_connections` defaults to 100),
+//! so 10,000 idle sessions would need 10,000 backends. With a lease row a session holds no
+//! connection between calls: a login is one `INSERT ... ON CONFLICT` in the login
+//! transaction, a logout one `DELETE`, and each instance renews all its rows with one
+//! `UPDATE` every third of the lease, whatever its number of sessions. The price is the
+//! lease itself: the maildrop of a killed instance (or one cut off from the database) stays
+//! locked until its lease runs out (`lock_lease_seconds`, 30 by default), where an advisory
+//! lock would go at once.
+//!
+//! A lock is owned by (instance, session): the instance is a random token per backend value,
+//! so a reload, whose new value takes new logins while the old one finishes its sessions,
+//! renews both sets of rows. UPDATE re-checks the row under `FOR UPDATE` before deleting mail,
+//! so a session whose lease was lost (its instance could not renew in time and another
+//! instance took the maildrop) deletes nothing.
+
+use crate::db::{self, Param, Pool};
+use pg::GenericClient;
+use pop3_plugin_api::PopError;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Who holds a lock row.
+#[derive(Clone, Debug)]
+pub struct Holder {
+    pub instance: Arc<str>,
+    pub session: i64,
+}
+
+/// This instance's lock rows and the thread that renews them.
+pub struct Leases {
+    instance: Arc<str>,
+    lease: Duration,
+    next_session: AtomicU64,
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    renewer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Leases {
+    pub fn start(pool: Pool, lease: Duration) -> Result<Self, String> {
+        let mut token = [0u8; 16];
+        rustix::rand::getrandom(&mut token, rustix::rand::GetRandomFlags::empty())
+            .map_err(|err| format!("no randomness for the instance token: {err}"))?;
+        let instance: Arc<str> = token
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+            .into();
+        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let renewer = {
+            let (instance, stop) = (instance.clone(), stop.clone());
+            std::thread::Builder::new()
+                .name("pg-lock-renew".into())
+                .spawn(move || renew_until_stopped(&pool, &instance, lease, &stop))
+                .map_err(|err| format!("cannot start the lock renewer: {err}"))?
+        };
+        Ok(Self {
+            instance,
+            lease,
+            next_session: AtomicU64::new(1),
+            stop,
+            renewer: Mutex::new(Some(renewer)),
+        })
+    }
+
+    /// Takes `user`'s maildrop lock inside the caller's transaction, or `[IN-USE]` when a
+    /// live lease of any instance holds it. An expired lease is taken over.
+    pub fn acquire(&self, tx: &mut impl GenericClient, user: &str) -> Result<Holder, PopError> {
+        let holder = Holder {
+            instance: self.instance.clone(),
+            session: self.next_session.fetch_add(1, Ordering::Relaxed) as i64,
+        };
+        let taken = tx
+            .query_opt(
+                "INSERT INTO maildrop_locks (user_name, instance, session, expires)
+                 VALUES ($1, $2, $3, now() + make_interval(secs => $4))
+                 ON CONFLICT (user_name) DO UPDATE
+                   SET instance = excluded.instance, session = excluded.session,
+                       expires = excluded.expires
+                   WHERE maildrop_locks.expires < now()
+                 RETURNING 1",
+                &[
+                    &user as Param,
+                    &&*holder.instance,
+                    &holder.session,
+                    &self.lease.as_secs_f64(),
+                ],
+            )
+            .map_err(|err| db::temporary("taking the maildrop lock", err))?;
+        match taken {
+            Some(_) => Ok(holder),
+            None => Err(PopError::in_use("the maildrop is open in another session")),
+        }
+    }
+
+    /// The token that names this instance's lock rows.
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    /// Stops renewing; the rows of sessions still open then expire with their lease.
+    pub fn stop(&self) {
+        *self.stop.0.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.stop.1.notify_all();
+        if let Some(renewer) = self
+            .renewer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            let _ = renewer.join();
+        }
+    }
+}
+
+impl Drop for Leases {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Whether `holder` still holds `user`'s lock, with the row locked until the transaction
+/// ends (so that it cannot be taken over meanwhile).
+pub fn still_held(
+    tx: &mut impl GenericClient,
+    user: &str,
+    holder: &Holder,
+) -> Result<bool, PopError> {
+    tx.query_opt(
+        "SELECT 1 FROM maildrop_locks
+         WHERE user_name = $1 AND instance = $2 AND session = $3 FOR UPDATE",
+        &[&user as Param, &&*holder.instance, &holder.session],
+    )
+    .map(|row| row.is_some())
+    .map_err(|err| db::temporary("checking the maildrop lock", err))
+}
+
+/// Releases a lock, when the session ends however it ends. A failure (the database is down)
+/// leaves the row to expire with its lease.
+pub fn release(pool: &Pool, user: &str, holder: &Holder) {
+    let result = db::get(pool)
+        .map_err(|err| err.message)
+        .and_then(|mut conn| {
+            conn.execute(
+            "DELETE FROM maildrop_locks WHERE user_name = $1 AND instance = $2 AND session = $3",
+            &[&user as Param, &&*holder.instance, &holder.session],
+        )
+        .map_err(|err| err.to_string())
+        });
+    if let Err(err) = result {
+        pop3_plugin_api::warn!(
+            "postgres: releasing the lock of {user} failed, it expires with its lease: {err}"
+        );
+    }
+}
+
+fn renew_until_stopped(
+    pool: &Pool,
+    instance: &str,
+    lease: Duration,
+    stop: &(Mutex<bool>, Condvar),
+) {
+    let period = lease / 3;
+    let mut stopped = stop.0.lock().unwrap_or_else(|e| e.into_inner());
+    while !*stopped {
+        stopped = stop
+            .1
+            .wait_timeout(stopped, period)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+        if *stopped {
+            break;
+        }
+        let renewed = pool
+            .get()
+            .map_err(|err| err.to_string())
+            .and_then(|mut conn| {
+                conn.execute(
+                    "UPDATE maildrop_locks SET expires = now() + make_interval(secs => $2)
+                 WHERE instance = $1",
+                    &[&instance as Param, &lease.as_secs_f64()],
+                )
+                .map_err(|err| err.to_string())
+            });
+        if let Err(err) = renewed {
+            pop3_plugin_api::warn!("postgres: renewing maildrop locks failed: {err}");
+        }
+    }
+}
