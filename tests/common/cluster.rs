@@ -238,3 +238,101 @@ impl Drop for Postgres {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// A real HAProxy (Debian's `haproxy`) in TCP mode on a loopback port in front of
+/// `backends`, sending PROXY v2 (also on its health checks) and checking each backend with a
+/// POP3 health check every 300 ms. Killed when dropped.
+pub struct Haproxy {
+    child: std::process::Child,
+    pub addr: std::net::SocketAddr,
+    stats: PathBuf,
+    dir: PathBuf,
+}
+
+impl Haproxy {
+    pub fn start(backends: &[std::net::SocketAddr]) -> Haproxy {
+        let dir = std::env::temp_dir().join(format!(
+            "pop3host-haproxy-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let port = free_port();
+        let stats = dir.join("stats.sock");
+        let servers: String = backends
+            .iter()
+            .enumerate()
+            .map(|(i, addr)| {
+                format!(
+                    "  server s{i} {addr} send-proxy-v2 check check-send-proxy inter 300ms fall 2 rise 1\n"
+                )
+            })
+            .collect();
+        let config = format!(
+            "global\n  stats socket {stats} level admin\n  maxconn 500\n\
+             defaults\n  mode tcp\n  timeout connect 2s\n  timeout client 60s\n  timeout server 60s\n\
+             frontend pop3\n  bind 127.0.0.1:{port}\n  default_backend pop3hosts\n\
+             backend pop3hosts\n  balance roundrobin\n  option tcp-check\n  tcp-check expect string +OK\n{servers}",
+            stats = stats.display()
+        );
+        let config_path = dir.join("haproxy.cfg");
+        std::fs::write(&config_path, config).unwrap();
+        let child = Command::new("haproxy")
+            .arg("-db")
+            .arg("-f")
+            .arg(&config_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("haproxy runs (apt-get install haproxy; .ci/run does it)");
+        let haproxy = Haproxy {
+            child,
+            addr: format!("127.0.0.1:{port}").parse().unwrap(),
+            stats,
+            dir,
+        };
+        for i in 0..backends.len() {
+            haproxy.wait_status(&format!("s{i}"), "UP");
+        }
+        haproxy
+    }
+
+    /// The status column of `show stat` for a server ("UP", "DOWN", ...), `None` while the
+    /// stats socket is not there yet.
+    pub fn status(&self, server: &str) -> Option<String> {
+        use std::io::{Read, Write};
+        let mut socket = std::os::unix::net::UnixStream::connect(&self.stats).ok()?;
+        socket.write_all(b"show stat\n").ok()?;
+        let mut csv = String::new();
+        socket.read_to_string(&mut csv).ok()?;
+        csv.lines()
+            .map(|line| line.split(',').collect::<Vec<_>>())
+            .find(|fields| fields.get(1) == Some(&server))
+            .and_then(|fields| fields.get(17).map(|status| status.to_string()))
+    }
+
+    /// Waits until `server`'s status starts with `status`.
+    pub fn wait_status(&self, server: &str, status: &str) {
+        let started = std::time::Instant::now();
+        loop {
+            let now = self.status(server);
+            if now.as_deref().is_some_and(|now| now.starts_with(status)) {
+                return;
+            }
+            assert!(
+                started.elapsed() < DEADLINE,
+                "haproxy server {server} not {status}: {now:?}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Haproxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

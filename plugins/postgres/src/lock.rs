@@ -8,31 +8,50 @@
 //! connection is a server process (several MB each, and `max_connections` defaults to 100),
 //! so 10,000 idle sessions would need 10,000 backends. With a lease row a session holds no
 //! connection between calls: a login is one `INSERT ... ON CONFLICT` in the login
-//! transaction, a logout one `DELETE`, and each instance renews all its rows with one
-//! `UPDATE` every third of the lease, whatever its number of sessions. The price is the
+//! transaction, a logout one `DELETE` (in UPDATE's transaction after QUIT), and each instance
+//! renews the rows of its open sessions with one `UPDATE` every third of the lease, whatever
+//! their number. The price is the
 //! lease itself: the maildrop of a killed instance (or one cut off from the database) stays
 //! locked until its lease runs out (`lock_lease_seconds`, 30 by default), where an advisory
 //! lock would go at once.
 //!
 //! A lock is owned by (instance, session): the instance is a random token per backend value,
 //! so a reload, whose new value takes new logins while the old one finishes its sessions,
-//! renews both sets of rows. UPDATE re-checks the row under `FOR UPDATE` before deleting mail,
+//! renews both sets of rows. Only open sessions are renewed: a row whose release failed (the
+//! database was down at logout) expires with its lease. UPDATE re-checks the row under `FOR UPDATE` before deleting mail,
 //! so a session whose lease was lost (its instance could not renew in time and another
 //! instance took the maildrop) deletes nothing.
 
 use crate::db::{self, Param, Pool};
 use pg::GenericClient;
 use pop3_plugin_api::PopError;
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// Who holds a lock row.
-#[derive(Clone, Debug)]
+/// The sessions of this instance whose lock rows are renewed.
+type Live = Arc<Mutex<HashSet<i64>>>;
+
+fn lock_live(live: &Live) -> MutexGuard<'_, HashSet<i64>> {
+    live.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Who holds a lock row. While it lives its row is renewed; once dropped (the session ended,
+/// or the login failed after taking the lock) the row is no longer renewed, so a row whose
+/// DELETE failed (the database was down) expires with its lease instead of staying forever.
+#[derive(Debug)]
 pub struct Holder {
     pub instance: Arc<str>,
     pub session: i64,
+    live: Live,
+}
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        lock_live(&self.live).remove(&self.session);
+    }
 }
 
 /// This instance's lock rows and the thread that renews them.
@@ -40,6 +59,7 @@ pub struct Leases {
     instance: Arc<str>,
     lease: Duration,
     next_session: AtomicU64,
+    live: Live,
     stop: Arc<(Mutex<bool>, Condvar)>,
     renewer: Mutex<Option<JoinHandle<()>>>,
 }
@@ -55,17 +75,19 @@ impl Leases {
             .collect::<String>()
             .into();
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let live = Live::default();
         let renewer = {
-            let (instance, stop) = (instance.clone(), stop.clone());
+            let (instance, stop, live) = (instance.clone(), stop.clone(), live.clone());
             std::thread::Builder::new()
                 .name("pg-lock-renew".into())
-                .spawn(move || renew_until_stopped(&pool, &instance, lease, &stop))
+                .spawn(move || renew_until_stopped(&pool, &instance, &live, lease, &stop))
                 .map_err(|err| format!("cannot start the lock renewer: {err}"))?
         };
         Ok(Self {
             instance,
             lease,
             next_session: AtomicU64::new(1),
+            live,
             stop,
             renewer: Mutex::new(Some(renewer)),
         })
@@ -74,9 +96,12 @@ impl Leases {
     /// Takes `user`'s maildrop lock inside the caller's transaction, or `[IN-USE]` when a
     /// live lease of any instance holds it. An expired lease is taken over.
     pub fn acquire(&self, tx: &mut impl GenericClient, user: &str) -> Result<Holder, PopError> {
+        let session = self.next_session.fetch_add(1, Ordering::Relaxed) as i64;
+        lock_live(&self.live).insert(session);
         let holder = Holder {
             instance: self.instance.clone(),
-            session: self.next_session.fetch_add(1, Ordering::Relaxed) as i64,
+            session,
+            live: self.live.clone(),
         };
         let taken = tx
             .query_opt(
@@ -143,18 +168,25 @@ pub fn still_held(
     .map_err(|err| db::temporary("checking the maildrop lock", err))
 }
 
-/// Releases a lock, when the session ends however it ends. A failure (the database is down)
+/// Deletes the lock row in the caller's transaction: UPDATE releases it with the deletions,
+/// so that a client that saw QUIT's `+OK` can log in again through any instance at once.
+pub fn delete_row(
+    db: &mut impl GenericClient,
+    user: &str,
+    holder: &Holder,
+) -> Result<u64, pg::Error> {
+    db.execute(
+        "DELETE FROM maildrop_locks WHERE user_name = $1 AND instance = $2 AND session = $3",
+        &[&user as Param, &&*holder.instance, &holder.session],
+    )
+}
+
+/// Releases a lock when a session ends without UPDATE. A failure (the database is down)
 /// leaves the row to expire with its lease.
 pub fn release(pool: &Pool, user: &str, holder: &Holder) {
     let result = db::get(pool)
         .map_err(|err| err.message)
-        .and_then(|mut conn| {
-            conn.execute(
-            "DELETE FROM maildrop_locks WHERE user_name = $1 AND instance = $2 AND session = $3",
-            &[&user as Param, &&*holder.instance, &holder.session],
-        )
-        .map_err(|err| err.to_string())
-        });
+        .and_then(|mut conn| delete_row(&mut *conn, user, holder).map_err(|err| err.to_string()));
     if let Err(err) = result {
         pop3_plugin_api::warn!(
             "postgres: releasing the lock of {user} failed, it expires with its lease: {err}"
@@ -162,22 +194,29 @@ pub fn release(pool: &Pool, user: &str, holder: &Holder) {
     }
 }
 
+/// Every third of the lease, one UPDATE renews the rows of this instance's live sessions.
 fn renew_until_stopped(
     pool: &Pool,
     instance: &str,
+    live: &Live,
     lease: Duration,
     stop: &(Mutex<bool>, Condvar),
 ) {
     let period = lease / 3;
-    let mut stopped = stop.0.lock().unwrap_or_else(|e| e.into_inner());
-    while !*stopped {
-        stopped = stop
-            .1
-            .wait_timeout(stopped, period)
-            .unwrap_or_else(|e| e.into_inner())
-            .0;
-        if *stopped {
-            break;
+    loop {
+        {
+            let stopped = stop.0.lock().unwrap_or_else(|e| e.into_inner());
+            let (stopped, _) = stop
+                .1
+                .wait_timeout_while(stopped, period, |stopped| !*stopped)
+                .unwrap_or_else(|e| e.into_inner());
+            if *stopped {
+                return;
+            }
+        }
+        let sessions: Vec<i64> = lock_live(live).iter().copied().collect();
+        if sessions.is_empty() {
+            continue;
         }
         let renewed = pool
             .get()
@@ -185,8 +224,8 @@ fn renew_until_stopped(
             .and_then(|mut conn| {
                 conn.execute(
                     "UPDATE maildrop_locks SET expires = now() + make_interval(secs => $2)
-                 WHERE instance = $1",
-                    &[&instance as Param, &lease.as_secs_f64()],
+                 WHERE instance = $1 AND session = ANY($3)",
+                    &[&instance as Param, &lease.as_secs_f64(), &sessions],
                 )
                 .map_err(|err| err.to_string())
             });

@@ -18,6 +18,8 @@ pub struct PgMailbox {
     user: String,
     holder: Holder,
     messages: Vec<Stored>,
+    /// UPDATE committed, releasing the lock with it.
+    released: bool,
 }
 
 impl PgMailbox {
@@ -27,6 +29,7 @@ impl PgMailbox {
             user,
             holder,
             messages,
+            released: false,
         }
     }
 }
@@ -63,9 +66,6 @@ impl Mailbox for PgMailbox {
     }
 
     fn delete(&mut self, msgs: &[MessageRef<'_>]) -> Result<(), PopError> {
-        if msgs.is_empty() {
-            return Ok(());
-        }
         let ids: Vec<i64> = msgs.iter().map(|msg| self.messages[msg.index].id).collect();
         let mut conn = db::get(&self.pool)?;
         let mut tx = conn
@@ -85,13 +85,20 @@ impl Mailbox for PgMailbox {
             &[&self.user as Param, &ids],
         )
         .map_err(|err| db::temporary("deleting messages (rolled back)", err))?;
+        lock::delete_row(&mut tx, &self.user, &self.holder)
+            .map_err(|err| db::temporary("releasing the maildrop lock (rolled back)", err))?;
         tx.commit()
-            .map_err(|err| db::temporary("committing UPDATE (rolled back)", err))
+            .map_err(|err| db::temporary("committing UPDATE (rolled back)", err))?;
+        self.released = true;
+        Ok(())
     }
 }
 
 impl Drop for PgMailbox {
     fn drop(&mut self) {
+        if self.released {
+            return;
+        }
         lock::release(&self.pool, &self.user, &self.holder);
     }
 }
