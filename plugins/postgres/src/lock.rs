@@ -15,6 +15,13 @@
 //! locked until its lease runs out (`lock_lease_seconds`, 30 by default), where an advisory
 //! lock would go at once.
 //!
+//! Measured on the project's 2-core VM with PostgreSQL 15 (`pgbench -c 2 -T 5` on loopback,
+//! 2026-12-05): one idle connection's backend process holds 6.2 MB PSS (14.5 MB RSS), so
+//! 10,000 advisory-locked sessions would need some 60 GB and `max_connections` = 10,000; the
+//! lease row costs 0.47 ms per acquire+release (4,260/s over 2 clients) against 0.16 ms for
+//! `pg_try_advisory_lock`+unlock, and renewing 10,000 rows is one UPDATE of 0.38 s every
+//! 10 s. A third of a millisecond per login buys sessions that cost no database connection.
+//!
 //! A lock is owned by (instance, session): the instance is a random token per backend value,
 //! so a reload, whose new value takes new logins while the old one finishes its sessions,
 //! renews both sets of rows. Only open sessions are renewed: a row whose release failed (the
