@@ -247,3 +247,15 @@ fn import_maildir_keeps_names_as_uidls_and_runs_twice_without_duplicates() {
     assert_eq!(client.body(), b"1 1000.a.host\r\n2 1001.b.host\r\n");
     assert_eq!(client.cmd("STAT"), "+OK 2 34\r\n");
 }
+
+#[test]
+fn pop3host_check_passes_on_the_postgres_plugin() {
+    let pg = Postgres::start();
+    drop(server(&pg, "")); // applies the schema
+    pg.add_user("gina", "{PLAIN}pw");
+    for seed in 0..3 {
+        assert_eq!(pg.deliver("gina", &message(2000, seed)), 0);
+    }
+    let output = common::check(&postgres_plugin(), &pg.plugin_config(""), "gina", "pw");
+    common::assert_check_passes(&output, false);
+}
