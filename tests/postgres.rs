@@ -259,3 +259,20 @@ fn pop3host_check_passes_on_the_postgres_plugin() {
     let output = common::check(&postgres_plugin(), &pg.plugin_config(""), "gina", "pw");
     common::assert_check_passes(&output, false);
 }
+
+#[test]
+fn a_session_whose_lease_was_taken_over_deletes_nothing() {
+    let pg = Postgres::start();
+    let server = server(&pg, "");
+    pg.add_user("hal", "{PLAIN}pw");
+    assert_eq!(pg.deliver("hal", b"Subject: x\n\nx\n"), 0);
+    let mut client = server.client();
+    client.login("hal", "pw");
+    assert!(client.cmd("DELE 1").starts_with("+OK"));
+    // As if this instance had been cut off past its lease and another had taken the maildrop.
+    pg.sql("UPDATE maildrop_locks SET instance = 'another', session = 1 WHERE user_name = 'hal'");
+    let reply = client.cmd("QUIT");
+    assert!(reply.starts_with("-ERR [SYS/TEMP]"), "{reply}");
+    assert_eq!(count(&pg, "hal"), "1");
+    assert!(server.log().contains("lost its maildrop lock"));
+}
