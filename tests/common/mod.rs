@@ -5,6 +5,7 @@
 
 pub mod abi_v1;
 pub mod clients;
+pub mod cluster;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -7,7 +7,7 @@
 //!
 //! Module map, one concern each:
 //! - users: `config` (the JSON), `passwd` (the file format), `userdb` (re-reading it),
-//!   `schemes` with `crypt`, `md5_crypt` and `digest_schemes` (the password schemes),
+//!   the password schemes in the workspace crate `password_schemes`,
 //!   `template` (where a user's maildir is);
 //! - mail: `listing` (reading `new/`, `cur/`), `filename` (maildir names), `snapshot`
 //!   (what a session sees), `uidl` and `uidlist` (UIDLs), `size_cache` (sizes, measured with
@@ -22,19 +22,15 @@
 mod backend;
 mod config;
 mod control_file;
-mod crypt;
-mod digest_schemes;
 mod filename;
 mod fs_at;
 mod fs_identity;
 mod listing;
 mod lock;
 mod mailbox;
-mod md5_crypt;
 mod message;
 mod message_reader;
 mod passwd;
-mod schemes;
 mod size_cache;
 mod snapshot;
 mod store;

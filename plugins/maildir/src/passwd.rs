@@ -7,7 +7,7 @@
 //! version of the line: its user is refused (as is a name listed twice), the others are
 //! served, and every bad line is reported with file and line number.
 
-use crate::schemes::Credential;
+use password_schemes::Credential;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -1,0 +1,113 @@
+//! The plugin's JSON configuration.
+
+use pop3_plugin_api::PopError;
+use serde::Deserialize;
+use std::time::Duration;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// A libpq-style URL or key=value string: `postgresql://pop3host@db.internal/mail`.
+    pub url: String,
+    /// Connections per pop3host instance: one per backend call running at once (a session
+    /// holds none while idle).
+    #[serde(default = "default_pool_size")]
+    pub pool_size: u32,
+    #[serde(default)]
+    pub tls: Tls,
+    /// Apply `schema.sql` at startup when the database has no schema yet.
+    #[serde(default)]
+    pub apply_schema: bool,
+    /// How long a maildrop lock outlives the last renewal by its instance: the time after
+    /// which the maildrop of a killed instance can be opened elsewhere.
+    #[serde(default = "default_lock_lease")]
+    pub lock_lease_seconds: u32,
+    /// How long a call waits for a free pooled connection before `[SYS/TEMP]`.
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_seconds: u32,
+}
+
+/// Transport security to the database. Only a plain connection is implemented so far: keep
+/// the database on loopback or a private network (see the README).
+#[derive(Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Tls {
+    #[default]
+    Disable,
+}
+
+fn default_pool_size() -> u32 {
+    16
+}
+
+fn default_lock_lease() -> u32 {
+    30
+}
+
+fn default_connect_timeout() -> u32 {
+    5
+}
+
+pub const HELP: &str = r#"{"url": "postgresql://pop3host@127.0.0.1/mail", "pool_size": 16, "tls": "disable", "apply_schema": false, "lock_lease_seconds": 30, "connect_timeout_seconds": 5}"#;
+
+impl Config {
+    /// Parses the config text the host passes to `init` (`null` when none was given).
+    pub fn parse(text: &str) -> Result<Self, PopError> {
+        if text.trim() == "null" {
+            return Err(PopError::permanent("postgres needs a config with url"));
+        }
+        let mut json = serde_json::Deserializer::from_str(text);
+        let config: Self = serde_path_to_error::deserialize(&mut json).map_err(|err| {
+            let path = err.path().to_string();
+            PopError::permanent(if path == "." {
+                format!("postgres config: {}", err.inner())
+            } else {
+                format!("postgres config key \"{path}\": {}", err.inner())
+            })
+        })?;
+        if config.pool_size == 0 {
+            return Err(PopError::permanent(
+                "postgres config key \"pool_size\": must be at least 1",
+            ));
+        }
+        if config.lock_lease_seconds < 3 {
+            return Err(PopError::permanent(
+                "postgres config key \"lock_lease_seconds\": must be at least 3",
+            ));
+        }
+        Ok(config)
+    }
+
+    pub fn lock_lease(&self) -> Duration {
+        Duration::from_secs(self.lock_lease_seconds.into())
+    }
+
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_secs(self.connect_timeout_seconds.max(1).into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_the_key() {
+        let err = Config::parse(r#"{"url": "x", "pool_size": "many"}"#).unwrap_err();
+        assert!(err.message.contains("\"pool_size\""), "{}", err.message);
+        let err = Config::parse(r#"{"url": "x", "tls": "require"}"#).unwrap_err();
+        assert!(err.message.contains("\"tls\""), "{}", err.message);
+        let err = Config::parse(r#"{"url": "x", "colour": 1}"#).unwrap_err();
+        assert!(err.message.contains("colour"), "{}", err.message);
+        assert!(Config::parse("null").is_err());
+    }
+
+    #[test]
+    fn defaults() {
+        let config = Config::parse(r#"{"url": "postgresql://localhost/mail"}"#).unwrap();
+        assert_eq!(config.pool_size, 16);
+        assert_eq!(config.tls, Tls::Disable);
+        assert!(!config.apply_schema);
+        assert_eq!(config.lock_lease(), Duration::from_secs(30));
+    }
+}
