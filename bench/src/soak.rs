@@ -20,6 +20,7 @@ use crate::memory::{Sample, ServerArgs};
 use crate::report::{Errors, Report};
 use crate::users::{Credentials, UserArgs};
 use crate::Target;
+use pop3_client_codec::listing::parse_listed;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -841,11 +842,8 @@ impl Client {
                 }
             }
             Check::UidlOne(n, uidl) => {
-                if text
-                    .split(' ')
-                    .take(2)
-                    .ne([n.to_string().as_str(), uidl.as_str()])
-                {
+                let listed = parse_listed(text.as_bytes());
+                if !listed.is_some_and(|l| l.number == n as usize && l.value == uidl.as_bytes()) {
                     return Err(Fail::protocol(format!(
                         "{what}: +OK {text} where {n} {uidl} was due"
                     )));

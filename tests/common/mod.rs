@@ -329,13 +329,9 @@ impl Client {
     }
 }
 
-/// Removes dot-stuffing from a multi-line body.
+/// Removes dot-stuffing from a multi-line body (as [`Client::body`] gives it: no terminator).
 pub fn unstuff(body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(body.len());
-    for line in body.split_inclusive(|&b| b == b'\n') {
-        out.extend_from_slice(line.strip_prefix(b".").unwrap_or(line));
-    }
-    out
+    pop3_client_codec::multiline::unstuff(body).body
 }
 
 /// What a message looks like on the wire once unstuffed: CRLF line ends, a final CRLF.
