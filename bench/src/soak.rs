@@ -18,7 +18,7 @@ use crate::idle::memory_rows;
 use crate::logins::seconds;
 use crate::memory::{Sample, ServerArgs};
 use crate::report::{Errors, Report};
-use crate::users::{Credentials, UserArgs};
+use crate::users::Credentials;
 use crate::Target;
 use pop3_client_codec::listing::parse_listed;
 use std::collections::{BTreeMap, HashMap};
@@ -31,8 +31,6 @@ use std::time::{Duration, Instant};
 pub struct Args {
     #[command(flatten)]
     pub target: Target,
-    #[command(flatten)]
-    pub users: UserArgs,
     #[command(flatten)]
     pub server: ServerArgs,
     /// Clients at once; each needs its own user.
@@ -109,7 +107,7 @@ impl Counters {
 }
 
 pub async fn run(args: Args) -> Result<Report, String> {
-    let users = args.users.load()?;
+    let users = args.target.users.load()?;
     if args.sessions == 0 || args.sessions > users.len() || args.sessions > 10_000 {
         return Err(format!(
             "--sessions {} needs as many users (at most 10000); {} given",
