@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""pop3host against Dovecot on the same maildirs (issue 7), with pop3bench.
+"""pop3host against Dovecot on the same maildirs, with pop3bench.
 
 Sets up a corpus in a temporary directory, starts target/release/pop3host with the maildir
 plugin on a free loopback port and, when it is installed (`--install-dovecot` installs
 dovecot-pop3d), Dovecot 2.3 on another, runs every benchmark RUNS times against each, and
-prints a side-by-side table of medians with the issue's targets. Without Dovecot: pop3host
+prints a side-by-side table of medians with the project's targets (TARGETS below). Without
+Dovecot: pop3host
 alone. The machine is shared and its load changes by the minute, so the figures compared as
 ratios (logins, RETR, LIST latency) are measured for the two servers back to back, and a
 ratio is the median of those pairs' ratios.
@@ -29,7 +30,7 @@ state_dir, a pop3 listener on a free loopback port, passwd-file passdb/userdb, m
 ssl = no, disable_plaintext_auth = no) and, for the idle benchmark only to fit at all,
 process and client limits above its default of 100 processes per service. Logins are also
 measured against Dovecot's high-performance login mode (pop3-login service_count = 0 and
-process_min_avail = one per CPU), which the issue calls long-lived login processes.
+process_min_avail = one per CPU): long-lived login processes.
 
 Run as root (Dovecot needs it). RLIMIT_NOFILE is raised to its hard limit for both servers
 and the client: 10,000 idle sessions need 10,000 descriptors in pop3host, 20,000 with
