@@ -5,10 +5,9 @@ Sets up a corpus in a temporary directory, starts target/release/pop3host with t
 plugin on a free loopback port and, when it is installed (`--install-dovecot` installs
 dovecot-pop3d), Dovecot 2.3 on another, runs every benchmark RUNS times against each, and
 prints a side-by-side table of medians with the project's targets (TARGETS below). Without
-Dovecot: pop3host
-alone. The machine is shared and its load changes by the minute, so the figures compared as
-ratios (logins, RETR, LIST latency) are measured for the two servers back to back, and a
-ratio is the median of those pairs' ratios.
+Dovecot: pop3host alone. The machine is shared and its load changes by the minute, so the
+figures compared as ratios (logins, RETR, LIST latency) are measured for the two servers back
+to back, and a ratio is the median of those pairs' ratios.
 
 Corpus (hard links to shared templates, so it costs little disk and time):
   bench1..bench64   100 messages of about 230 kB (23 MB) each, `,S=,W=` sizes in the names
