@@ -34,8 +34,6 @@ use std::time::{Duration, Instant};
 pub struct Args {
     #[command(flatten)]
     pub target: Target,
-    #[command(flatten)]
-    pub server: ServerArgs,
     /// Clients at once; each needs its own user.
     #[arg(long, default_value_t = 200)]
     pub sessions: usize,
@@ -55,6 +53,9 @@ pub struct Args {
     /// told apart from growth under load.
     #[arg(long, default_value_t = 0.0)]
     pub warmup_seconds: f64,
+    /// The server whose memory is sampled (before, at its peak, after).
+    #[command(flatten)]
+    pub server: ServerArgs,
     /// Seed of the random choices (client i uses seed + i); default from the clock.
     #[arg(long)]
     pub seed: Option<u64>,
