@@ -74,6 +74,18 @@ def free_port():
         return s.getsockname()[1]
 
 
+def terminate(proc, grace):
+    """Stops a server that still runs: SIGTERM, and SIGKILL when it has not exited after
+    `grace` seconds."""
+    if proc and proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def wait_for_greeting(port, deadline=20.0):
     """Waits until a POP3 server on 127.0.0.1:port greets."""
     until = time.monotonic() + deadline
@@ -137,13 +149,7 @@ class Pop3host:
         return ["--server-pid", self.proc.pid]
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc, 15)
         self.proc = None
         self.log.close()
 
@@ -211,13 +217,7 @@ default_client_limit = {limit + 1000}
         return ["--server-pid", self.proc.pid, "--with-children"]
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc, 20)
         self.proc = None
 
 

@@ -87,6 +87,20 @@ impl Report {
         }
     }
 
+    /// Runs `rule` when `runs`, else skips it and says why not.
+    pub(super) fn check_if(
+        &mut self,
+        runs: bool,
+        name: &str,
+        rule: impl FnOnce() -> Result<String, Failure>,
+        why_not: &str,
+    ) {
+        match runs {
+            true => self.check(name, rule()),
+            false => self.skip(name, why_not),
+        }
+    }
+
     pub(super) fn skip(&mut self, name: &str, why: &str) {
         self.skipped += 1;
         println!("SKIP  {name:<16} {why}");

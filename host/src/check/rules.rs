@@ -33,26 +33,22 @@ impl Checker<'_> {
         let uidls = first.multi("UIDL");
         report.check("sizes", first.sizes_match_bytes());
         report.check("top", first.top_agrees_with_retr());
-        if self.service.prefetch {
-            report.check("prefetch", first.prefetch_reads_what_retr_sends());
-        } else {
-            report.skip(
-                "prefetch",
-                "the plugin does not allow prefetch (Backend::PREFETCH)",
-            );
-        }
+        report.check_if(
+            self.service.prefetch,
+            "prefetch",
+            || first.prefetch_reads_what_retr_sends(),
+            "the plugin does not allow prefetch (Backend::PREFETCH)",
+        );
         report.check("second session", self.second_session());
         first.line("QUIT");
         report.check("stable ids", self.ids_are_stable(&uidls));
         report.check("wrong password", self.wrong_credentials_refused());
-        if self.args.allow_delete {
-            report.check("delete", self.delete_takes_effect_at_quit());
-        } else {
-            report.skip(
-                "delete",
-                "removes a message for good; pass --allow-delete to run it",
-            );
-        }
+        report.check_if(
+            self.args.allow_delete,
+            "delete",
+            || self.delete_takes_effect_at_quit(),
+            "removes a message for good; pass --allow-delete to run it",
+        );
     }
 
     fn client(&self) -> Client<'_> {
