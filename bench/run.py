@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
-"""pop3host against Dovecot on the same maildirs (issue 7), with pop3bench.
+"""pop3host against Dovecot on the same maildirs, with pop3bench.
 
 Sets up a corpus in a temporary directory, starts target/release/pop3host with the maildir
 plugin on a free loopback port and, when it is installed (`--install-dovecot` installs
 dovecot-pop3d), Dovecot 2.3 on another, runs every benchmark RUNS times against each, and
-prints a side-by-side table of medians with the issue's targets. Without Dovecot: pop3host
-alone. The machine is shared and its load changes by the minute, so the figures compared as
-ratios (logins, RETR, LIST latency) are measured for the two servers back to back, and a
-ratio is the median of those pairs' ratios.
+prints a side-by-side table of medians with the project's targets (TARGETS below). Without
+Dovecot: pop3host alone. The machine is shared and its load changes by the minute, so the
+figures compared as ratios (logins, RETR, LIST latency) are measured for the two servers back
+to back, and a ratio is the median of those pairs' ratios.
 
 Corpus (hard links to shared templates, so it costs little disk and time):
   bench1..bench64   100 messages of about 230 kB (23 MB) each, `,S=,W=` sizes in the names
@@ -29,7 +29,7 @@ state_dir, a pop3 listener on a free loopback port, passwd-file passdb/userdb, m
 ssl = no, disable_plaintext_auth = no) and, for the idle benchmark only to fit at all,
 process and client limits above its default of 100 processes per service. Logins are also
 measured against Dovecot's high-performance login mode (pop3-login service_count = 0 and
-process_min_avail = one per CPU), which the issue calls long-lived login processes.
+process_min_avail = one per CPU): long-lived login processes.
 
 Run as root (Dovecot needs it). RLIMIT_NOFILE is raised to its hard limit for both servers
 and the client: 10,000 idle sessions need 10,000 descriptors in pop3host, 20,000 with
@@ -72,6 +72,18 @@ def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def terminate(proc, grace):
+    """Stops a server that still runs: SIGTERM, and SIGKILL when it has not exited after
+    `grace` seconds."""
+    if proc and proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def wait_for_greeting(port, deadline=20.0):
@@ -137,13 +149,7 @@ class Pop3host:
         return ["--server-pid", self.proc.pid]
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc, 15)
         self.proc = None
         self.log.close()
 
@@ -211,13 +217,7 @@ default_client_limit = {limit + 1000}
         return ["--server-pid", self.proc.pid, "--with-children"]
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc, 20)
         self.proc = None
 
 

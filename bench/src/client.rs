@@ -1,8 +1,14 @@
 //! A POP3 client connection for measuring and checking a server: every read and write has a
 //! deadline, every line a length bound, and every reply is checked for form (status lines,
 //! CRLF line ends, dot-stuffing) so that a malformed reply is a protocol error, never a hang.
+//! The replies are decoded by `pop3_client_codec`; this client is the strict reader of it, and
+//! refuses every departure from the form RFC 1939 asks of a server.
 
-use memchr::{memchr, memchr_iter, memmem};
+use memchr::memchr;
+use pop3_client_codec::listing::parse_listed;
+use pop3_client_codec::multiline::{self, EndSearch};
+use pop3_client_codec::status::{self, Status};
+use pop3_client_codec::{content, uidl};
 use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -217,10 +223,8 @@ impl Conn {
     /// caller that knows what to expect (RETR of a corpus message), one comparison, instead
     /// of work per line, so that the client costs a server's measured throughput little.
     pub async fn wire_body(&mut self) -> Result<&[u8], Fail> {
-        const END: &[u8] = b"\r\n.\r\n";
-        // The status line's CRLF first, so that an empty body's `.` line ends it like any other.
         self.wire.clear();
-        self.wire.extend_from_slice(b"\r\n");
+        let mut search = EndSearch::default();
         loop {
             let buf = match timeout(self.timeout, self.stream.fill_buf()).await {
                 Err(_) => return Err(Fail::Timeout("read inside a multi-line body".into())),
@@ -232,13 +236,15 @@ impl Conn {
                     "closed by the server inside a multi-line body".into(),
                 ));
             }
-            let (searched, read) = (self.wire.len().saturating_sub(END.len() - 1), buf.len());
+            let read = buf.len();
             self.wire.extend_from_slice(buf);
-            if let Some(at) = memmem::find(&self.wire[searched..], END) {
-                let end = searched + at + END.len();
+            if let Some(end) = search.find(&self.wire) {
                 // What follows the terminator is the next reply's: left in the buffer.
-                self.consume(read - (self.wire.len() - end));
-                return Ok(&self.wire[2..end - 3]);
+                self.consume(read - (self.wire.len() - end.total));
+                if end.bare_lf() {
+                    return Err(Fail::protocol("the terminator line ends in a bare LF"));
+                }
+                return Ok(&self.wire[..end.body]);
             }
             self.consume(read);
             if self.wire.len() > BODY_MAX {
@@ -291,52 +297,39 @@ fn context(fail: Fail, line: &str) -> Fail {
 /// A body as [`Conn::wire_body`] gives it, checked and dot-unstuffed into `out`: every line
 /// ends in CRLF and every line that starts with a dot was stuffed.
 pub fn unstuff(wire: &[u8], out: &mut Vec<u8>) -> Result<(), Fail> {
-    out.clear();
-    out.reserve(wire.len());
-    let (mut line_start, mut copied) = (0, 0);
-    for lf in memchr_iter(b'\n', wire) {
-        let line = &wire[line_start..=lf];
-        if line.len() < 2 || line[line.len() - 2] != b'\r' {
-            return Err(Fail::protocol(format!(
-                "body line ends in a bare LF: {}",
-                printable(line)
-            )));
-        }
-        if line.len() > BODY_LINE_MAX {
-            return Err(Fail::protocol("a body line over 1 MiB"));
-        }
-        // A line `.` alone ended the body, so a line that starts with a dot has more.
-        if line[0] == b'.' {
-            if line[1] != b'.' {
-                return Err(Fail::protocol(format!(
-                    "body line starts with an unstuffed dot: {}",
-                    printable(line)
-                )));
-            }
-            out.extend_from_slice(&wire[copied..line_start]);
-            copied = line_start + 1;
-        }
-        line_start = lf + 1;
+    let unstuffed = multiline::unstuff(wire);
+    if let Some((fault, at)) = unstuffed.fault {
+        let at = at as usize;
+        let start = wire[..at]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |lf| lf + 1);
+        let end = memchr(b'\n', &wire[at..]).map_or(wire.len(), |lf| at + lf + 1);
+        return Err(Fail::protocol(format!(
+            "body: {fault}: {}",
+            printable(&wire[start..end])
+        )));
     }
-    out.extend_from_slice(&wire[copied..]);
+    if wire
+        .split_inclusive(|&b| b == b'\n')
+        .any(|line| line.len() > BODY_LINE_MAX)
+    {
+        return Err(Fail::protocol("a body line over 1 MiB"));
+    }
+    *out = unstuffed.body;
     Ok(())
 }
 
 /// `+OK text`, `+OK`, `-ERR text` or `-ERR` (CRLF removed).
 pub fn parse_status(line: &[u8]) -> Result<Reply, Fail> {
-    let rest = |tail: &[u8]| match tail {
-        [] => Some(String::new()),
-        [b' ', text @ ..] => Some(String::from_utf8_lossy(text).into_owned()),
-        _ => None,
-    };
-    let reply = if let Some(tail) = line.strip_prefix(b"+OK") {
-        rest(tail).map(Reply::Ok)
-    } else if let Some(tail) = line.strip_prefix(b"-ERR") {
-        rest(tail).map(Reply::Err)
-    } else {
-        None
-    };
-    reply.ok_or_else(|| Fail::protocol(format!("not a status line: {}", printable(line))))
+    match status::parse_status(&String::from_utf8_lossy(line)) {
+        Some(Status::Ok(text)) => Ok(Reply::Ok(text.to_string())),
+        Some(Status::Err(text)) => Ok(Reply::Err(text.to_string())),
+        None => Err(Fail::protocol(format!(
+            "not a status line: {}",
+            printable(line)
+        ))),
+    }
 }
 
 /// Up to 80 characters of `bytes` with the unprintable ones escaped, for error messages.
@@ -357,13 +350,15 @@ pub fn printable(bytes: &[u8]) -> String {
 /// The body of `LIST`: `n size` lines, numbered from 1 up without gaps in the numbers that are
 /// not deleted; returns (number, size) pairs.
 pub fn parse_list(body: &[u8]) -> Result<Vec<(u32, u64)>, Fail> {
-    scan_listing(body, "LIST", |word| word.parse::<u64>().ok())
+    scan_listing(body, "LIST", |word| {
+        std::str::from_utf8(word).ok()?.parse::<u64>().ok()
+    })
 }
 
 /// The body of `UIDL`: `n uidl` lines; every UIDL 1-70 characters of 0x21-0x7E, all distinct.
 pub fn parse_uidl(body: &[u8]) -> Result<Vec<(u32, String)>, Fail> {
     let listing = scan_listing(body, "UIDL", |word| {
-        valid_uidl(word).then(|| word.to_string())
+        uidl::is_valid(word).then(|| String::from_utf8_lossy(word).into_owned())
     })?;
     let mut seen = std::collections::HashSet::with_capacity(listing.len());
     for (_, uidl) in &listing {
@@ -374,28 +369,24 @@ pub fn parse_uidl(body: &[u8]) -> Result<Vec<(u32, String)>, Fail> {
     Ok(listing)
 }
 
-pub fn valid_uidl(uidl: &str) -> bool {
-    (1..=70).contains(&uidl.len()) && uidl.bytes().all(|b| (0x21..=0x7e).contains(&b))
-}
-
 fn scan_listing<T>(
     body: &[u8],
     what: &str,
-    value: impl Fn(&str) -> Option<T>,
+    value: impl Fn(&[u8]) -> Option<T>,
 ) -> Result<Vec<(u32, T)>, Fail> {
-    let text = std::str::from_utf8(body)
-        .map_err(|_| Fail::protocol(format!("{what} listing is not ASCII")))?;
     let mut out = Vec::new();
     let mut last = 0u32;
-    for line in text.split_terminator("\r\n") {
-        let parsed = line.split_once(' ').and_then(|(n, v)| {
-            let n = n.parse::<u32>().ok().filter(|&n| n > last)?;
-            Some((n, value(v)?))
-        });
+    for line in body.split_inclusive(|&b| b == b'\n').map(content) {
+        let parsed = parse_listed(line)
+            .filter(|listed| listed.exact)
+            .and_then(|listed| {
+                let n = u32::try_from(listed.number).ok().filter(|&n| n > last)?;
+                Some((n, value(listed.value)?))
+            });
         let Some((n, v)) = parsed else {
             return Err(Fail::protocol(format!(
                 "{what} listing line {}",
-                printable(line.as_bytes())
+                printable(line)
             )));
         };
         last = n;
@@ -407,11 +398,10 @@ fn scan_listing<T>(
 /// The first two words of a `+OK` text as numbers (`STAT`: count and size; `LIST n`:
 /// number and size).
 pub fn two_numbers(text: &str, what: &str) -> Result<(u64, u64), Fail> {
-    let mut words = text.split(' ');
-    let mut number = || words.next().and_then(|w| w.parse::<u64>().ok());
-    match (number(), number()) {
-        (Some(a), Some(b)) => Ok((a, b)),
-        _ => Err(Fail::protocol(format!("{what}: +OK {text}"))),
+    let listed = parse_listed(text.as_bytes());
+    match listed.and_then(|listed| Some((listed.number as u64, listed.size()?))) {
+        Some(numbers) => Ok(numbers),
+        None => Err(Fail::protocol(format!("{what}: +OK {text}"))),
     }
 }
 

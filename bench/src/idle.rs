@@ -7,7 +7,7 @@ use crate::client::{two_numbers, Conn, Fail};
 use crate::logins::seconds;
 use crate::memory::{Sample, ServerArgs};
 use crate::report::{Errors, Report};
-use crate::users::{Credentials, UserArgs};
+use crate::users::Credentials;
 use crate::Target;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,8 +18,6 @@ use tokio::sync::Semaphore;
 pub struct Args {
     #[command(flatten)]
     pub target: Target,
-    #[command(flatten)]
-    pub users: UserArgs,
     #[command(flatten)]
     pub server: ServerArgs,
     /// Sessions to hold open.
@@ -41,7 +39,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> Result<Report, String> {
-    let users = args.users.load()?;
+    let users = args.target.users.load()?;
     if !(1..=100_000).contains(&args.sessions) || !(1..=1000).contains(&args.connect_concurrency) {
         return Err("--sessions must be 1 to 100000, --connect-concurrency 1 to 1000".into());
     }

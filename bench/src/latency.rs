@@ -5,7 +5,6 @@
 use crate::client::{two_numbers, Conn, Fail};
 use crate::logins::seconds;
 use crate::report::{latency_rows, millis, Errors, Report};
-use crate::users::UserArgs;
 use crate::Target;
 use std::time::{Duration, Instant};
 
@@ -13,8 +12,6 @@ use std::time::{Duration, Instant};
 pub struct Args {
     #[command(flatten)]
     pub target: Target,
-    #[command(flatten)]
-    pub users: UserArgs,
     /// The command line to time (e.g. LIST, UIDL, STAT, "RETR 1", "TOP 1 0", NOOP).
     #[arg(long, default_value = "LIST")]
     pub command: String,
@@ -28,7 +25,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> Result<Report, String> {
-    let user = args.users.load()?.remove(0);
+    let user = args.target.users.load()?.remove(0);
     if !(1..=1_000_000).contains(&args.samples) || args.warmup > 1_000_000 {
         return Err("--samples must be 1 to 1000000, --warmup at most 1000000".into());
     }

@@ -5,7 +5,7 @@
 use crate::client::{parse_list, two_numbers, Conn, Fail};
 use crate::logins::seconds;
 use crate::report::{median, millis, Errors, Report};
-use crate::users::{Credentials, UserArgs};
+use crate::users::Credentials;
 use crate::Target;
 use std::time::{Duration, Instant};
 
@@ -13,8 +13,6 @@ use std::time::{Duration, Instant};
 pub struct Args {
     #[command(flatten)]
     pub target: Target,
-    #[command(flatten)]
-    pub users: UserArgs,
     #[arg(long, default_value_t = 5)]
     pub repetitions: usize,
     /// Stop repeating after this long.
@@ -23,7 +21,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> Result<Report, String> {
-    let user = args.users.load()?.remove(0);
+    let user = args.target.users.load()?.remove(0);
     if !(1..=1000).contains(&args.repetitions) {
         return Err("--repetitions must be 1 to 1000".into());
     }

@@ -5,7 +5,7 @@
 
 use crate::client::{two_numbers, Conn, Fail};
 use crate::report::{latency_rows, Errors, Report};
-use crate::users::{Credentials, UserArgs};
+use crate::users::Credentials;
 use crate::Target;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,8 +16,6 @@ use std::time::{Duration, Instant};
 pub struct Args {
     #[command(flatten)]
     pub target: Target,
-    #[command(flatten)]
-    pub users: UserArgs,
     /// Clients at once.
     #[arg(long, default_value_t = 64)]
     pub concurrency: usize,
@@ -30,7 +28,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> Result<Report, String> {
-    let users = args.users.load()?;
+    let users = args.target.users.load()?;
     if !(1..=10_000).contains(&args.concurrency) {
         return Err("--concurrency must be 1 to 10000".into());
     }

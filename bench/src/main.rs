@@ -1,4 +1,4 @@
-//! pop3bench: measures and soaks any POP3 server on loopback (issues 6 and 7).
+//! pop3bench: measures and soaks any POP3 server on loopback.
 //!
 //! Every subcommand is bounded in count and in time, prints a table, writes the same figures
 //! as JSON with `--json FILE`, and exits non-zero when it met an error (exit status 2: it could
@@ -22,6 +22,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
+use users::UserArgs;
 
 #[derive(Parser)]
 #[command(
@@ -56,7 +57,7 @@ enum Command {
     Corpus(make_corpus::Args),
 }
 
-/// The server to talk to and how patiently.
+/// The server to talk to, how patiently, and as whom.
 #[derive(clap::Args, Clone, Debug)]
 pub struct Target {
     /// The server's POP3 address; loopback only (127.0.0.0/8 or ::1).
@@ -68,6 +69,8 @@ pub struct Target {
     /// Also write the figures as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    #[command(flatten)]
+    pub users: UserArgs,
 }
 
 impl Target {

@@ -10,6 +10,7 @@
 
 use crate::corpus::normalize;
 use crate::report::Report;
+use crate::users::UserPattern;
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::chown;
@@ -36,15 +37,8 @@ pub struct Args {
     /// Append users to this passwd-file (created when missing).
     #[arg(long, requires_all = ["user_pattern", "users", "home_root"])]
     pub write_users: Option<PathBuf>,
-    /// User names: `%d` becomes --user-start, --user-start + 1, ...
-    #[arg(long)]
-    pub user_pattern: Option<String>,
-    #[arg(long)]
-    pub users: Option<usize>,
-    #[arg(long, default_value_t = 1)]
-    pub user_start: usize,
-    #[arg(long, default_value = "password")]
-    pub pass: String,
+    #[command(flatten)]
+    pub users: UserPattern,
     /// Homes are <home-root>/<user>.
     #[arg(long)]
     pub home_root: Option<PathBuf>,
@@ -160,22 +154,19 @@ fn write_users(
     files: &[(&str, String)],
     owner: &Owner,
 ) -> Result<usize, String> {
-    let (Some(pattern), Some(count), Some(home_root)) =
-        (&args.user_pattern, args.users, &args.home_root)
-    else {
+    if args.users.users.is_some_and(|count| count > 1_000_000) {
+        return Err("--users at most 1000000".into());
+    }
+    let (Some(names), Some(home_root)) = (args.users.names()?, &args.home_root) else {
         return Err("--write-users needs --user-pattern, --users and --home-root".into());
     };
-    if !pattern.contains("%d") || count > 1_000_000 {
-        return Err("--user-pattern needs %d; --users at most 1000000".into());
-    }
     // The passwd-file needs absolute homes.
     let home_root =
         &std::path::absolute(home_root).map_err(|e| format!("{}: {e}", home_root.display()))?;
     owner.mkdir(home_root)?;
     let mut lines = String::new();
-    for i in args.user_start..args.user_start + count {
-        let user = pattern.replace("%d", &i.to_string());
-        let home = home_root.join(&user);
+    for user in &names {
+        let home = home_root.join(user);
         owner.mkdir(&home)?;
         let maildirs = if args.no_maildir {
             &[][..]
@@ -199,7 +190,7 @@ fn write_users(
         let id = |v: Option<u32>| v.map(|v| v.to_string()).unwrap_or_default();
         lines += &format!(
             "{user}:{{PLAIN}}{}:{}:{}::{}::\n",
-            args.pass,
+            args.users.pass,
             id(args.uid),
             id(args.gid),
             home.display()
@@ -212,7 +203,7 @@ fn write_users(
         .map_err(|e| format!("{}: {e}", users_file.display()))?;
     file.write_all(lines.as_bytes())
         .map_err(|e| format!("{}: {e}", users_file.display()))?;
-    Ok(count)
+    Ok(names.len())
 }
 
 fn headers(i: usize, seed: u64) -> String {

@@ -8,7 +8,7 @@ use crate::client::{parse_list, parse_uidl, unstuff, Conn, Fail};
 use crate::corpus::Corpus;
 use crate::logins::seconds;
 use crate::report::{Errors, Report};
-use crate::users::{Credentials, UserArgs};
+use crate::users::Credentials;
 use crate::Target;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -22,8 +22,6 @@ const READ_BUFFER: usize = 512 * 1024;
 pub struct Args {
     #[command(flatten)]
     pub target: Target,
-    #[command(flatten)]
-    pub users: UserArgs,
     /// Clients at once, each with its own user.
     #[arg(long, default_value_t = 1)]
     pub clients: usize,
@@ -47,7 +45,7 @@ struct Totals {
 }
 
 pub async fn run(args: Args) -> Result<Report, String> {
-    let users = args.users.load()?;
+    let users = args.target.users.load()?;
     if args.clients == 0 || args.clients > users.len() {
         return Err(format!(
             "--clients {} needs as many users; {} given",

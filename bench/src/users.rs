@@ -8,21 +8,49 @@ pub struct UserArgs {
     /// One user name.
     #[arg(long, conflicts_with_all = ["users_file", "user_pattern"])]
     pub user: Option<String>,
-    /// The password of every user that has none in --users-file.
-    #[arg(long, default_value = "password")]
-    pub pass: String,
     /// Users, one a line: a Dovecot passwd-file (`user:{PLAIN}password:...`; other schemes
     /// use --pass) or `user [password]`; `#` starts a comment.
     #[arg(long, conflicts_with = "user_pattern")]
     pub users_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub pattern: UserPattern,
+}
+
+/// Users made from a pattern and one password: the users `pop3bench corpus` writes, and the
+/// users a benchmark logs in as.
+#[derive(clap::Args, Clone, Debug)]
+pub struct UserPattern {
     /// User names made from a pattern: `%d` becomes --user-start, --user-start + 1, ...
     #[arg(long)]
     pub user_pattern: Option<String>,
-    /// How many users the pattern makes (or the most taken from --users-file).
+    /// How many users the pattern makes (in a benchmark, also the most taken from
+    /// --users-file).
     #[arg(long)]
     pub users: Option<usize>,
     #[arg(long, default_value_t = 1)]
     pub user_start: usize,
+    /// The password of every user (in a benchmark, of each that has none in --users-file).
+    #[arg(long, default_value = "password")]
+    pub pass: String,
+}
+
+impl UserPattern {
+    /// The names the pattern makes; `None` without --user-pattern.
+    pub fn names(&self) -> Result<Option<Vec<String>>, String> {
+        let Some(pattern) = &self.user_pattern else {
+            return Ok(None);
+        };
+        if !pattern.contains("%d") {
+            return Err(format!("--user-pattern {pattern:?} has no %d"));
+        }
+        let count = self.users.ok_or("--user-pattern needs --users N")?;
+        let numbers = self.user_start..self.user_start + count;
+        Ok(Some(
+            numbers
+                .map(|i| pattern.replace("%d", &i.to_string()))
+                .collect(),
+        ))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,26 +63,18 @@ impl UserArgs {
     pub fn load(&self) -> Result<Vec<Credentials>, String> {
         let with_pass = |user: &str| Credentials {
             user: user.to_string(),
-            pass: self.pass.clone(),
+            pass: self.pattern.pass.clone(),
         };
         let users: Vec<Credentials> = if let Some(user) = &self.user {
             vec![with_pass(user)]
-        } else if let Some(pattern) = &self.user_pattern {
-            if !pattern.contains("%d") {
-                return Err(format!("--user-pattern {pattern:?} has no %d"));
-            }
-            let count = self
-                .users
-                .ok_or("--user-pattern needs --users N".to_string())?;
-            (self.user_start..self.user_start + count)
-                .map(|i| with_pass(&pattern.replace("%d", &i.to_string())))
-                .collect()
+        } else if let Some(names) = self.pattern.names()? {
+            names.iter().map(|name| with_pass(name)).collect()
         } else if let Some(path) = &self.users_file {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            let all = parse_users(&text, &self.pass);
+            let all = parse_users(&text, &self.pattern.pass);
             all.into_iter()
-                .take(self.users.unwrap_or(usize::MAX))
+                .take(self.pattern.users.unwrap_or(usize::MAX))
                 .collect()
         } else {
             return Err("say who logs in: --user, --user-pattern or --users-file".into());
@@ -118,11 +138,13 @@ mod tests {
     fn patterns_count_from_the_start() {
         let args = UserArgs {
             user: None,
-            pass: "p".into(),
             users_file: None,
-            user_pattern: Some("bench%d".into()),
-            users: Some(3),
-            user_start: 5,
+            pattern: UserPattern {
+                user_pattern: Some("bench%d".into()),
+                users: Some(3),
+                user_start: 5,
+                pass: "p".into(),
+            },
         };
         let names: Vec<String> = args.load().unwrap().into_iter().map(|c| c.user).collect();
         assert_eq!(names, ["bench5", "bench6", "bench7"]);

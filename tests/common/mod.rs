@@ -387,13 +387,9 @@ pub fn proc_status_field(pid: u32, field: &str, index: usize) -> u32 {
     line.split_whitespace().nth(index).unwrap().parse().unwrap()
 }
 
-/// Removes dot-stuffing from a multi-line body.
+/// Removes dot-stuffing from a multi-line body (as [`Client::body`] gives it: no terminator).
 pub fn unstuff(body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(body.len());
-    for line in body.split_inclusive(|&b| b == b'\n') {
-        out.extend_from_slice(line.strip_prefix(b".").unwrap_or(line));
-    }
-    out
+    pop3_client_codec::multiline::unstuff(body).body
 }
 
 /// What a message looks like on the wire once unstuffed: CRLF line ends, a final CRLF.

@@ -6,8 +6,9 @@
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 
+/// The rule (in `pop3_client_codec`, which every client of the workspace checks ids with).
 pub fn is_valid(id: &str) -> bool {
-    (1..=70).contains(&id.len()) && id.bytes().all(|b| (0x21..=0x7e).contains(&b))
+    pop3_client_codec::uidl::is_valid(id.as_bytes())
 }
 
 /// The UIDL for a backend id: the id itself when valid, else 40 hex digits of its SHA-256.

@@ -4,7 +4,7 @@
 //! the body is an error and the connection is closed, never read on to resync.
 
 use crate::error::Failure;
-use crate::unstuff::Unstuffer;
+use pop3_client_codec::multiline::Unstuffer;
 
 /// Octets a body may bring beyond twice its listed size. Twice, because an upstream that
 /// counts LF line ends sends up to two octets (CRLF) for each it counted.

@@ -15,13 +15,9 @@
 //! changed further if an upstream id already has that form). Its id then changes when
 //! earlier messages are deleted: a client downloads it once more, and loses nothing.
 
+use pop3_client_codec::uidl::is_valid;
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
-
-/// Whether the host serves `id` as it is.
-fn is_valid(id: &[u8]) -> bool {
-    (1..=70).contains(&id.len()) && id.iter().all(|b| (0x21..=0x7e).contains(b))
-}
 
 /// The id for the upstream's raw id bytes: the same when valid, else 40 hex digits of their
 /// SHA-256.

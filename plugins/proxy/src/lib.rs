@@ -17,8 +17,8 @@
 //! reads on to resync it. Ids are valid and unique whatever the upstream lists (`ids`).
 //!
 //! Module map: `config` and `routing` pick an `endpoint`; `transport`, `tls`, `upstream`,
-//! `response` and `capa` talk to it, by the call's `deadline`; `link`, `reader`, `body` and
-//! `unstuff` share one connection between a mailbox and its message readers; `mailbox`,
+//! `response` and `capa` talk to it, by the call's `deadline`; `link`, `reader` and `body`
+//! share one connection between a mailbox and its message readers; `mailbox`,
 //! `listing`, `ids` and `received` serve the host; `error` decides what the client hears
 //! when the upstream fails.
 
@@ -38,7 +38,6 @@ mod response;
 mod routing;
 mod tls;
 mod transport;
-mod unstuff;
 mod upstream;
 
 pub use mailbox::ProxyMailbox;

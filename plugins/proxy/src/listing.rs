@@ -6,6 +6,7 @@ use crate::body::Body;
 use crate::error::Failure;
 use crate::ids::{self, Duplicates};
 use crate::upstream::Upstream;
+use pop3_client_codec::listing::parse_listed;
 use sha2::{Digest, Sha256};
 
 /// The most messages the proxy serves of one maildrop (as STAT counts them).
@@ -92,34 +93,23 @@ fn parse_stat(status: &str) -> Result<usize, Failure> {
     }
 }
 
-/// The words of a listing line.
-fn words(line: &[u8]) -> impl Iterator<Item = &[u8]> {
-    line.split(u8::is_ascii_whitespace)
-        .filter(|w| !w.is_empty())
-}
-
-fn number<T: std::str::FromStr>(word: Option<&[u8]>) -> Option<T> {
-    std::str::from_utf8(word?).ok()?.parse().ok()
-}
-
 /// The size in line `i` (0-based) of a LIST answer, which must number the messages 1..N in
-/// order.
+/// order. Extra whitespace and words after the size are tolerated.
 fn parse_list_line(i: usize, line: &[u8]) -> Result<u64, Failure> {
-    let mut words = words(line);
-    match (number::<usize>(words.next()), number::<u64>(words.next())) {
-        (Some(n), Some(size)) if n == i + 1 => Ok(size),
-        _ => Err(Failure::garbage(&format!("LIST line {}", i + 1), line)),
-    }
+    let listed = parse_listed(line).filter(|listed| listed.number == i + 1);
+    listed
+        .and_then(|listed| listed.size())
+        .ok_or_else(|| Failure::garbage(&format!("LIST line {}", i + 1), line))
 }
 
 /// Puts the id of a UIDL line into its message's slot (from the raw bytes, see `ids`);
 /// each listed message once.
 fn add_uidl_line(ids: &mut [Option<String>], line: &[u8]) -> Result<(), Failure> {
-    let mut words = words(line);
-    let n = number::<usize>(words.next());
-    let slot = n.and_then(|n| ids.get_mut(n.checked_sub(1)?));
-    match (slot, words.next()) {
-        (Some(slot @ None), Some(id)) => {
+    let listed = parse_listed(line);
+    let slot =
+        listed.and_then(|listed| Some((ids.get_mut(listed.number.checked_sub(1)?)?, listed.value)));
+    match slot {
+        Some((slot @ None, id)) => {
             *slot = Some(ids::from_raw(id));
             Ok(())
         }

@@ -3,6 +3,7 @@
 //! `[IN-USE]` or `[LOGIN-DELAY]` means the same through the proxy as without it.
 
 use crate::error::Failure;
+use pop3_client_codec::status::{self, code_is, split_code, Status};
 use pop3_plugin_api::ResponseCode;
 
 /// An upstream `-ERR`: its code ([`ResponseCode::NONE`] when it had none, or one this API
@@ -25,31 +26,18 @@ const KNOWN: [ResponseCode; 5] = [
 /// Parses a status line without its line end: the text after `+OK`, a
 /// [`Failure::Refused`] for `-ERR`, and [`Failure::Garbage`] for anything else.
 pub fn parse_status(line: &str) -> Result<String, Failure> {
-    if let Some(text) = after_indicator(line, "+OK") {
-        return Ok(text.to_string());
-    }
-    match after_indicator(line, "-ERR") {
-        Some(text) => Err(Failure::Refused(refusal(text))),
+    match status::parse_status(line) {
+        Some(Status::Ok(text)) => Ok(text.to_string()),
+        Some(Status::Err(text)) => Err(Failure::Refused(refusal(text))),
         None => Err(Failure::garbage("a status line", line.as_bytes())),
     }
 }
 
-/// The text after a status indicator, which must stand alone or be followed by a space.
-fn after_indicator<'a>(line: &'a str, indicator: &str) -> Option<&'a str> {
-    match line.strip_prefix(indicator)? {
-        "" => Some(""),
-        rest => rest.strip_prefix(' '),
-    }
-}
-
 fn refusal(text: &str) -> Refusal {
-    let coded = text
-        .strip_prefix('[')
-        .and_then(|inner| inner.split_once(']'));
-    match coded {
+    match split_code(text) {
         Some((code, rest)) => Refusal {
             code: code_of(code),
-            text: rest.trim_start().to_string(),
+            text: rest.to_string(),
         },
         None => Refusal {
             code: ResponseCode::NONE,
@@ -58,15 +46,9 @@ fn refusal(text: &str) -> Refusal {
     }
 }
 
-/// Codes are hierarchical and a client treats an unknown level below a known one as the
-/// known one (RFC 2449 §8): `SYS/TEMP/QUOTA` is `SYS/TEMP`. Case does not matter.
+/// The known code `code` is, or is a level below ([`code_is`]).
 fn code_of(code: &str) -> ResponseCode {
-    let is = |known: &ResponseCode| {
-        let name = known.as_str().unwrap_or_default();
-        let head = code.get(..name.len());
-        head.is_some_and(|head| head.eq_ignore_ascii_case(name))
-            && matches!(code.as_bytes().get(name.len()), None | Some(b'/'))
-    };
+    let is = |known: &ResponseCode| code_is(code, known.as_str().unwrap_or_default());
     KNOWN.into_iter().find(is).unwrap_or(ResponseCode::NONE)
 }
 

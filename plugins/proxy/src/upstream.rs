@@ -13,6 +13,8 @@ use crate::response::{parse_status, Refusal};
 use crate::transport::{self, Transport};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use pop3_client_codec::content;
+use pop3_client_codec::multiline::unstuff_line;
 use pop3_plugin_api::ResponseCode;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -204,12 +206,11 @@ impl Upstream {
                 Failure::Garbage(_) => too_long(),
                 failure => failure,
             })?;
-            let text = content(&line);
-            if text == b"." {
+            let Some(text) = unstuff_line(content(&line)) else {
                 return Ok(());
-            }
+            };
             left = left.checked_sub(line.len()).ok_or_else(too_long)?;
-            each(text.strip_prefix(b".").unwrap_or(text))?;
+            each(text)?;
         }
     }
 
@@ -273,10 +274,4 @@ impl Upstream {
         transport.write_all(out.as_bytes())?;
         transport.flush()
     }
-}
-
-/// A line without its line end (CRLF, or LF from a sloppy upstream).
-fn content(line: &[u8]) -> &[u8] {
-    let line = line.strip_suffix(b"\n").unwrap_or(line);
-    line.strip_suffix(b"\r").unwrap_or(line)
 }
