@@ -920,6 +920,23 @@ fn a_prefetch_gives_way_to_other_commands_and_its_retr_is_recorded_at_quit() {
     );
 }
 
+/// A RETR served from a prefetch owes the plugin its `retrieve` call, and a session that ends
+/// without QUIT still makes it: the plugin hears of every message a client retrieved.
+#[test]
+fn a_session_left_without_quit_still_makes_its_owed_retrieve() {
+    let site = seen_site("prefetch-no-quit");
+    let server = site.start(json!({}));
+    let mut c = server.client();
+    c.login("plain", PASSWORD);
+    retr(&mut c, 4, None); // prefetches 5, the last: nothing after it to prefetch
+    assert_eq!(retr(&mut c, 5, None), b"Subject: five\r\n\r\n5\r\n");
+    server.wait_for_log("served from a prefetch");
+    assert!(!server.log().contains("retrieve after a prefetch"));
+    c.close_write();
+    c.closed();
+    server.wait_for_log("retrieve after a prefetch made");
+}
+
 /// A session quiet for a moment gives back its prefetched message: the next RETR reads the
 /// message itself, and gets it right.
 #[test]

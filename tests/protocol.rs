@@ -204,8 +204,9 @@ fn deletion_happens_only_on_quit_from_transaction() {
     assert!(c.cmd("RSET").starts_with("+OK Maildrop has 5 messages"));
     c.cmd("DELE 2");
     c.cmd("DELE 3");
-    // Dropped without QUIT: nothing is deleted.
-    c.shutdown_write();
+    // Dropped without QUIT: nothing is deleted. The server closes once the maildrop is free.
+    c.close_write();
+    c.closed();
     let mut c = server.client();
     c.login("alice", "pw");
     assert!(c.cmd("STAT").starts_with("+OK 5 "));

@@ -117,13 +117,16 @@ impl SessionMailbox {
         .await
     }
 
-    /// Drops the mailbox on the blocking pool and waits until it is gone (it has released
-    /// the plugin's lock, which a client's next login must find released).
+    /// A session's end without UPDATE: makes any owed retrieve, then drops the mailbox on the
+    /// blocking pool and waits until it is gone (it has released the plugin's lock, which a
+    /// client's next login must find released).
     pub async fn release(mut self) {
         self.finish_prefetch(None).await;
         if !self.is_lost() {
+            let owed = self.owed_retrieve.take();
             let _ = self
-                .call_consuming("drop", |mailbox| {
+                .call_consuming("drop", move |mut mailbox| {
+                    work::retrieve_owed(&mut mailbox, owed.as_ref());
                     drop(mailbox);
                     Ok(())
                 })

@@ -50,12 +50,13 @@ pub fn open(mailbox: &mut MailboxHandle, transfer: &Transfer) -> Result<ReaderHa
 /// the message: an error now only costs the backend its record of that.
 pub fn retrieve_owed(mailbox: &mut MailboxHandle, owed: Option<&Transfer>) {
     if let Some(transfer) = owed {
-        if let Err(error) = mailbox.retrieve(message(transfer)) {
-            tracing::debug!(
+        match mailbox.retrieve(message(transfer)) {
+            Ok(_) => tracing::debug!(message = transfer.id, "retrieve after a prefetch made"),
+            Err(error) => tracing::debug!(
                 message = transfer.id,
                 "retrieve after a prefetch failed: {}",
                 error.message
-            );
+            ),
         }
     }
 }
