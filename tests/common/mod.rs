@@ -228,12 +228,21 @@ impl Drop for Server {
 /// The address of the first listener logged, plain or implicit TLS.
 fn listening_addr(log: &str, tls: bool) -> Option<SocketAddr> {
     let marker = if tls { " tls=true" } else { " tls=false" };
-    log.lines()
-        .filter(|l| l.contains("listening") && l.contains(marker))
-        .find_map(|line| {
-            let rest = &line[line.find("addr=")? + 5..];
-            rest.split_whitespace().next()?.parse().ok()
-        })
+    log.lines().find_map(
+        |line| match serde_json::from_str::<serde_json::Value>(line) {
+            // --log-format json
+            Ok(event) => {
+                let fields = &event["fields"];
+                let listening = fields["message"] == "listening" && fields["tls"] == tls;
+                listening.then(|| fields["addr"].as_str()?.parse().ok())?
+            }
+            Err(_) if line.contains("listening") && line.contains(marker) => {
+                let rest = &line[line.find("addr=")? + 5..];
+                rest.split_whitespace().next()?.parse().ok()
+            }
+            Err(_) => None,
+        },
+    )
 }
 
 /// A raw POP3 client over TCP.

@@ -38,6 +38,7 @@ pub struct Config {
     pub shutdown_grace: Duration,
     pub log_level: Option<String>,
     pub log_format: LogFormat,
+    pub session_summary: bool,
     pub describe: bool,
     pub check_config: bool,
 }
@@ -152,6 +153,7 @@ impl Config {
             shutdown_grace: seconds("shutdown_grace", s.shutdown_grace)?,
             log_level: s.log_level,
             log_format: defaulted("log_format", s.log_format)?,
+            session_summary: defaulted("session_summary", s.session_summary)?,
             describe: s.describe,
             check_config: s.check_config,
         })

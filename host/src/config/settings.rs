@@ -136,6 +136,11 @@ pub struct Settings {
     #[arg(long, value_enum)]
     pub log_format: Option<LogFormat>,
 
+    /// Log a summary of each session when it ends, at info level: duration, TLS, messages
+    /// and octets retrieved, deletions, and how it ended.
+    #[arg(long, value_name = "BOOL")]
+    pub session_summary: Option<bool>,
+
     /// JSON file with any of these settings (same names with underscores); flags win.
     #[arg(long, value_name = "FILE")]
     #[serde(skip)]
@@ -216,6 +221,7 @@ impl Settings {
             backend_concurrency: Some(64),
             shutdown_grace: Some(10),
             log_format: Some(LogFormat::Text),
+            session_summary: Some(true),
             ..Self::default()
         }
     }
@@ -255,6 +261,7 @@ impl Settings {
             shutdown_grace: self.shutdown_grace.over(lower.shutdown_grace),
             log_level: self.log_level.over(lower.log_level),
             log_format: self.log_format.over(lower.log_format),
+            session_summary: self.session_summary.over(lower.session_summary),
             config: self.config.over(lower.config),
             describe: self.describe.over(lower.describe),
             check_config: self.check_config.over(lower.check_config),
@@ -269,6 +276,7 @@ pub fn show_defaults(command: clap::Command) -> clap::Command {
         let shown = match defaults.get(arg.get_id().as_str()) {
             Some(serde_json::Value::String(text)) => text.clone(),
             Some(serde_json::Value::Number(number)) => number.to_string(),
+            Some(serde_json::Value::Bool(flag)) => flag.to_string(),
             Some(serde_json::Value::Array(items)) if !items.is_empty() => items
                 .iter()
                 .filter_map(serde_json::Value::as_str)
@@ -295,6 +303,7 @@ mod tests {
             "[default: 1000]",
             "[default: pop3host ready.]",
             "[default: text]",
+            "[default: true]",
         ] {
             assert!(help.contains(shown), "{shown} in {help}");
         }

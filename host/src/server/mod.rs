@@ -67,6 +67,7 @@ pub async fn serve(
         plaintext_auth: config.plaintext_auth,
         proxy_protocol_from: config.proxy_protocol_from.clone(),
         idle_timeout: config.idle_timeout,
+        session_summary: config.session_summary,
         prefetch_budget: Arc::new(tokio::sync::Semaphore::new(prefetch::BUDGET_KIB)),
     });
     let shutdown = Shutdown::default();

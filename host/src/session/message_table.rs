@@ -108,6 +108,11 @@ impl MessageTable {
             .map(move |(i, m)| (index + i, m))
     }
 
+    /// How many messages are marked deleted.
+    pub fn marked_count(&self) -> usize {
+        self.messages.len() - self.live_count
+    }
+
     /// The messages marked deleted, as (index, id), for UPDATE.
     pub fn marked(&self) -> Vec<(usize, String)> {
         self.messages

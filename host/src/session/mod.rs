@@ -47,6 +47,8 @@ pub struct Session {
     state: State,
     transport: Transport,
     failures: usize,
+    /// The client sent QUIT (in any state).
+    quit: bool,
 }
 
 impl Session {
@@ -72,6 +74,7 @@ impl Session {
             state: State::Authorization { user: None },
             transport,
             failures: 0,
+            quit: false,
         }
     }
 
@@ -105,6 +108,7 @@ impl Session {
     }
 
     pub fn handle(&mut self, command: Command, out: &mut Vec<u8>) -> Action {
+        self.quit |= command == Command::Quit;
         match (&mut self.state, command) {
             (_, Command::Capa) => {
                 self.capabilities().write(out);
@@ -121,6 +125,19 @@ impl Session {
             }
             // Lines during an exchange go to `line`; a closed session reads nothing more.
             (State::Sasl(_) | State::Closed, _) => Action::Close,
+        }
+    }
+
+    /// Whether the client sent QUIT: a session it closed, not the server.
+    pub fn quit_received(&self) -> bool {
+        self.quit
+    }
+
+    /// DELE marks standing: in TRANSACTION, those UPDATE would delete.
+    pub fn marked_count(&self) -> usize {
+        match &self.state {
+            State::Transaction { messages, .. } => messages.marked_count(),
+            _ => 0,
         }
     }
 

@@ -507,3 +507,29 @@ fn utf8_is_accepted_before_login() {
     assert_eq!(send(&mut s, "UTF8").0, "+OK UTF8 enabled.\r\n");
     assert!(send(&mut s, "CAPA").0.contains("\r\nUTF8 USER\r\n"));
 }
+
+#[test]
+fn the_marks_standing_and_a_quit_are_told_for_the_summary() {
+    let mut s = logged_in(&[10, 20, 30]);
+    assert_eq!(s.marked_count(), 0);
+    send(&mut s, "DELE 1");
+    send(&mut s, "DELE 3");
+    send(&mut s, "DELE 3");
+    assert_eq!(s.marked_count(), 2);
+    send(&mut s, "RSET");
+    assert_eq!(s.marked_count(), 0);
+    send(&mut s, "DELE 2");
+    assert!(!s.quit_received());
+    assert_eq!(
+        send(&mut s, "QUIT").1,
+        Action::Update(vec![(1, "id-2".into())])
+    );
+    assert!(s.quit_received());
+
+    let mut s = session(false);
+    send(&mut s, "NOOP");
+    assert!(!s.quit_received());
+    assert_eq!(send(&mut s, "QUIT").1, Action::Close);
+    assert!(s.quit_received());
+    assert_eq!(s.marked_count(), 0);
+}

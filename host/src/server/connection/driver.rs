@@ -6,6 +6,7 @@ use super::super::limits::{ClientAddress, MaildropSlot};
 use super::super::mailbox::SessionMailbox;
 use super::super::shutdown::Shutdown;
 use super::super::stream::Stream;
+use super::summary::{Ending, Summary};
 use super::{preamble, Shared, WRITE_AT};
 use crate::config::PlaintextAuth;
 use crate::protocol::lines::{Line, LineBuffer, LineDeadline, MAX_LINE};
@@ -53,6 +54,8 @@ pub struct Driver {
     client: ClientAddress,
     pub(super) shared: Arc<Shared>,
     shutdown: Shutdown,
+    /// What the session did, for the line logged at its end.
+    pub(super) summary: Summary,
 }
 
 impl Driver {
@@ -97,11 +100,22 @@ impl Driver {
             client,
             shared,
             shutdown,
+            summary: Summary::default(),
         }
     }
 
-    /// The session, from the greeting to its end.
-    pub async fn run(&mut self) -> io::Result<()> {
+    /// The session, from the greeting to its end; how it ended.
+    pub async fn run(&mut self) -> Ending {
+        match self.commands().await {
+            Ok(ending) => ending,
+            Err(error) => {
+                tracing::debug!("connection ended: {error}");
+                Ending::ConnectionError
+            }
+        }
+    }
+
+    async fn commands(&mut self) -> io::Result<Ending> {
         self.session.greeting(&mut self.out);
         self.flush().await?;
         let mut deadline = LineDeadline::new(self.shared.idle_timeout, Instant::now());
@@ -117,7 +131,12 @@ impl Driver {
                     Line::Complete(bytes) => self.session.line(bytes, &mut self.out),
                 };
                 if let Flow::Close = self.act(action).await? {
-                    return self.flush().await;
+                    self.flush().await?;
+                    return Ok(if self.session.quit_received() {
+                        Ending::Quit
+                    } else {
+                        Ending::Closed
+                    });
                 }
                 if self.out.len() >= WRITE_AT {
                     self.flush().await?;
@@ -134,7 +153,8 @@ impl Driver {
                     let partial = self.lines.holds_partial_line();
                     tracing::info!(partial, "idle timeout");
                     reply::err_plain(&mut self.out, "Disconnected for inactivity.");
-                    return self.flush().await;
+                    self.flush().await?;
+                    return Ok(Ending::IdleTimeout);
                 }
                 Input::Shutdown => {
                     reply::err_coded(
@@ -142,11 +162,12 @@ impl Driver {
                         ResponseCode::SYS_TEMP,
                         "Server shutting down, try again later.",
                     );
-                    return self.flush().await;
+                    self.flush().await?;
+                    return Ok(Ending::Shutdown);
                 }
             };
             if n == 0 {
-                return Ok(());
+                return Ok(Ending::ClientLeft);
             }
             deadline.received(Instant::now(), !self.lines.holds_partial_line());
             self.lines.extend(&buf[..n]);
@@ -154,9 +175,17 @@ impl Driver {
     }
 
     /// The plugin's `connect` refused the connection: its reply, and the end.
-    pub async fn refuse(&mut self, error: &PopError) -> io::Result<()> {
+    pub async fn refuse(&mut self, error: &PopError) -> Ending {
         reply::err(&mut self.out, error);
-        self.flush().await
+        let _ = self.flush().await;
+        Ending::Refused
+    }
+
+    /// The session's summary line, once it has ended and released its mailbox.
+    pub fn log_summary(&self, ended: Ending, duration: Duration) {
+        let marks_standing = self.session.marked_count();
+        self.summary
+            .log(ended, self.conn.tls, duration, marks_standing);
     }
 
     /// Waits for the client's next bytes until `deadline`. A session quiet for a moment first
@@ -292,6 +321,7 @@ impl Driver {
         };
         // The maildrop is free before the client hears so (RFC 1939 §6).
         self.maildrop_slot = None;
+        self.summary.updated(count, result.is_ok());
         tracing::info!(deleted = count, ok = result.is_ok(), "logged out");
         self.session.update_done(count, result, &mut self.out);
     }

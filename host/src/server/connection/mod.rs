@@ -21,6 +21,7 @@
 
 mod driver;
 mod preamble;
+mod summary;
 mod transfer;
 
 use super::limits::{ClientAddress, LimitCounters};
@@ -36,7 +37,7 @@ use ipnet::IpNet;
 use pop3_plugin_api::host::OpenConnection;
 use pop3_plugin_api::{Connection, ConnectionDetails, ResponseCode};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
@@ -52,6 +53,8 @@ pub struct Shared {
     pub plaintext_auth: PlaintextAuth,
     pub proxy_protocol_from: Vec<IpNet>,
     pub idle_timeout: Duration,
+    /// Whether each session logs its summary when it ends.
+    pub session_summary: bool,
     /// KiB that prefetched messages may hold, server-wide.
     pub prefetch_budget: Arc<Semaphore>,
 }
@@ -81,6 +84,7 @@ pub async fn serve(
     shared: Arc<Shared>,
     shutdown: Shutdown,
 ) {
+    let started = Instant::now();
     let Some(preamble::Client {
         address: client,
         proxied,
@@ -122,6 +126,7 @@ pub async fn serve(
             let conn = conn.clone();
             plugin.run("connect", move |b| b.connect(&conn)).await
         };
+        let summary = shared.session_summary;
         let mut driver = Driver::new(
             stream,
             registered,
@@ -131,14 +136,14 @@ pub async fn serve(
             shared,
             shutdown,
         );
-        let result = match admitted {
+        let ended = match admitted {
             Ok(()) => driver.run().await,
             Err(error) => driver.refuse(&error).await,
         };
-        if let Err(error) = result {
-            tracing::debug!("connection ended: {error}");
-        }
         driver.release_mailbox().await;
+        if summary {
+            driver.log_summary(ended, started.elapsed());
+        }
         let _ = plugin
             .run("disconnect", move |b| {
                 b.disconnect(&conn);

@@ -41,6 +41,8 @@ impl Driver {
         // The octets read so far as the size counts them; the listed size is what the plugin
         // promised and the `+OK` line announced.
         let mut read = SizeCounter::default();
+        // Octets of the message on the wire, for the session's summary.
+        let mut sent = 0;
         while !encoder.is_done() {
             let chunk = match message.next().await {
                 Ok([]) if read.total() < transfer.size => {
@@ -68,7 +70,9 @@ impl Driver {
                 return Ok(Flow::Close);
             }
             for slice in chunk.chunks(ENCODE_SLICE) {
+                let before = self.out.len();
                 encoder.encode(slice, &mut self.out);
+                sent += self.out.len() - before;
                 if self.out.len() >= WRITE_AT {
                     self.flush().await?;
                 }
@@ -78,7 +82,10 @@ impl Driver {
                 return Ok(Flow::Close);
             }
         }
+        let before = self.out.len();
         encoder.finish(&mut self.out);
+        sent += self.out.len() - before;
+        self.summary.sent(transfer.top.is_some(), sent as u64);
         if transfer.top.is_none() {
             self.start_prefetch(&transfer);
         }
