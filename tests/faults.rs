@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Client, Server};
+use common::{stuck_logins, Client, Server};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -26,24 +26,6 @@ fn bob_is_served(server: &Server) {
     assert!(c.cmd("RETR 1").starts_with("+OK"));
     c.body();
     assert!(c.cmd("QUIT").starts_with("+OK"));
-}
-
-/// `count` logins of alice whose `authenticate` hangs past the deadline: each gets
-/// `[SYS/TEMP]`, and each call counts as stuck.
-fn stuck_logins(server: &Server, count: usize) {
-    let mut stuck: Vec<Client> = (0..count)
-        .map(|_| {
-            let mut c = server.client();
-            c.line();
-            c.cmd("USER alice");
-            c.send(b"PASS pw\r\n");
-            c
-        })
-        .collect();
-    for c in &mut stuck {
-        assert_eq!(c.line(), TEMP);
-    }
-    server.wait_for_log_count("stuck past its deadline", count);
 }
 
 const TEMP: &str = "-ERR [SYS/TEMP] Temporary server failure, try again later.\r\n";

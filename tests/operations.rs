@@ -1,10 +1,15 @@
 //! What an operator sees of the server at work: the summary line each session logs when it
-//! ends, in text and JSON logs, and the setting that turns it off.
+//! ends (text and JSON logs, and the setting that turns it off), and `/metrics` and `/health`
+//! on `--metrics-listen`.
 
 mod common;
 
-use common::{Client, Server};
+use common::{stuck_logins, Client, Server};
+use serde_json::json;
 use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
 
 /// The built-in mailbox's user (static-messages without configuration).
 const USER: (&str, &str) = ("test", "test");
@@ -141,4 +146,218 @@ fn the_summary_can_be_turned_off() {
     // The connection's last line: the summary would have come before it.
     server.wait_for_log("pop3host::server::connection: closed");
     assert!(!server.log().contains("session summary"));
+}
+
+/// Where a server started with `--metrics-listen 127.0.0.1:0` serves its metrics.
+fn metrics_addr(server: &Server) -> SocketAddr {
+    let marker = "metrics and health on";
+    server.wait_for_log(marker);
+    let log = server.log();
+    let line = log.lines().find(|l| l.contains(marker)).unwrap();
+    let addr = &line[line.rfind("addr=").unwrap() + 5..];
+    addr.split_whitespace().next().unwrap().parse().unwrap()
+}
+
+/// One HTTP GET: the status code and the body.
+fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response.split_once("\r\n\r\n").unwrap().1;
+    (status, body.to_string())
+}
+
+/// The value of `series` (name and labels as the server writes them), 0 when absent.
+fn sample(metrics: &str, series: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// Polls `path` until `done` holds for its body, with a deadline.
+fn wait_for(addr: SocketAddr, path: &str, done: impl Fn(u16, &str) -> bool) -> String {
+    let started = Instant::now();
+    loop {
+        let (status, body) = get(addr, path);
+        if done(status, &body) {
+            return body;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{path} never came to the expected state: {status} {body}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn metrics_count_what_was_done() {
+    let server = Server::with_static(
+        None,
+        &[
+            "--metrics-listen",
+            "127.0.0.1:0",
+            "--trusted-networks",
+            "none",
+            "--max-connections-per-ip",
+            "2",
+            "--auth-failure-delay-max",
+            "0",
+        ],
+    );
+    let addr = metrics_addr(&server);
+
+    let mut c = server.client();
+    c.login(USER.0, USER.1);
+    for n in [1, 2] {
+        assert!(c.cmd(&format!("RETR {n}")).starts_with("+OK"));
+        c.body();
+    }
+    assert!(c.cmd("DELE 1").starts_with("+OK"));
+    assert!(c.cmd("QUIT").starts_with("+OK"));
+    c.closed();
+
+    let mut c = server.client();
+    c.line();
+    c.cmd("USER test");
+    assert!(c.cmd("PASS wrong").starts_with("-ERR [AUTH]"));
+    assert!(c.cmd("QUIT").starts_with("+OK"));
+    c.closed();
+
+    let mut c = server.client();
+    c.line();
+    // AUTH PLAIN with "\0test\0test"
+    assert!(c.cmd("AUTH PLAIN AHRlc3QAdGVzdA==").starts_with("+OK"));
+    c.close_write();
+    c.closed();
+
+    // Two connections from one address, the most allowed; a third is refused.
+    let (mut first, mut second) = (server.client(), server.client());
+    first.line();
+    second.line();
+    let mut third = server.client();
+    assert!(third
+        .line()
+        .contains("Too many connections from your address"));
+    third.closed();
+    for c in [&mut first, &mut second] {
+        c.close_write();
+        c.closed();
+    }
+
+    let metrics = wait_for(addr, "/metrics", |_, m| {
+        sample(m, "pop3host_connections_open") == 0.0
+            && sample(m, "pop3host_sessions_ended_total{ended=\"client_left\"}") == 3.0
+    });
+    let sha256 = {
+        let log = server.log();
+        let at = log.find("sha256=\"").unwrap() + 8;
+        log[at..at + 64].to_string()
+    };
+    for (series, expected) in [
+        ("pop3host_connections_total", 6.0),
+        ("pop3host_connections_refused_total{reason=\"max_connections_per_ip\"}", 1.0),
+        ("pop3host_logins_total{mechanism=\"USER\",result=\"ok\"}", 1.0),
+        ("pop3host_logins_total{mechanism=\"USER\",result=\"bad_credentials\"}", 1.0),
+        ("pop3host_logins_total{mechanism=\"PLAIN\",result=\"ok\"}", 1.0),
+        ("pop3host_commands_total{command=\"RETR\"}", 2.0),
+        ("pop3host_commands_total{command=\"DELE\"}", 1.0),
+        ("pop3host_commands_total{command=\"QUIT\"}", 2.0),
+        ("pop3host_commands_total{command=\"PASS\"}", 2.0),
+        ("pop3host_commands_total{command=\"AUTH\"}", 1.0),
+        ("pop3host_sessions_ended_total{ended=\"quit\"}", 2.0),
+        ("pop3host_messages_deleted_total", 1.0),
+        ("pop3host_backend_calls_total{callback=\"login\",result=\"ok\"}", 2.0),
+        ("pop3host_backend_calls_total{callback=\"login\",result=\"error\"}", 1.0),
+        ("pop3host_backend_calls_total{callback=\"retrieve\",result=\"ok\"}", 2.0),
+        ("pop3host_backend_call_seconds_count{callback=\"retrieve\"}", 2.0),
+        (
+            &format!(
+                "pop3host_plugin{{plugin=\"static-messages\",version=\"0.1.0\",sha256=\"{sha256}\"}}"
+            ),
+            1.0,
+        ),
+    ] {
+        assert_eq!(sample(&metrics, series), expected, "{series} in\n{metrics}");
+    }
+    assert!(sample(&metrics, "pop3host_sent_octets_total") > 0.0);
+    assert!(!metrics.contains("test@") && !metrics.contains("127.0.0.1"));
+}
+
+#[test]
+fn health_turns_unavailable_when_the_server_shuts_down() {
+    let mut server = Server::with_static(
+        None,
+        &["--metrics-listen", "127.0.0.1:0", "--shutdown-grace", "60"],
+    );
+    let addr = metrics_addr(&server);
+    assert_eq!(get(addr, "/health"), (200, "ok\n".into()));
+    assert_eq!(get(addr, "/nothing").0, 404);
+    // A session keeps the server in its grace period after SIGTERM.
+    let mut c = server.client();
+    c.login(USER.0, USER.1);
+    server.signal("TERM");
+    let body = wait_for(addr, "/health", |status, _| status == 503);
+    assert_eq!(body, "shutting down\n");
+    assert!(c.cmd("QUIT").starts_with("+OK"));
+    assert!(server.wait_exit(), "{}", server.log());
+}
+
+#[test]
+fn health_turns_unavailable_while_the_plugin_is_hung_and_calls_are_counted_by_result() {
+    // alice's logins hang in the plugin; bob's RETR panics in it.
+    let config = json!({
+        "users": {
+            "alice": {"password": "pw", "builtin": true},
+            "bob": {"password": "pw", "builtin": true}
+        },
+        "faults": [
+            {"callback": "authenticate", "action": "delay", "ms": 600_000, "user": "alice"},
+            {"callback": "retrieve", "action": "panic", "user": "bob"}
+        ]
+    });
+    let server = Server::with_static(
+        Some(&config.to_string()),
+        &[
+            "--metrics-listen",
+            "127.0.0.1:0",
+            "--backend-concurrency",
+            "2",
+            "--backend-timeout",
+            "1",
+        ],
+    );
+    let addr = metrics_addr(&server);
+    let mut bob = server.client();
+    bob.login("bob", "pw");
+    assert!(bob.cmd("RETR 1").starts_with("-ERR [SYS/TEMP]"));
+    assert_eq!(get(addr, "/health").0, 200);
+
+    // Two logins stuck in the plugin: as many as --backend-concurrency.
+    stuck_logins(&server, 2);
+    assert_eq!(wait_for(addr, "/health", |s, _| s == 503), "plugin hung\n");
+    let (_, metrics) = get(addr, "/metrics");
+    for (series, expected) in [
+        (
+            "pop3host_backend_calls_total{callback=\"retrieve\",result=\"panic\"}",
+            1.0,
+        ),
+        (
+            "pop3host_backend_calls_total{callback=\"login\",result=\"timeout\"}",
+            2.0,
+        ),
+        ("pop3host_backend_calls_stuck", 2.0),
+    ] {
+        assert_eq!(sample(&metrics, series), expected, "{series} in\n{metrics}");
+    }
 }

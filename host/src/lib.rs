@@ -11,6 +11,7 @@ pub mod check;
 pub mod config;
 pub mod loader;
 pub mod logging;
+pub mod metrics;
 pub mod privileges;
 pub mod protocol;
 pub mod server;
@@ -43,12 +44,20 @@ pub fn run(settings: Settings) -> Result<(), String> {
         return Ok(());
     }
     let bound = server::listeners(&config)?;
+    let metrics_listener = server::metrics_listener(&config)?;
     privileges::drop_root(&config.privileges)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    let served = runtime.block_on(server::serve(&config, settings, bound, service, tls));
+    let served = runtime.block_on(server::serve(
+        &config,
+        settings,
+        bound,
+        metrics_listener,
+        service,
+        tls,
+    ));
     // A call stuck in the plugin would hold the runtime, and the process, forever: running
     // calls and the plugin's `shutdown` get one backend timeout, then the process exits.
     runtime.shutdown_timeout(config.backend_timeout);

@@ -4,6 +4,7 @@
 
 use crate::config::{Config, MAX_GREETING};
 use crate::loader;
+use crate::metrics::PluginLabels;
 use crate::server::PluginCalls;
 use crate::session::SessionConfig;
 use std::path::PathBuf;
@@ -20,6 +21,7 @@ pub struct Service {
     pub plugin_path: PathBuf,
     /// The content of the plugin file, as loaded: a rebuild at the same path is a change.
     pub plugin_sha256: String,
+    pub plugin_version: String,
     pub plugin_config: String,
 }
 
@@ -64,8 +66,18 @@ impl Service {
             prefetch: plugin.prefetch(),
             plugin_path: path,
             plugin_sha256: loaded.sha256,
+            plugin_version: info.version,
             plugin_config: config.plugin_config.clone(),
         })
+    }
+
+    /// Which build serves, for the metrics.
+    pub fn metric_labels(&self) -> PluginLabels {
+        PluginLabels {
+            plugin: self.plugin.name.clone(),
+            version: self.plugin_version.clone(),
+            sha256: self.plugin_sha256.clone(),
+        }
     }
 
     /// Whether `config` names this same plugin file, with the same content, and the same

@@ -375,6 +375,24 @@ impl Client {
     }
 }
 
+/// `count` logins of alice, whose `authenticate` the plugin holds past the deadline: each
+/// gets `[SYS/TEMP]`, and each call counts as stuck.
+pub fn stuck_logins(server: &Server, count: usize) {
+    let mut stuck: Vec<Client> = (0..count)
+        .map(|_| {
+            let mut c = server.client();
+            c.line();
+            c.cmd("USER alice");
+            c.send(b"PASS pw\r\n");
+            c
+        })
+        .collect();
+    for c in &mut stuck {
+        assert!(c.line().starts_with("-ERR [SYS/TEMP]"));
+    }
+    server.wait_for_log_count("stuck past its deadline", count);
+}
+
 /// Fails the test unless it runs as root: tests of uid switching and privilege dropping must
 /// fail, not pass silently, where they cannot run (CI runs them as root).
 pub fn require_root(why: &str) {

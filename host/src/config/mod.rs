@@ -39,6 +39,8 @@ pub struct Config {
     pub log_level: Option<String>,
     pub log_format: LogFormat,
     pub session_summary: bool,
+    /// Where `/metrics` and `/health` are served, if anywhere.
+    pub metrics_listen: Option<SocketAddr>,
     pub describe: bool,
     pub check_config: bool,
 }
@@ -154,6 +156,11 @@ impl Config {
             log_level: s.log_level,
             log_format: defaulted("log_format", s.log_format)?,
             session_summary: defaulted("session_summary", s.session_summary)?,
+            metrics_listen: s
+                .metrics_listen
+                .as_deref()
+                .map(metrics_address)
+                .transpose()?,
             describe: s.describe,
             check_config: s.check_config,
         })
@@ -174,6 +181,14 @@ fn addresses(flag: &str, values: &[String]) -> Result<Vec<SocketAddr>, String> {
             })
         })
         .collect()
+}
+
+/// `--metrics-listen`: ADDR:PORT, or a PORT on loopback.
+fn metrics_address(value: &str) -> Result<SocketAddr, String> {
+    match value.parse::<u16>() {
+        Ok(port) => Ok(SocketAddr::from(([127, 0, 0, 1], port))),
+        Err(_) => Ok(addresses("--metrics-listen", &[value.to_string()])?[0]),
+    }
 }
 
 /// CIDR networks; a bare address is a network of one.

@@ -136,6 +136,11 @@ pub struct Settings {
     #[arg(long, value_enum)]
     pub log_format: Option<LogFormat>,
 
+    /// Serve GET /metrics (Prometheus) and GET /health on ADDR:PORT, or on PORT of 127.0.0.1
+    /// (no authentication: keep it on loopback or a management network).
+    #[arg(long, value_name = "ADDR:PORT|PORT")]
+    pub metrics_listen: Option<String>,
+
     /// Log a summary of each session when it ends, at info level: duration, TLS, messages
     /// and octets retrieved, deletions, and how it ended.
     #[arg(long, value_name = "BOOL")]
@@ -262,6 +267,7 @@ impl Settings {
             log_level: self.log_level.over(lower.log_level),
             log_format: self.log_format.over(lower.log_format),
             session_summary: self.session_summary.over(lower.session_summary),
+            metrics_listen: self.metrics_listen.over(lower.metrics_listen),
             config: self.config.over(lower.config),
             describe: self.describe.over(lower.describe),
             check_config: self.check_config.over(lower.check_config),

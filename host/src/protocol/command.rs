@@ -111,6 +111,14 @@ impl Command {
 const APOP: &str = "APOP name digest";
 const TOP: &str = "TOP msg lines";
 
+impl Command {
+    /// The command's keyword, upper case.
+    pub fn keyword(&self) -> &'static str {
+        let usage = usage_of(self);
+        usage.split(' ').next().unwrap_or(usage)
+    }
+}
+
 fn usage_of(command: &Command) -> &'static str {
     match command {
         Command::Apop { .. } => APOP,

@@ -56,6 +56,10 @@ const LOGIN_USER: &str = "VXNlcm5hbWU6";
 const LOGIN_PASSWORD: &str = "UGFzc3dvcmQ6";
 
 impl Exchange {
+    pub fn mechanism(&self) -> Mechanism {
+        self.mechanism
+    }
+
     /// Starts `mechanism`, with the initial response if the AUTH command carried one.
     pub fn start(mechanism: Mechanism, initial_response: Option<&str>) -> (Self, Step) {
         let mut exchange = Self {

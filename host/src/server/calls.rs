@@ -11,6 +11,7 @@
 //! lost it and ends with `[SYS/TEMP]`, and the object is dropped (releasing the plugin's lock)
 //! whenever the stuck call returns.
 
+use crate::metrics::metrics;
 use pop3_plugin_api::host::{self, BackendHandle};
 use pop3_plugin_api::{PopError, ResponseCode};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -18,6 +19,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
+
+/// How plugin-api's export glue begins the error of a caught panic.
+const PANIC_TEXT: &str = "plugin panicked in ";
 
 /// An initialised plugin and the slots its calls run in.
 pub struct PluginCalls {
@@ -54,6 +58,11 @@ impl PluginCalls {
         &self.handle
     }
 
+    /// Whether every call is refused, because as many calls as there are slots are stuck.
+    pub fn is_hung(&self) -> bool {
+        self.stuck.load(Ordering::Relaxed) >= self.concurrency
+    }
+
     /// Runs `job` with the plugin's backend and waits for it.
     pub async fn run<T: Send + 'static>(
         &self,
@@ -88,8 +97,8 @@ impl PluginCalls {
             })?
             .map_err(|_| PopError::temporary("server is shutting down"))?;
         // Checked once a slot is free: a slot may have come back from a call that got stuck.
-        let stuck = self.stuck.load(Ordering::Relaxed);
-        if stuck >= self.concurrency {
+        if self.is_hung() {
+            let stuck = self.stuck.load(Ordering::Relaxed);
             tracing::error!(
                 plugin = self.name,
                 stuck,
@@ -136,7 +145,11 @@ impl PluginCalls {
         });
         Call {
             callback,
-            state: CallState::Running { job, slot },
+            state: CallState::Running {
+                job,
+                slot,
+                started: Instant::now(),
+            },
         }
     }
 }
@@ -167,6 +180,7 @@ enum CallState<O, T> {
     Running {
         job: JoinHandle<(O, Result<T, PopError>)>,
         slot: Arc<CallSlot>,
+        started: Instant,
     },
     Refused(Option<O>, PopError),
     Finished,
@@ -187,6 +201,7 @@ impl<O: Send + 'static, T: Send + 'static> Call<O, T> {
             CallState::Refused(object, error) => {
                 drop_on_pool(object);
                 self.log_failure(calls, &error);
+                metrics().backend_call(self.callback, "refused", None);
                 Err(error)
             }
             running => {
@@ -200,29 +215,36 @@ impl<O: Send + 'static, T: Send + 'static> Call<O, T> {
     /// its slot goes back to the other calls, it is counted until it returns, and it keeps
     /// its object. Otherwise the object comes back, whatever the result.
     pub async fn finish(mut self, calls: &PluginCalls) -> (Option<O>, Result<T, PopError>) {
-        let ended = match std::mem::replace(&mut self.state, CallState::Finished) {
-            CallState::Running { job, slot } => {
-                match tokio::time::timeout(calls.timeout, job).await {
-                    Ok(Ok((object, result))) => (Some(object), result),
-                    Ok(Err(join_error)) => (
-                        None,
-                        Err(PopError::temporary(format!(
-                            "backend call failed: {join_error}"
-                        ))),
-                    ),
+        let (ended, outcome, took) = match std::mem::replace(&mut self.state, CallState::Finished) {
+            CallState::Running { job, slot, started } => {
+                let (ended, outcome) = match tokio::time::timeout(calls.timeout, job).await {
+                    Ok(Ok((object, result))) => {
+                        let outcome = match &result {
+                            Ok(_) => "ok",
+                            Err(error) if error.message.starts_with(PANIC_TEXT) => "panic",
+                            Err(_) => "error",
+                        };
+                        ((Some(object), result), outcome)
+                    }
+                    Ok(Err(join_error)) => {
+                        let why = format!("backend call failed: {join_error}");
+                        ((None, Err(PopError::temporary(why))), "panic")
+                    }
                     Err(_) => {
                         slot.abandon(&calls.name, calls.concurrency);
                         let why = format!(
                             "no answer within {}s (backend_timeout)",
                             calls.timeout.as_secs()
                         );
-                        (None, Err(PopError::temporary(why)))
+                        ((None, Err(PopError::temporary(why))), "timeout")
                     }
-                }
+                };
+                (ended, outcome, Some(started.elapsed()))
             }
-            CallState::Refused(object, error) => (object, Err(error)),
+            CallState::Refused(object, error) => ((object, Err(error)), "refused", None),
             CallState::Finished => unreachable!("a call is finished once"),
         };
+        metrics().backend_call(self.callback, outcome, took);
         if let Err(error) = &ended.1 {
             self.log_failure(calls, error);
         }
@@ -285,6 +307,7 @@ impl CallSlot {
         if permit.take().is_some() {
             self.abandoned.store(true, Ordering::Relaxed);
             let stuck = self.stuck.fetch_add(1, Ordering::Relaxed) + 1;
+            metrics().backend_calls_stuck.inc();
             tracing::error!(
                 plugin,
                 stuck,
@@ -300,6 +323,7 @@ impl CallSlot {
         permit.take();
         if self.abandoned.load(Ordering::Relaxed) {
             let stuck = self.stuck.fetch_sub(1, Ordering::Relaxed) - 1;
+            metrics().backend_calls_stuck.dec();
             tracing::warn!(stuck, "a stuck backend call returned");
         }
     }

@@ -65,6 +65,31 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Why a connection is refused at admission: the setting whose limit it met.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    MaxConnections,
+    MaxConnectionsPerIp,
+}
+
+impl Refusal {
+    /// The setting, which names the refusal in logs and metrics.
+    pub fn setting(self) -> &'static str {
+        match self {
+            Refusal::MaxConnections => "max_connections",
+            Refusal::MaxConnectionsPerIp => "max_connections_per_ip",
+        }
+    }
+
+    /// What the client is told.
+    pub fn reply(self) -> &'static str {
+        match self {
+            Refusal::MaxConnections => "Too many connections, try again later.",
+            Refusal::MaxConnectionsPerIp => "Too many connections from your address.",
+        }
+    }
+}
+
 impl LimitCounters {
     pub fn new(config: config::LimitSettings) -> Arc<Self> {
         Arc::new(Self {
@@ -92,16 +117,16 @@ impl LimitCounters {
     pub fn admit_connection(
         self: &Arc<Self>,
         client: ClientAddress,
-    ) -> Result<ConnectionSlot, &'static str> {
+    ) -> Result<ConnectionSlot, Refusal> {
         let mut connections = lock(&self.connections);
         if connections.total >= self.config.max_connections {
-            return Err("Too many connections, try again later.");
+            return Err(Refusal::MaxConnections);
         }
         let counted = self.bucket(client);
         if let Some(ip) = counted {
             let count = connections.per_ip.entry(ip).or_default();
             if *count >= self.config.max_connections_per_ip {
-                return Err("Too many connections from your address.");
+                return Err(Refusal::MaxConnectionsPerIp);
             }
             *count += 1;
         }
@@ -223,7 +248,7 @@ mod tests {
         let _t2 = limits.admit_connection(ip("127.0.0.1")).unwrap();
         assert_eq!(
             limits.admit_connection(ip("198.51.100.1")).err(),
-            Some("Too many connections, try again later.")
+            Some(Refusal::MaxConnections)
         );
     }
 

@@ -6,6 +6,7 @@ mod connection;
 mod limits;
 mod listener;
 mod mailbox;
+mod metrics_endpoint;
 mod prefetch;
 mod read_ahead;
 mod shutdown;
@@ -17,6 +18,7 @@ pub use calls::PluginCalls;
 pub use tls::Tls;
 
 use crate::config::{Config, Settings};
+use crate::metrics::{metrics, Outcome};
 use crate::service::Service;
 use crate::session::LoginTracker;
 use connection::Shared;
@@ -44,6 +46,15 @@ pub fn listeners(config: &Config) -> Result<Vec<Bound>, String> {
     Ok(bound)
 }
 
+/// The `--metrics-listen` socket, bound now like the others.
+pub fn metrics_listener(config: &Config) -> Result<Option<std::net::TcpListener>, String> {
+    let Some(addr) = config.metrics_listen else {
+        return Ok(None);
+    };
+    let mut bound = listener::bind_all(&[addr], false, false)?;
+    Ok(bound.pop().map(|bound| bound.listener))
+}
+
 /// Serves on `bound` until SIGTERM or SIGINT, then shuts down gracefully. SIGHUP reloads the
 /// TLS certificate and, when `settings` now name another plugin or plugin configuration,
 /// swaps the plugin for new sessions.
@@ -51,6 +62,7 @@ pub async fn serve(
     config: &Config,
     settings: Settings,
     bound: Vec<Bound>,
+    metrics_listener: Option<std::net::TcpListener>,
     service: Service,
     tls: Option<Tls>,
 ) -> Result<(), String> {
@@ -59,6 +71,7 @@ pub async fn serve(
     let mut interrupt = signal(SignalKind::interrupt()).map_err(|e| signal_error("SIGINT", e))?;
     let mut hangup = signal(SignalKind::hangup()).map_err(|e| signal_error("SIGHUP", e))?;
     let plugin = service.plugin.name.clone();
+    metrics().serving(service.metric_labels());
     let shared = Arc::new(Shared {
         service: RwLock::new(Arc::new(service)),
         logins: Arc::new(LoginTracker::default()),
@@ -88,6 +101,17 @@ pub async fn serve(
         accepting.spawn(accept);
     }
     accepting.close();
+    if let Some(listener) = metrics_listener {
+        let listener =
+            TcpListener::from_std(listener).map_err(|e| format!("cannot listen: {e}"))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        tracing::info!(%addr, "metrics and health on http://{addr}/metrics, /health");
+        tokio::spawn(metrics_endpoint::serve(
+            listener,
+            shared.clone(),
+            shutdown.clone(),
+        ));
+    }
     loop {
         tokio::select! {
             _ = terminate.recv() => break,
@@ -141,15 +165,24 @@ async fn reload(shared: &Arc<Shared>, settings: &Settings) {
     })
     .await
     .unwrap_or_else(|e| Err(format!("reload failed: {e}")));
-    match loaded {
+    let result = match loaded {
         Ok(Some(service)) => {
             tracing::info!(
                 plugin = service.plugin.name,
                 "new sessions use the reloaded plugin"
             );
+            metrics().serving(service.metric_labels());
             *shared.service.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(service);
+            "reloaded"
         }
-        Ok(None) => tracing::info!("plugin and its configuration unchanged"),
-        Err(why) => tracing::error!("kept the old plugin: {why}"),
-    }
+        Ok(None) => {
+            tracing::info!("plugin and its configuration unchanged");
+            "unchanged"
+        }
+        Err(why) => {
+            tracing::error!("kept the old plugin: {why}");
+            "failed"
+        }
+    };
+    metrics().reloads.get_or_create(&Outcome { result }).inc();
 }

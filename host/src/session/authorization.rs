@@ -40,6 +40,7 @@ impl Session {
                 Some(user) => Action::Login(Login {
                     user,
                     secret: Secret::Password(password),
+                    mechanism: "USER",
                 }),
                 None => {
                     reply::err_plain(out, "No user name given, send USER first.");
@@ -55,6 +56,7 @@ impl Session {
                             digest,
                             timestamp: timestamp.clone(),
                         },
+                        mechanism: "APOP",
                     }),
                     None => {
                         reply::err_plain(out, "APOP is not available.");
@@ -122,6 +124,10 @@ impl Session {
             sasl::Step::Credentials { user, password } => Action::Login(Login {
                 user,
                 secret: Secret::Password(password),
+                mechanism: match &self.state {
+                    State::Sasl(exchange) => exchange.mechanism().name(),
+                    _ => "AUTH",
+                },
             }),
             sasl::Step::Cancelled => {
                 reply::err_plain(out, "Authentication cancelled.");

@@ -49,6 +49,8 @@ pub struct Session {
     failures: usize,
     /// The client sent QUIT (in any state).
     quit: bool,
+    /// The keyword of the last command line, until the driver counts it.
+    command: Option<&'static str>,
 }
 
 impl Session {
@@ -75,6 +77,7 @@ impl Session {
             transport,
             failures: 0,
             quit: false,
+            command: None,
         }
     }
 
@@ -94,6 +97,7 @@ impl Session {
         match Command::parse(line) {
             Ok(command) => self.handle(command, out),
             Err(error) => {
+                self.command = Some("invalid");
                 reply::err_plain(out, &error.to_string());
                 Action::Continue
             }
@@ -109,6 +113,7 @@ impl Session {
 
     pub fn handle(&mut self, command: Command, out: &mut Vec<u8>) -> Action {
         self.quit |= command == Command::Quit;
+        self.command = Some(command.keyword());
         match (&mut self.state, command) {
             (_, Command::Capa) => {
                 self.capabilities().write(out);
@@ -126,6 +131,12 @@ impl Session {
             // Lines during an exchange go to `line`; a closed session reads nothing more.
             (State::Sasl(_) | State::Closed, _) => Action::Close,
         }
+    }
+
+    /// The keyword of the command line just handled, once (`invalid` for a line that did not
+    /// parse; `None` after an AUTH response line).
+    pub fn take_command(&mut self) -> Option<&'static str> {
+        self.command.take()
     }
 
     /// Whether the client sent QUIT: a session it closed, not the server.

@@ -104,7 +104,8 @@ fn user_pass_asks_the_backend() {
         action,
         Action::Login(Login {
             user: "alice".into(),
-            secret: Secret::Password("two words".into())
+            secret: Secret::Password("two words".into()),
+            mechanism: "USER",
         })
     );
 }
@@ -315,6 +316,7 @@ fn login_delay_is_enforced_by_the_host() {
     let login = Login {
         user: "alice".into(),
         secret: Secret::Password("x".into()),
+        mechanism: "USER",
     };
     let mut first = Session::new(config(false), logins.clone(), 1, 0, PLAINTEXT_ALLOWED);
     assert_eq!(
@@ -356,6 +358,7 @@ fn password_login(user: &str, password: &str) -> Action {
     Action::Login(Login {
         user: user.into(),
         secret: Secret::Password(password.into()),
+        mechanism: "PLAIN",
     })
 }
 
@@ -474,6 +477,7 @@ fn too_many_failures_close_the_connection() {
     let login = Login {
         user: "alice".into(),
         secret: Secret::Password("x".into()),
+        mechanism: "USER",
     };
     for attempt in 1..=3 {
         let outcome = s.login_done(

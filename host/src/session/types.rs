@@ -70,6 +70,8 @@ pub enum LoginOutcome {
 pub struct Login {
     pub user: String,
     pub secret: Secret,
+    /// `USER`, `APOP`, or the SASL mechanism (for the metrics).
+    pub mechanism: &'static str,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

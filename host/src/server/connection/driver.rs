@@ -9,6 +9,7 @@ use super::super::stream::Stream;
 use super::summary::{Ending, Summary};
 use super::{preamble, Shared, WRITE_AT};
 use crate::config::PlaintextAuth;
+use crate::metrics::{metrics, CommandLabel, LoginLabels};
 use crate::protocol::lines::{Line, LineBuffer, LineDeadline, MAX_LINE};
 use crate::protocol::reply;
 use crate::server::work;
@@ -130,6 +131,10 @@ impl Driver {
                     }
                     Line::Complete(bytes) => self.session.line(bytes, &mut self.out),
                 };
+                if let Some(command) = self.session.take_command() {
+                    let label = CommandLabel { command };
+                    metrics().commands.get_or_create(&label).inc();
+                }
                 if let Flow::Close = self.act(action).await? {
                     self.flush().await?;
                     return Ok(if self.session.quit_received() {
@@ -253,7 +258,7 @@ impl Driver {
         ) else {
             return Ok(Flow::Close);
         };
-        match preamble::handshake(tls, tcp, self.shared.handshake_timeout()).await {
+        match preamble::handshake(tls, tcp, self.shared.handshake_timeout(), "stls").await {
             Ok(stream) => {
                 self.stream = stream;
                 self.conn.tls = true;
@@ -276,10 +281,22 @@ impl Driver {
             self.maildrop_slot = Some(self.shared.limits.admit_maildrop(&maildrop)?);
             Ok(granted)
         });
-        match self
+        let refused_by_plugin = granted.as_ref().err().map(login_failure);
+        let outcome = self
             .session
-            .login_done(&login, granted, Instant::now(), &mut self.out)
-        {
+            .login_done(&login, granted, Instant::now(), &mut self.out);
+        let result = match (&outcome, refused_by_plugin) {
+            (LoginOutcome::LoggedIn, _) => "ok",
+            (LoginOutcome::Refused { .. }, Some(why)) => why,
+            // The plugin granted it; the session refused it for LOGIN-DELAY.
+            (LoginOutcome::Refused { .. }, None) => "login_delay",
+        };
+        let labels = LoginLabels {
+            mechanism: login.mechanism,
+            result,
+        };
+        metrics().logins.get_or_create(&labels).inc();
+        match outcome {
             LoginOutcome::LoggedIn => {
                 tracing::Span::current().record("user", login.user.as_str());
                 tracing::info!("logged in");
@@ -322,6 +339,9 @@ impl Driver {
         // The maildrop is free before the client hears so (RFC 1939 §6).
         self.maildrop_slot = None;
         self.summary.updated(count, result.is_ok());
+        if result.is_ok() {
+            metrics().messages_deleted.inc_by(count as u64);
+        }
         tracing::info!(deleted = count, ok = result.is_ok(), "logged out");
         self.session.update_done(count, result, &mut self.out);
     }
@@ -344,7 +364,10 @@ impl Driver {
             self.stream.flush().await
         };
         match tokio::time::timeout(self.shared.idle_timeout, write).await {
-            Ok(result) => result?,
+            Ok(result) => {
+                result?;
+                metrics().octets_sent.inc_by(self.out.len() as u64);
+            }
             Err(_) => {
                 return Err(io::Error::new(
                     io::ErrorKind::TimedOut,
@@ -354,5 +377,16 @@ impl Driver {
         }
         self.out.clear();
         Ok(())
+    }
+}
+
+/// A refused login, for the metrics: the response code says why.
+fn login_failure(error: &PopError) -> &'static str {
+    match error.code {
+        ResponseCode::AUTH => "bad_credentials",
+        ResponseCode::IN_USE => "in_use",
+        ResponseCode::LOGIN_DELAY => "login_delay",
+        ResponseCode::SYS_TEMP => "temporary_failure",
+        _ => "refused",
     }
 }

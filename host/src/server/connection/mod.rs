@@ -29,6 +29,7 @@ use super::shutdown::Shutdown;
 use super::stream::Stream;
 use super::tls::Tls;
 use crate::config::PlaintextAuth;
+use crate::metrics::{metrics, ConnectionOpen, Ended, Reason};
 use crate::protocol::reply;
 use crate::service::Service;
 use crate::session::LoginTracker;
@@ -85,6 +86,7 @@ pub async fn serve(
     shutdown: Shutdown,
 ) {
     let started = Instant::now();
+    let _open = ConnectionOpen::accepted();
     let Some(preamble::Client {
         address: client,
         proxied,
@@ -99,16 +101,20 @@ pub async fn serve(
         let _slot = match shared.limits.admit_connection(client) {
             Ok(slot) => slot,
             Err(why) => {
-                tracing::info!("refused: {why}");
+                tracing::info!("refused: {}", why.reply());
+                let reason = Reason {
+                    reason: why.setting(),
+                };
+                metrics().connections_refused.get_or_create(&reason).inc();
                 let mut out = Vec::new();
-                reply::err_coded(&mut out, ResponseCode::SYS_TEMP, why);
+                reply::err_coded(&mut out, ResponseCode::SYS_TEMP, why.reply());
                 let _ = tcp.write_all(&out).await;
                 return;
             }
         };
         let stream = match (&shared.tls, conn.tls) {
             (Some(tls), true) => {
-                match preamble::handshake(tls, tcp, shared.handshake_timeout()).await {
+                match preamble::handshake(tls, tcp, shared.handshake_timeout(), "implicit").await {
                     Ok(stream) => stream,
                     Err(error) => return tracing::info!("TLS handshake failed: {error}"),
                 }
@@ -141,6 +147,10 @@ pub async fn serve(
             Err(error) => driver.refuse(&error).await,
         };
         driver.release_mailbox().await;
+        let ended_label = Ended {
+            ended: ended.as_str(),
+        };
+        metrics().sessions_ended.get_or_create(&ended_label).inc();
         if summary {
             driver.log_summary(ended, started.elapsed());
         }

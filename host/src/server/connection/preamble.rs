@@ -5,6 +5,7 @@ use super::super::limits::ClientAddress;
 use super::super::stream::Stream;
 use super::super::tls::Tls;
 use super::Shared;
+use crate::metrics::{metrics, Handshake, Reason};
 use crate::protocol::proxy_header::{self, Parsed};
 use pop3_plugin_api::Connection;
 use std::io;
@@ -53,14 +54,22 @@ pub async fn client(tcp: &mut TcpStream, conn: &mut Connection, shared: &Shared)
         Ok(Ok(None)) => client.address = ClientAddress::Unknown,
         Ok(Err(why)) => {
             tracing::warn!(proxy = %conn.peer, "closing: {why}");
-            return None;
+            return refused_for_proxy_header();
         }
         Err(_) => {
             tracing::warn!(proxy = %conn.peer, "closing: no PROXY header in time");
-            return None;
+            return refused_for_proxy_header();
         }
     }
     Some(client)
+}
+
+fn refused_for_proxy_header() -> Option<Client> {
+    let reason = Reason {
+        reason: "proxy_header",
+    };
+    metrics().connections_refused.get_or_create(&reason).inc();
+    None
 }
 
 /// The span every log line of the session carries: its id, the client's address and port
@@ -104,12 +113,27 @@ async fn read_proxy_header(tcp: &mut TcpStream) -> Result<Option<SocketAddr>, St
 }
 
 /// The TLS handshake, at the start (implicit TLS) or after STLS.
-pub async fn handshake(tls: &Tls, tcp: TcpStream, timeout: Duration) -> io::Result<Stream> {
-    match tokio::time::timeout(timeout, tls.acceptor().accept(tcp)).await {
-        Ok(stream) => Ok(Stream::Tls(Box::new(stream?))),
+/// `kind`: `implicit` on a TLS port, `stls` after STLS (for the metrics).
+pub async fn handshake(
+    tls: &Tls,
+    tcp: TcpStream,
+    timeout: Duration,
+    kind: &'static str,
+) -> io::Result<Stream> {
+    let result = match tokio::time::timeout(timeout, tls.acceptor().accept(tcp)).await {
+        Ok(stream) => stream.map(|stream| Stream::Tls(Box::new(stream))),
         Err(_) => Err(io::Error::new(
             io::ErrorKind::TimedOut,
             "handshake took too long",
         )),
-    }
+    };
+    let result_label = if result.is_ok() { "ok" } else { "failed" };
+    metrics()
+        .tls_handshakes
+        .get_or_create(&Handshake {
+            kind,
+            result: result_label,
+        })
+        .inc();
+    result
 }

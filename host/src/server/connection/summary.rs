@@ -24,7 +24,7 @@ pub enum Ending {
 }
 
 impl Ending {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Ending::Quit => "quit",
             Ending::ClientLeft => "client_left",
