@@ -361,3 +361,73 @@ fn health_turns_unavailable_while_the_plugin_is_hung_and_calls_are_counted_by_re
         assert_eq!(sample(&metrics, series), expected, "{series} in\n{metrics}");
     }
 }
+
+/// `pop3host who` or `pop3host kick` against `socket` (the client's own socket timeout bounds
+/// it): exit status and stdout.
+fn admin(socket: &std::path::Path, args: &[&str]) -> (bool, String) {
+    let output = std::process::Command::new(common::pop3host())
+        .args(args)
+        .arg("--admin-socket")
+        .arg(socket)
+        .output()
+        .expect("pop3host runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    (output.status.success(), stdout)
+}
+
+#[test]
+fn who_lists_the_open_sessions_and_kick_ends_a_users_without_update() {
+    use std::os::unix::fs::PermissionsExt;
+    let socket = common::temp_path("admin.sock");
+    let config = json!({
+        "users": {
+            "alice": {"password": "pw", "builtin": true},
+            "bob": {"password": "pw", "builtin": true}
+        }
+    });
+    let server = Server::with_static(
+        Some(&config.to_string()),
+        &["--admin-socket", socket.to_str().unwrap()],
+    );
+    let mode = std::fs::metadata(&socket).unwrap().permissions().mode();
+    assert_eq!(
+        mode & 0o777,
+        0o600,
+        "only the owner may use the admin socket"
+    );
+    let mut alice = server.client();
+    let logged_in = alice.login("alice", "pw");
+    assert!(alice.cmd("DELE 1").starts_with("+OK"));
+    let mut bob = server.client();
+    bob.login("bob", "pw");
+    let mut anonymous = server.client();
+    anonymous.line();
+
+    let (ok, who) = admin(&socket, &["who"]);
+    assert!(ok, "{who}");
+    let rows: Vec<Vec<&str>> = who
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').collect())
+        .collect();
+    let users: Vec<&str> = rows.iter().map(|row| row[1]).collect();
+    assert_eq!(users, ["alice", "bob", "-"], "{who}");
+    assert!(rows.iter().all(|row| row[2].starts_with("127.0.0.1:")
+        && row[4] == "false"
+        && row[5].starts_with("static-messages ")));
+
+    assert_eq!(
+        admin(&socket, &["kick", "alice"]),
+        (true, "kicked 1 sessions of alice\n".into())
+    );
+    assert_eq!(alice.line(), "-ERR Disconnected by the administrator.\r\n");
+    alice.closed();
+    assert!(bob.cmd("NOOP").starts_with("+OK"), "bob's session goes on");
+    // Kicked without UPDATE: the message alice marked is still there.
+    let mut alice = server.client();
+    assert_eq!(alice.login("alice", "pw"), logged_in);
+    assert_eq!(
+        admin(&socket, &["kick", "carol"]),
+        (false, "kicked 0 sessions of carol\n".into())
+    );
+}

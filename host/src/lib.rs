@@ -7,6 +7,7 @@
 //! - [`config`], [`loader`], [`logging`], [`privileges`]: settings, plugin loading, log
 //!   output, dropping root.
 
+pub mod admin;
 pub mod check;
 pub mod config;
 pub mod loader;
@@ -43,21 +44,13 @@ pub fn run(settings: Settings) -> Result<(), String> {
         );
         return Ok(());
     }
-    let bound = server::listeners(&config)?;
-    let metrics_listener = server::metrics_listener(&config)?;
+    let listeners = server::listeners(&config)?;
     privileges::drop_root(&config.privileges)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    let served = runtime.block_on(server::serve(
-        &config,
-        settings,
-        bound,
-        metrics_listener,
-        service,
-        tls,
-    ));
+    let served = runtime.block_on(server::serve(&config, settings, listeners, service, tls));
     // A call stuck in the plugin would hold the runtime, and the process, forever: running
     // calls and the plugin's `shutdown` get one backend timeout, then the process exits.
     runtime.shutdown_timeout(config.backend_timeout);

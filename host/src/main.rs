@@ -1,4 +1,5 @@
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use pop3host::admin::AdminArgs;
 use pop3host::check::CheckArgs;
 use pop3host::config::{show_defaults, Settings};
 use std::process::ExitCode;
@@ -21,6 +22,15 @@ struct Cli {
 enum Command {
     /// Check a plugin against the rules a POP3 backend must follow, without a network.
     Check(CheckArgs),
+    /// List the open sessions of a running server (through its --admin-socket).
+    Who(AdminArgs),
+    /// End a user's sessions on a running server, without UPDATE: nothing is deleted.
+    Kick {
+        /// The user name, as the user logged in.
+        user: String,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
 }
 
 fn main() -> ExitCode {
@@ -28,6 +38,8 @@ fn main() -> ExitCode {
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
     let result = match cli.command {
         Some(Command::Check(args)) => pop3host::check::run(args),
+        Some(Command::Who(args)) => pop3host::admin::who(&args),
+        Some(Command::Kick { user, admin }) => pop3host::admin::kick(&admin, &user),
         None => pop3host::run(cli.settings).map(|()| true),
     };
     match result {

@@ -41,6 +41,7 @@ pub struct Config {
     pub session_summary: bool,
     /// Where `/metrics` and `/health` are served, if anywhere.
     pub metrics_listen: Option<SocketAddr>,
+    pub admin_socket: Option<PathBuf>,
     pub describe: bool,
     pub check_config: bool,
 }
@@ -161,6 +162,7 @@ impl Config {
                 .as_deref()
                 .map(metrics_address)
                 .transpose()?,
+            admin_socket: s.admin_socket,
             describe: s.describe,
             check_config: s.check_config,
         })

@@ -141,6 +141,11 @@ pub struct Settings {
     #[arg(long, value_name = "ADDR:PORT|PORT")]
     pub metrics_listen: Option<String>,
 
+    /// Unix socket for `pop3host who` and `pop3host kick`, usable only by its owner (the user
+    /// that started the server).
+    #[arg(long, value_name = "PATH")]
+    pub admin_socket: Option<PathBuf>,
+
     /// Log a summary of each session when it ends, at info level: duration, TLS, messages
     /// and octets retrieved, deletions, and how it ended.
     #[arg(long, value_name = "BOOL")]
@@ -268,6 +273,7 @@ impl Settings {
             log_format: self.log_format.over(lower.log_format),
             session_summary: self.session_summary.over(lower.session_summary),
             metrics_listen: self.metrics_listen.over(lower.metrics_listen),
+            admin_socket: self.admin_socket.over(lower.admin_socket),
             config: self.config.over(lower.config),
             describe: self.describe.over(lower.describe),
             check_config: self.check_config.over(lower.check_config),

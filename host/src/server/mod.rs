@@ -1,6 +1,7 @@
 //! The async edge: listeners, connections, TLS, limits, backend calls on the blocking pool,
 //! signals, reloads and shutdown.
 
+mod admin;
 mod calls;
 mod connection;
 mod limits;
@@ -9,12 +10,14 @@ mod mailbox;
 mod metrics_endpoint;
 mod prefetch;
 mod read_ahead;
+mod sessions;
 mod shutdown;
 mod stream;
 mod tls;
 pub mod work;
 
 pub use calls::PluginCalls;
+pub use sessions::SessionInfo;
 pub use tls::Tls;
 
 use crate::config::{Config, Settings};
@@ -24,6 +27,7 @@ use crate::session::LoginTracker;
 use connection::Shared;
 use limits::LimitCounters;
 use listener::Bound;
+use sessions::OpenSessions;
 use shutdown::Shutdown;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -34,25 +38,37 @@ use tokio_util::task::TaskTracker;
 /// How long sessions get to close after they were told to, before the process exits anyway.
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
 
-/// The listening sockets: those systemd passed, else the configured addresses, bound now
-/// (while the server may still be root).
-pub fn listeners(config: &Config) -> Result<Vec<Bound>, String> {
-    let inherited = listener::inherited()?;
-    if !inherited.is_empty() {
-        return Ok(inherited);
-    }
-    let mut bound = listener::bind_all(&config.listen, false, config.listen_is_default)?;
-    bound.extend(listener::bind_all(&config.tls_listen, true, false)?);
-    Ok(bound)
+/// Every socket the server listens on, bound at startup (while it may still be root).
+pub struct Listeners {
+    pop3: Vec<Bound>,
+    metrics: Option<std::net::TcpListener>,
+    admin: Option<std::os::unix::net::UnixListener>,
 }
 
-/// The `--metrics-listen` socket, bound now like the others.
-pub fn metrics_listener(config: &Config) -> Result<Option<std::net::TcpListener>, String> {
-    let Some(addr) = config.metrics_listen else {
-        return Ok(None);
+/// The POP3 sockets systemd passed, else the configured addresses; the metrics and admin
+/// sockets when configured.
+pub fn listeners(config: &Config) -> Result<Listeners, String> {
+    let mut pop3 = listener::inherited()?;
+    if pop3.is_empty() {
+        pop3 = listener::bind_all(&config.listen, false, config.listen_is_default)?;
+        pop3.extend(listener::bind_all(&config.tls_listen, true, false)?);
+    }
+    let metrics = match config.metrics_listen {
+        Some(addr) => listener::bind_all(&[addr], false, false)?
+            .pop()
+            .map(|bound| bound.listener),
+        None => None,
     };
-    let mut bound = listener::bind_all(&[addr], false, false)?;
-    Ok(bound.pop().map(|bound| bound.listener))
+    let admin = config
+        .admin_socket
+        .as_deref()
+        .map(admin::bind)
+        .transpose()?;
+    Ok(Listeners {
+        pop3,
+        metrics,
+        admin,
+    })
 }
 
 /// Serves on `bound` until SIGTERM or SIGINT, then shuts down gracefully. SIGHUP reloads the
@@ -61,8 +77,7 @@ pub fn metrics_listener(config: &Config) -> Result<Option<std::net::TcpListener>
 pub async fn serve(
     config: &Config,
     settings: Settings,
-    bound: Vec<Bound>,
-    metrics_listener: Option<std::net::TcpListener>,
+    listeners: Listeners,
     service: Service,
     tls: Option<Tls>,
 ) -> Result<(), String> {
@@ -81,12 +96,13 @@ pub async fn serve(
         proxy_protocol_from: config.proxy_protocol_from.clone(),
         idle_timeout: config.idle_timeout,
         session_summary: config.session_summary,
+        sessions: Arc::new(OpenSessions::default()),
         prefetch_budget: Arc::new(tokio::sync::Semaphore::new(prefetch::BUDGET_KIB)),
     });
     let shutdown = Shutdown::default();
     let sessions = TaskTracker::new();
     let accepting = TaskTracker::new();
-    for Bound { listener, tls } in bound {
+    for Bound { listener, tls } in listeners.pop3 {
         let listener =
             TcpListener::from_std(listener).map_err(|e| format!("cannot listen: {e}"))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
@@ -101,7 +117,12 @@ pub async fn serve(
         accepting.spawn(accept);
     }
     accepting.close();
-    if let Some(listener) = metrics_listener {
+    if let Some(listener) = listeners.admin {
+        let listener = tokio::net::UnixListener::from_std(listener)
+            .map_err(|e| format!("cannot listen on the admin socket: {e}"))?;
+        tokio::spawn(admin::serve(listener, shared.sessions.clone()));
+    }
+    if let Some(listener) = listeners.metrics {
         let listener =
             TcpListener::from_std(listener).map_err(|e| format!("cannot listen: {e}"))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;

@@ -354,11 +354,11 @@ fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-fn password_login(user: &str, password: &str) -> Action {
+fn password_login(mechanism: &'static str, user: &str, password: &str) -> Action {
     Action::Login(Login {
         user: user.into(),
         secret: Secret::Password(password.into()),
-        mechanism: "PLAIN",
+        mechanism,
     })
 }
 
@@ -366,17 +366,23 @@ fn password_login(user: &str, password: &str) -> Action {
 fn auth_plain_and_login_end_in_a_login() {
     let mut s = session(false);
     let (text, action) = send(&mut s, &format!("AUTH PLAIN {}", b64(b"\0alice\0pw")));
-    assert_eq!((text.as_str(), action), ("", password_login("alice", "pw")));
+    assert_eq!(
+        (text.as_str(), action),
+        ("", password_login("PLAIN", "alice", "pw"))
+    );
     let mut s = session(false);
     assert_eq!(send(&mut s, "AUTH PLAIN").0, "+ \r\n");
     assert_eq!(
         send(&mut s, &b64(b"\0alice\0pw")).1,
-        password_login("alice", "pw")
+        password_login("PLAIN", "alice", "pw")
     );
     let mut s = session(false);
     assert_eq!(send(&mut s, "AUTH LOGIN").0, "+ VXNlcm5hbWU6\r\n");
     assert_eq!(send(&mut s, &b64(b"alice")).0, "+ UGFzc3dvcmQ6\r\n");
-    assert_eq!(send(&mut s, &b64(b"pw")).1, password_login("alice", "pw"));
+    assert_eq!(
+        send(&mut s, &b64(b"pw")).1,
+        password_login("LOGIN", "alice", "pw")
+    );
 }
 
 #[test]

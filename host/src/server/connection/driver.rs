@@ -4,6 +4,7 @@
 
 use super::super::limits::{ClientAddress, MaildropSlot};
 use super::super::mailbox::SessionMailbox;
+use super::super::sessions::{ListedSession, SessionInfo};
 use super::super::shutdown::Shutdown;
 use super::super::stream::Stream;
 use super::summary::{Ending, Summary};
@@ -36,6 +37,7 @@ enum Input {
     /// No complete line within the idle timeout.
     Idle,
     Shutdown,
+    Kicked,
 }
 
 pub struct Driver {
@@ -57,6 +59,8 @@ pub struct Driver {
     shutdown: Shutdown,
     /// What the session did, for the line logged at its end.
     pub(super) summary: Summary,
+    /// The session in `pop3host who`, and its kick.
+    listed: ListedSession,
 }
 
 impl Driver {
@@ -88,6 +92,15 @@ impl Driver {
             unix_time,
             transport,
         );
+        let listed = shared.sessions.enter(SessionInfo {
+            id: conn.id,
+            user: None,
+            peer: preamble::peer_name(&conn, client),
+            since: 0,
+            tls: conn.tls,
+            plugin: service.plugin.name.clone(),
+            plugin_sha256: service.plugin_sha256.clone(),
+        });
         Self {
             stream,
             registered,
@@ -102,6 +115,7 @@ impl Driver {
             shared,
             shutdown,
             summary: Summary::default(),
+            listed,
         }
     }
 
@@ -170,6 +184,11 @@ impl Driver {
                     self.flush().await?;
                     return Ok(Ending::Shutdown);
                 }
+                Input::Kicked => {
+                    reply::err_plain(&mut self.out, "Disconnected by the administrator.");
+                    self.flush().await?;
+                    return Ok(Ending::Kicked);
+                }
             };
             if n == 0 {
                 return Ok(Ending::ClientLeft);
@@ -217,6 +236,7 @@ impl Driver {
         tokio::select! {
             read = read => read.ok().map(Input::Read),
             _ = self.shutdown.close_sessions.cancelled() => Some(Input::Shutdown),
+            _ = self.listed.kicked.cancelled() => Some(Input::Kicked),
         }
     }
 
@@ -265,6 +285,7 @@ impl Driver {
                 self.registered
                     .update(|details| self.stream.describe_tls(details));
                 self.session.tls_started();
+                self.listed.update(|listed| listed.tls = true);
                 tracing::debug!("TLS started");
                 Ok(Flow::Continue)
             }
@@ -299,6 +320,8 @@ impl Driver {
         match outcome {
             LoginOutcome::LoggedIn => {
                 tracing::Span::current().record("user", login.user.as_str());
+                self.listed
+                    .update(|listed| listed.user = Some(login.user.clone()));
                 tracing::info!("logged in");
                 Ok(Flow::Continue)
             }

@@ -56,6 +56,8 @@ pub struct Shared {
     pub idle_timeout: Duration,
     /// Whether each session logs its summary when it ends.
     pub session_summary: bool,
+    /// For `pop3host who` and `kick`.
+    pub sessions: Arc<super::sessions::OpenSessions>,
     /// KiB that prefetched messages may hold, server-wide.
     pub prefetch_budget: Arc<Semaphore>,
 }

@@ -72,13 +72,18 @@ fn refused_for_proxy_header() -> Option<Client> {
     None
 }
 
+/// The client's address and port as logs and `pop3host who` show them.
+pub fn peer_name(conn: &Connection, client: ClientAddress) -> String {
+    match client {
+        ClientAddress::Known(_) => conn.peer.to_string(),
+        ClientAddress::Unknown => client.to_string(),
+    }
+}
+
 /// The span every log line of the session carries: its id, the client's address and port
 /// ("unknown" without one, then with the proxy's), and the user once logged in.
 pub fn session_span(conn: &Connection, client: ClientAddress) -> tracing::Span {
-    let peer = match client {
-        ClientAddress::Known(_) => conn.peer.to_string(),
-        ClientAddress::Unknown => client.to_string(),
-    };
+    let peer = peer_name(conn, client);
     let span = tracing::info_span!(
         "session",
         id = conn.id,

@@ -14,6 +14,8 @@ pub enum Ending {
     IdleTimeout,
     /// The server is stopping.
     Shutdown,
+    /// `pop3host kick`.
+    Kicked,
     /// The server closed it: too many failed logins, a message that broke off, a plugin
     /// failure that lost the mailbox, a failed STLS handshake.
     Closed,
@@ -30,6 +32,7 @@ impl Ending {
             Ending::ClientLeft => "client_left",
             Ending::IdleTimeout => "idle_timeout",
             Ending::Shutdown => "shutdown",
+            Ending::Kicked => "kicked",
             Ending::Closed => "closed_by_server",
             Ending::Refused => "refused",
             Ending::ConnectionError => "connection_error",
