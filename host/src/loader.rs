@@ -15,8 +15,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 /// Turns `--plugin` into a path: a value with a `/` or ending in `.so` is a path; a NAME is
-/// `libNAME.so` (dashes as underscores, as cargo names libraries) next to the running binary,
-/// then in `plugin_dir`.
+/// `libNAME.so` (dashes as underscores, as cargo names libraries) next to the running binary
+/// (a build tree), then in `../lib/pop3host` from it (the package: `/usr/sbin/pop3host` and
+/// `/usr/lib/pop3host/`, wherever the tree is unpacked), then in `plugin_dir`.
 pub fn resolve(spec: &str, plugin_dir: Option<&Path>) -> Result<PathBuf, String> {
     if spec.contains('/') || spec.ends_with(".so") {
         let path = PathBuf::from(spec);
@@ -29,9 +30,12 @@ pub fn resolve(spec: &str, plugin_dir: Option<&Path>) -> Result<PathBuf, String>
     let file = format!("lib{}.so", spec.replace('-', "_"));
     let binary = std::env::current_exe().ok();
     let beside_binary = binary.as_deref().and_then(Path::parent);
+    let packaged = beside_binary.map(|dir| dir.join("../lib/pop3host"));
     let candidates: Vec<PathBuf> = beside_binary
+        .map(Path::to_path_buf)
         .into_iter()
-        .chain(plugin_dir)
+        .chain(packaged)
+        .chain(plugin_dir.map(Path::to_path_buf))
         .map(|dir| dir.join(&file))
         .collect();
     candidates

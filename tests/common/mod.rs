@@ -88,7 +88,12 @@ impl Server {
 
     /// Like `start`, but returns the log if the server exits or never listens.
     pub fn try_start(args: &[&str]) -> Result<Server, String> {
-        let mut command = Command::new(pop3host());
+        Self::try_start_binary(&pop3host(), args)
+    }
+
+    /// Like `try_start`, with another pop3host binary (an installed one, say).
+    pub fn try_start_binary(binary: &Path, args: &[&str]) -> Result<Server, String> {
+        let mut command = Command::new(binary);
         if !args.contains(&"--listen") {
             command.args(["--listen", "127.0.0.1:0"]);
         }

@@ -1,4 +1,6 @@
-//! The JSON configuration file (`--config`) and `--plugin-config`.
+//! The JSON configuration file (`--config`) and `--plugin-config`. The file may carry `//`
+//! and `/* */` comments (stripped by `json_comments`, which keeps line and column numbers),
+//! so that a shipped default can explain itself.
 
 use super::Settings;
 use std::path::Path;
@@ -9,7 +11,8 @@ pub fn read(path: &Path) -> Result<(Settings, Option<serde_json::Value>), String
     let name = path.display();
     let text = std::fs::read_to_string(path).map_err(|e| format!("--config {name}: {e}"))?;
     let mut value: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| format!("{name}: not valid JSON: {e}"))?;
+        serde_json::from_reader(json_comments::StripComments::new(text.as_bytes()))
+            .map_err(|e| format!("{name}: not valid JSON: {e}"))?;
     let object = value
         .as_object_mut()
         .ok_or_else(|| format!("{name}: must be a JSON object"))?;

@@ -278,6 +278,23 @@ mod tests {
     }
 
     #[test]
+    fn the_file_may_carry_comments() {
+        let file = write_temp(
+            "comments.json",
+            "// a shipped default\n{\n  /* the plugin */ \"plugin\": \"maildir\",\n  \"idle_timeout\": 900 // seconds\n}\n",
+        );
+        let config = parse(&["--config", file.to_str().unwrap()]).unwrap();
+        assert_eq!(config.plugin, "maildir");
+        assert_eq!(config.idle_timeout, Duration::from_secs(900));
+        let file = write_temp("comment-error.json", "// line 1\n{\n  \"plugin\": x\n}\n");
+        let err = parse(&["--config", file.to_str().unwrap()]).unwrap_err();
+        assert!(
+            err.contains("line 3"),
+            "positions survive the comments: {err}"
+        );
+    }
+
+    #[test]
     fn errors_name_the_field_and_file() {
         let file = write_temp("unknown.json", r#"{"plugin": "x", "idle_timout": 5}"#);
         let err = parse(&["--config", file.to_str().unwrap()]).unwrap_err();

@@ -1,0 +1,111 @@
+//! The Debian package: built with cargo-deb from a release build, unpacked with `dpkg-deb -x`
+//! into a temporary directory, and serving mail from the unpacked tree with its plugins found
+//! by name.
+
+mod common;
+
+use common::{temp_path, Server};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Runs `command` to its end and fails the test, with its output, unless it succeeds.
+fn run(command: &mut Command) -> String {
+    let output = command.output().expect("the command runs");
+    assert!(
+        output.status.success(),
+        "{command:?} failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn cargo() -> Command {
+    let mut cargo = Command::new(env!("CARGO"));
+    cargo.current_dir(env!("CARGO_MANIFEST_DIR"));
+    cargo
+}
+
+/// Builds the package into `dir`; its path.
+fn build_package(dir: &Path) -> PathBuf {
+    run(cargo().args([
+        "build",
+        "--release",
+        "--quiet",
+        "-p",
+        "pop3host",
+        "-p",
+        "static-messages",
+        "-p",
+        "maildir",
+        "-p",
+        "proxy",
+    ]));
+    let built = run(cargo()
+        .args(["deb", "-p", "pop3host", "--no-build", "--output"])
+        .arg(dir));
+    PathBuf::from(
+        built
+            .lines()
+            .last()
+            .expect("cargo deb prints the package")
+            .trim(),
+    )
+}
+
+#[test]
+fn the_debian_package_serves_mail_from_its_unpacked_tree() {
+    let dir = temp_path("package");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let deb = build_package(&dir);
+    let info = run(Command::new("dpkg-deb").arg("--info").arg(&deb));
+    assert!(info.contains("Package: pop3host"), "{info}");
+    let root = dir.join("root");
+    run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&root));
+    for file in [
+        "usr/sbin/pop3host",
+        "usr/lib/pop3host/libmaildir.so",
+        "usr/lib/pop3host/libproxy.so",
+        "usr/lib/pop3host/libstatic_messages.so",
+        "lib/systemd/system/pop3host.service",
+        "lib/systemd/system/pop3host.socket",
+        "etc/pop3host/config.json",
+    ] {
+        assert!(root.join(file).is_file(), "{file} in the package");
+    }
+    let conffiles = run(Command::new("dpkg-deb")
+        .arg("--info")
+        .arg(&deb)
+        .arg("conffiles"));
+    assert_eq!(
+        conffiles.trim(),
+        "/etc/pop3host/config.json",
+        "kept on upgrades"
+    );
+
+    let binary = root.join("usr/sbin/pop3host");
+    // The shipped configuration is valid as it stands (the plugin is swapped for the test
+    // mailbox, which needs no passwd-file).
+    let config = root.join("etc/pop3host/config.json");
+    run(Command::new(&binary).arg("--config").arg(&config).args([
+        "--plugin",
+        "static_messages",
+        "--plugin-config",
+        "null",
+        "--check-config",
+    ]));
+    // The plugin by name, from ../lib/pop3host.
+    let server = Server::try_start_binary(&binary, &["--plugin", "static_messages"])
+        .unwrap_or_else(|log| panic!("the unpacked pop3host did not start:\n{log}"));
+    assert!(server
+        .log()
+        .contains("/usr/lib/pop3host/libstatic_messages.so"));
+    let mut c = server.client();
+    c.login("test", "test");
+    assert!(c.cmd("RETR 1").starts_with("+OK"));
+    assert!(!c.body().is_empty());
+    assert!(c.cmd("QUIT").starts_with("+OK"));
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
