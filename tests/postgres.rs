@@ -1,7 +1,8 @@
 //! The postgres plugin against a real PostgreSQL on loopback (see `common::cluster`):
 //! login, listing, RETR of a multi-megabyte body byte for byte, UPDATE in one transaction
 //! (and its rollback), the maildrop lock and LOGIN-DELAY across two pop3host instances, the
-//! lock of a killed instance expiring with its lease, and the startup errors.
+//! lock of a killed instance expiring with its lease, the per-user EXPIRE and LOGIN-DELAY in
+//! CAPA, TLS to the database, and the startup errors.
 
 mod common;
 
@@ -220,6 +221,84 @@ fn startup_errors_name_the_problem() {
     );
     let log = start(r#"{"url": "x", "pool_size": 0}"#.to_string());
     assert!(log.contains("\"pool_size\""), "{log}");
+
+    // TLS required from a server that does not offer it: no fallback to plain text.
+    let log = start(format!(
+        r#"{{"url": "{}", "tls": "require", "connect_timeout_seconds": 1}}"#,
+        pg.url()
+    ));
+    assert!(
+        log.contains("server does not support TLS") && log.contains("\"tls\""),
+        "{log}"
+    );
+    let log = start(format!(
+        r#"{{"url": "{}", "tls": "require", "ca_file": "/ca.pem"}}"#,
+        pg.url()
+    ));
+    assert!(log.contains("\"ca_file\": only used with"), "{log}");
+}
+
+#[test]
+fn tls_to_the_database_encrypted_and_verified() {
+    let (ca, cert, key) = common::cluster::server_certificate();
+    let (other_ca, _, _) = common::cluster::server_certificate();
+    let pg = Postgres::start_with_tls(&cert, &key);
+    let dir = common::temp_path("pg-ca");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (ca_file, other_ca_file) = (dir.join("ca.pem"), dir.join("other-ca.pem"));
+    std::fs::write(&ca_file, ca).unwrap();
+    std::fs::write(&other_ca_file, other_ca).unwrap();
+    let verify_full = |ca_file: &std::path::Path| {
+        format!(
+            r#", "tls": "verify-full", "ca_file": "{}", "connect_timeout_seconds": 1"#,
+            ca_file.display()
+        )
+    };
+
+    let require = server(&pg, r#", "tls": "require""#);
+    pg.add_user("lena", "{PLAIN}pw");
+    let ca_option = ca_file.to_str().unwrap();
+    let tls_options = ["--tls", "verify-full", "--ca-file", ca_option];
+    assert_eq!(
+        pg.deliver_with(&tls_options, "lena", b"Subject: s\n\nsecret\n"),
+        0
+    );
+    let mut client = require.client();
+    client.login("lena", "pw");
+    assert_eq!(client.cmd("STAT"), "+OK 1 22\r\n");
+    assert!(client.cmd("QUIT").starts_with("+OK"));
+    // Every connection of the plugin (psql's own aside) is encrypted.
+    let connections = |ssl: bool| {
+        pg.sql(&format!(
+            "SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity a USING (pid)
+             WHERE a.backend_type = 'client backend' AND pid <> pg_backend_pid() AND ssl = {ssl}"
+        ))
+    };
+    assert_ne!(connections(true), "0");
+    assert_eq!(connections(false), "0");
+    drop(require);
+
+    let verified = server(&pg, &verify_full(&ca_file));
+    let mut client = verified.client();
+    client.login("lena", "pw");
+    assert_eq!(client.cmd("STAT"), "+OK 1 22\r\n");
+    assert!(client.cmd("QUIT").starts_with("+OK"));
+
+    let plugin = postgres_plugin();
+    let config = pg.plugin_config(&verify_full(&other_ca_file));
+    let log = Server::try_start(&[
+        "--plugin",
+        plugin.to_str().unwrap(),
+        "--plugin-config",
+        &config,
+    ])
+    .err()
+    .expect("a certificate of another CA is refused");
+    assert!(log.contains("certificate"), "{log}");
+    let other_ca_option = other_ca_file.to_str().unwrap();
+    let options = ["--tls", "verify-full", "--ca-file", other_ca_option];
+    assert_eq!(pg.deliver_with(&options, "lena", b"x\n"), 75, "EX_TEMPFAIL");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -275,4 +354,52 @@ fn a_session_whose_lease_was_taken_over_deletes_nothing() {
     assert!(reply.starts_with("-ERR [SYS/TEMP]"), "{reply}");
     assert_eq!(count(&pg, "hal"), "1");
     assert!(server.log().contains("lost its maildrop lock"));
+}
+
+/// RFC 2449: EXPIRE (and LOGIN-DELAY) are the user's own after login, from the user's row;
+/// before login, when users differ, CAPA names neither.
+#[test]
+fn capa_announces_the_users_own_expire_and_login_delay_after_login() {
+    let pg = Postgres::start();
+    let server = server(&pg, "");
+    for user in ["ivy", "jack", "kim"] {
+        pg.add_user(user, "{PLAIN}pw");
+    }
+    pg.sql("UPDATE users SET expire_days = 30, login_delay = 60 WHERE name = 'ivy'");
+    pg.sql("UPDATE users SET expire_days = -1 WHERE name = 'jack'");
+    let capa = |client: &mut common::Client| {
+        assert!(client.cmd("CAPA").starts_with("+OK"));
+        String::from_utf8(client.body()).unwrap()
+    };
+
+    let mut client = server.client();
+    client.line();
+    let before = capa(&mut client);
+    assert!(
+        before.contains("\r\nUSER\r\n")
+            && !before.contains("EXPIRE")
+            && !before.contains("LOGIN-DELAY"),
+        "{before}"
+    );
+    client.cmd("USER Ivy");
+    assert!(client.cmd("PASS pw").starts_with("+OK"));
+    let after = capa(&mut client);
+    assert!(
+        after.contains("\r\nLOGIN-DELAY 60\r\nEXPIRE 30\r\n") && !after.contains("\r\nUSER\r\n"),
+        "{after}"
+    );
+
+    let mut client = server.client();
+    client.login("jack", "pw");
+    let after = capa(&mut client);
+    assert!(after.contains("\r\nEXPIRE NEVER\r\n"), "{after}");
+    assert!(!after.contains("LOGIN-DELAY"), "{after}");
+
+    let mut client = server.client();
+    client.login("kim", "pw");
+    let after = capa(&mut client);
+    assert!(
+        !after.contains("EXPIRE") && !after.contains("LOGIN-DELAY"),
+        "not set for kim: {after}"
+    );
 }

@@ -94,12 +94,37 @@ fn run(mut command: Command, what: &str) -> Output {
 pub struct Postgres {
     dir: PathBuf,
     pub port: u16,
+    /// Settings beyond the test defaults (`-c name=value ...`).
+    settings: String,
+}
+
+/// A CA and a server certificate for 127.0.0.1 that it signed, as PEM: (CA, certificate, key).
+pub fn server_certificate() -> (String, String, String) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca, &ca_key)
+        .unwrap();
+    (ca.pem(), cert.pem(), key.serialize_pem())
 }
 
 impl Postgres {
     /// initdb and start a server on a free loopback port (trust authentication, loopback only,
     /// no fsync: a test database).
     pub fn start() -> Postgres {
+        Self::start_with(None)
+    }
+
+    /// The same, also offering TLS (`ssl = on`) with this certificate and key (PEM).
+    pub fn start_with_tls(cert: &str, key: &str) -> Postgres {
+        Self::start_with(Some((cert, key)))
+    }
+
+    fn start_with(tls: Option<(&str, &str)>) -> Postgres {
         assert!(
             Path::new(PG_BIN).join("initdb").exists(),
             "PostgreSQL 15 is not installed (apt-get install postgresql; .ci/run does it)"
@@ -120,9 +145,10 @@ impl Postgres {
                 "chown",
             );
         }
-        let postgres = Postgres {
+        let mut postgres = Postgres {
             dir,
             port: free_port(),
+            settings: String::new(),
         };
         let mut initdb = pg_command("initdb");
         initdb
@@ -135,8 +161,28 @@ impl Postgres {
             ])
             .arg(postgres.data());
         run(initdb, "initdb");
+        if let Some((cert, key)) = tls {
+            postgres.install_certificate(cert, key);
+        }
         postgres.ctl_start();
         postgres
+    }
+
+    /// Puts the certificate and key into the data directory, the key readable by the server's
+    /// user alone as PostgreSQL demands, and turns TLS on.
+    fn install_certificate(&mut self, cert: &str, key: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        for (name, pem) in [("server.crt", cert), ("server.key", key)] {
+            let path = self.data().join(name);
+            std::fs::write(&path, pem).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+            if is_root() {
+                let mut chown = Command::new("chown");
+                chown.arg("nobody:nogroup").arg(&path);
+                run(chown, "chown");
+            }
+        }
+        self.settings = " -c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key".into();
     }
 
     fn data(&self) -> PathBuf {
@@ -151,9 +197,10 @@ impl Postgres {
             .arg(self.dir.join("log"))
             .arg("-o")
             .arg(format!(
-                "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off -c max_connections=60",
+                "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off -c max_connections=60{}",
                 self.port,
-                self.dir.display()
+                self.dir.display(),
+                self.settings
             ))
             .arg("start");
         run(ctl, "pg_ctl start");
@@ -213,9 +260,16 @@ impl Postgres {
 
     /// `pop3host-pg deliver USER` with `message` on stdin; returns its exit code.
     pub fn deliver(&self, user: &str, message: &[u8]) -> i32 {
+        self.deliver_with(&[], user, message)
+    }
+
+    /// The same with more options of `pop3host-pg` (`--tls ...`).
+    pub fn deliver_with(&self, options: &[&str], user: &str, message: &[u8]) -> i32 {
         use std::io::Write;
         let mut child = Command::new(pop3host_pg())
-            .args(["--url", &self.url(), "deliver", user])
+            .args(["--url", &self.url()])
+            .args(options)
+            .args(["deliver", user])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

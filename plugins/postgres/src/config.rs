@@ -2,6 +2,7 @@
 
 use pop3_plugin_api::PopError;
 use serde::Deserialize;
+use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Debug, Deserialize)]
@@ -15,6 +16,8 @@ pub struct Config {
     pub pool_size: u32,
     #[serde(default)]
     pub tls: Tls,
+    /// The CA certificates (PEM) that `"tls": "verify-full"` checks the server's with.
+    pub ca_file: Option<PathBuf>,
     /// Apply `schema.sql` at startup when the database has no schema yet.
     #[serde(default)]
     pub apply_schema: bool,
@@ -27,13 +30,14 @@ pub struct Config {
     pub connect_timeout_seconds: u32,
 }
 
-/// Transport security to the database. Only a plain connection is implemented so far: keep
-/// the database on loopback or a private network (see the README).
-#[derive(Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
+/// Transport security to the database, as libpq's `sslmode` of the same names (see `tls`).
+#[derive(Debug, Default, Clone, Deserialize, PartialEq, Eq, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
 pub enum Tls {
     #[default]
     Disable,
+    Require,
+    VerifyFull,
 }
 
 fn default_pool_size() -> u32 {
@@ -48,7 +52,7 @@ fn default_connect_timeout() -> u32 {
     5
 }
 
-pub const HELP: &str = r#"{"url": "postgresql://pop3host@127.0.0.1/mail", "pool_size": 16, "tls": "disable", "apply_schema": false, "lock_lease_seconds": 30, "connect_timeout_seconds": 5}"#;
+pub const HELP: &str = r#"{"url": "postgresql://pop3host@127.0.0.1/mail", "pool_size": 16, "tls": "disable", "ca_file": null, "apply_schema": false, "lock_lease_seconds": 30, "connect_timeout_seconds": 5}"#;
 
 impl Config {
     /// Parses the config text the host passes to `init` (`null` when none was given).
@@ -95,7 +99,7 @@ mod tests {
     fn errors_name_the_key() {
         let err = Config::parse(r#"{"url": "x", "pool_size": "many"}"#).unwrap_err();
         assert!(err.message.contains("\"pool_size\""), "{}", err.message);
-        let err = Config::parse(r#"{"url": "x", "tls": "require"}"#).unwrap_err();
+        let err = Config::parse(r#"{"url": "x", "tls": "verify-ca"}"#).unwrap_err();
         assert!(err.message.contains("\"tls\""), "{}", err.message);
         let err = Config::parse(r#"{"url": "x", "colour": 1}"#).unwrap_err();
         assert!(err.message.contains("colour"), "{}", err.message);
@@ -109,5 +113,13 @@ mod tests {
         assert_eq!(config.tls, Tls::Disable);
         assert!(!config.apply_schema);
         assert_eq!(config.lock_lease(), Duration::from_secs(30));
+    }
+
+    #[test]
+    fn tls_modes_are_libpq_names() {
+        let config = Config::parse(r#"{"url": "x", "tls": "verify-full", "ca_file": "ca.pem"}"#);
+        assert_eq!(config.unwrap().tls, Tls::VerifyFull);
+        let config = Config::parse(r#"{"url": "x", "tls": "require"}"#);
+        assert_eq!(config.unwrap().tls, Tls::Require);
     }
 }

@@ -15,6 +15,8 @@ pub enum DeliveryError {
     TooLarge(u64),
     Io(io::Error),
     Database(pg::Error),
+    /// A wrong `--tls` / `--ca-file`.
+    Config(String),
 }
 
 impl fmt::Display for DeliveryError {
@@ -23,7 +25,8 @@ impl fmt::Display for DeliveryError {
             Self::NoSuchUser(user) => write!(f, "no user {user:?}"),
             Self::TooLarge(max) => write!(f, "the message exceeds {max} octets"),
             Self::Io(err) => write!(f, "reading the message: {err}"),
-            Self::Database(err) => write!(f, "database: {err}"),
+            Self::Database(err) => write!(f, "database: {}", crate::db::with_causes(err)),
+            Self::Config(err) => f.write_str(err),
         }
     }
 }

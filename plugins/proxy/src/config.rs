@@ -5,7 +5,7 @@
 
 use crate::endpoint::{Address, Endpoint, Security, TlsTarget, POP3S_PORT, POP3_PORT};
 use crate::routing::Routes;
-use crate::tls;
+use pop3_client_tls as tls;
 use pop3_plugin_api::PopError;
 use rustls::pki_types::ServerName;
 use serde::Deserialize;

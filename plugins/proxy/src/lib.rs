@@ -16,7 +16,8 @@
 //! `body`, `listing`); when the proxy gives up it closes the upstream connection, never
 //! reads on to resync it. Ids are valid and unique whatever the upstream lists (`ids`).
 //!
-//! Module map: `config` and `routing` pick an `endpoint`; `transport`, `tls`, `upstream`,
+//! Module map: `config` (with `pop3_client_tls`, whose certificates to trust) and `routing`
+//! pick an `endpoint`; `transport`, `upstream`,
 //! `response` and `capa` talk to it, by the call's `deadline`; `link`, `reader` and `body`
 //! share one connection between a mailbox and its message readers; `mailbox`,
 //! `listing`, `ids` and `received` serve the host; `error` decides what the client hears
@@ -36,7 +37,6 @@ mod reader;
 mod received;
 mod response;
 mod routing;
-mod tls;
 mod transport;
 mod upstream;
 

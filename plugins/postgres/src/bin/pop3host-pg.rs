@@ -2,16 +2,17 @@
 //!
 //! - `pop3host-pg --url URL deliver USER < message`: one message from standard input, as
 //!   Postfix's `pipe` or Exim's `pipe` transport runs it. Exit status as sendmail's: 0
-//!   stored, 67 (EX_NOUSER) no such user, 65 (EX_DATAERR) too large, 75 (EX_TEMPFAIL) the
-//!   database failed (the MTA retries later).
+//!   stored, 67 (EX_NOUSER) no such user, 65 (EX_DATAERR) too large, 78 (EX_CONFIG) a wrong
+//!   --tls or --ca-file, 75 (EX_TEMPFAIL) the database failed (the MTA retries later).
 //! - `pop3host-pg --url URL import-maildir USER DIR`: a maildir's `cur/` and `new/` in one
 //!   transaction, the maildir base names kept as UIDLs; running it again stores nothing twice.
 //!
-//! The URL may also come from `POP3HOST_PG_URL` (keeps a password off the command line).
+//! The URL may also come from `POP3HOST_PG_URL` (keeps a password off the command line);
+//! `--tls` and `--ca-file` are the plugin's `"tls"` and `"ca_file"`.
 
 use clap::{Parser, Subcommand};
-use pg::{Client, NoTls};
 use postgres::delivery::{self, DeliveryError};
+use postgres::Tls;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -24,6 +25,12 @@ struct Args {
     /// postgresql://user@host/db, or key=value pairs.
     #[arg(long, env = "POP3HOST_PG_URL")]
     url: String,
+    /// TLS to the database: disable, require (unverified) or verify-full (with --ca-file).
+    #[arg(long, value_enum, default_value_t = Tls::Disable)]
+    tls: Tls,
+    /// The CA certificates (PEM) that --tls verify-full checks the server's with.
+    #[arg(long)]
+    ca_file: Option<PathBuf>,
     /// Largest message accepted, in octets.
     #[arg(long, default_value_t = 100 * 1024 * 1024)]
     max_size: u64,
@@ -42,6 +49,7 @@ enum Command {
 const EX_DATAERR: u8 = 65;
 const EX_NOUSER: u8 = 67;
 const EX_TEMPFAIL: u8 = 75;
+const EX_CONFIG: u8 = 78;
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -53,13 +61,17 @@ fn main() -> ExitCode {
                 DeliveryError::NoSuchUser(_) => EX_NOUSER,
                 DeliveryError::TooLarge(_) => EX_DATAERR,
                 DeliveryError::Io(_) | DeliveryError::Database(_) => EX_TEMPFAIL,
+                DeliveryError::Config(_) => EX_CONFIG,
             })
         }
     }
 }
 
 fn run(args: &Args) -> Result<(), DeliveryError> {
-    let mut client = Client::connect(&args.url, NoTls)?;
+    let mut config: pg::Config = args.url.parse()?;
+    let (tls, mode) = postgres::tls::connector(&args.tls, args.ca_file.as_deref())
+        .map_err(DeliveryError::Config)?;
+    let mut client = config.ssl_mode(mode).connect(tls)?;
     match &args.command {
         Command::Deliver { user } => {
             let (body, size) = delivery::read_message(std::io::stdin().lock(), args.max_size)?;

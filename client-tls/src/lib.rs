@@ -1,6 +1,9 @@
-//! TLS client settings for an upstream: whose certificates to trust. The system's roots by
-//! default (what an administrator expects of "verify the certificate"), a PEM `ca_file` for
-//! a private CA, or nobody's, only when the config says `"insecure": true`.
+//! # pop3_client_tls: rustls client settings for the plugins that connect out
+//!
+//! Whose certificates to trust, one place for the proxy plugin's upstreams and the postgres
+//! plugin's database: the system's roots by default (what an administrator expects of
+//! "verify the certificate"), a PEM `ca_file` for a private CA, or nobody's, only when the
+//! config says so (`"insecure": true`, `"tls": "require"`).
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
@@ -10,7 +13,7 @@ use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-/// The client settings for one upstream. Errors are meant to follow a config path.
+/// The client settings for one server. Errors are meant to follow a config path.
 pub fn client_config(ca_file: Option<&Path>, insecure: bool) -> Result<Arc<ClientConfig>, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
@@ -121,7 +124,8 @@ mod tests {
     fn a_missing_or_empty_ca_file_is_an_error_naming_it() {
         let err = client_config(Some(Path::new("/nonexistent/ca.pem")), false).unwrap_err();
         assert!(err.contains("/nonexistent/ca.pem"), "{err}");
-        let empty = std::env::temp_dir().join(format!("proxy-empty-ca-{}.pem", std::process::id()));
+        let empty =
+            std::env::temp_dir().join(format!("client-tls-empty-ca-{}.pem", std::process::id()));
         std::fs::write(&empty, "not a certificate\n").unwrap();
         let err = client_config(Some(&empty), false).unwrap_err();
         std::fs::remove_file(&empty).unwrap();
