@@ -68,8 +68,8 @@ fn the_debian_package_serves_mail_from_its_unpacked_tree() {
         "usr/lib/pop3host/libmaildir.so",
         "usr/lib/pop3host/libproxy.so",
         "usr/lib/pop3host/libstatic_messages.so",
-        "lib/systemd/system/pop3host.service",
-        "lib/systemd/system/pop3host.socket",
+        "usr/lib/systemd/system/pop3host.service",
+        "usr/lib/systemd/system/pop3host.socket",
         "etc/pop3host/config.json",
     ] {
         assert!(root.join(file).is_file(), "{file} in the package");

@@ -30,7 +30,9 @@ pub fn resolve(spec: &str, plugin_dir: Option<&Path>) -> Result<PathBuf, String>
     let file = format!("lib{}.so", spec.replace('-', "_"));
     let binary = std::env::current_exe().ok();
     let beside_binary = binary.as_deref().and_then(Path::parent);
-    let packaged = beside_binary.map(|dir| dir.join("../lib/pop3host"));
+    let packaged = beside_binary
+        .and_then(Path::parent)
+        .map(|prefix| prefix.join("lib/pop3host"));
     let candidates: Vec<PathBuf> = beside_binary
         .map(Path::to_path_buf)
         .into_iter()
