@@ -865,6 +865,17 @@ fn no_flag_updates_leaves_every_file_where_it_is() {
     );
 }
 
+/// The maildir plugin declares what a session keeps open (its lock file, and handles on the
+/// maildir, cur/ and new/), and the host counts it in what --max-connections needs.
+#[test]
+fn the_descriptors_a_session_holds_count_at_startup() {
+    let site = seen_site("descriptors");
+    let server = site.start(json!({}));
+    server.wait_for_log("descriptors_per_session=4");
+    // The default --max-connections, 1000, at 1 + 4 descriptors each, plus the reserve.
+    server.wait_for_log("needed=5064");
+}
+
 /// The maildir plugin lets the host prefetch: RETR 2 after RETR 1 is served from a prefetch
 /// (through `top`), the prefetch of message 3 is never asked for, and yet exactly the
 /// messages retrieved are marked Seen.

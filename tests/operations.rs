@@ -431,3 +431,48 @@ fn who_lists_the_open_sessions_and_kick_ends_a_users_without_update() {
         (false, "kicked 0 sessions of carol\n".into())
     );
 }
+
+/// pop3host started under `ulimit`: a soft limit of 32 open files and a hard one of `hard`.
+fn start_with_file_limit(hard: u32, args: &[&str]) -> Server {
+    let script = format!("ulimit -S -n 32 && ulimit -H -n {hard} && exec \"$0\" \"$@\"");
+    let pop3host = common::pop3host();
+    let plugin = common::plugin("static_messages");
+    let mut all = vec![
+        "-c",
+        &script,
+        pop3host.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--log-level",
+        "debug",
+        "--plugin",
+        plugin.to_str().unwrap(),
+    ];
+    all.extend(args);
+    Server::try_start_binary(std::path::Path::new("/bin/sh"), &all)
+        .unwrap_or_else(|log| panic!("pop3host did not start:\n{log}"))
+}
+
+#[test]
+fn the_open_file_limit_is_raised_to_the_hard_one_and_checked_at_startup() {
+    let server = start_with_file_limit(256, &["--max-connections", "100"]);
+    server.wait_for_log("open-file limit limit=256 needed=164");
+    let server = start_with_file_limit(256, &["--max-connections", "1000"]);
+    server.wait_for_log("cannot hold --max-connections sessions");
+    assert!(server.log().contains("limit=256 needed=1064"));
+}
+
+#[test]
+fn running_out_of_descriptors_is_logged_with_the_fix_once() {
+    let server = start_with_file_limit(48, &["--max-connections", "1000"]);
+    // More connections than descriptors: the kernel queues them, and accept fails.
+    let clients: Vec<TcpStream> = (0..64)
+        .map(|_| TcpStream::connect(server.addr).unwrap())
+        .collect();
+    server.wait_for_log("accepting a connection failed: out of file descriptors");
+    assert!(server.log().contains("LimitNOFILE="));
+    // Accept keeps failing, every 100 ms; the error is logged once.
+    server.wait_for_log_count("accept failed, retrying", 5);
+    assert_eq!(server.log().matches("out of file descriptors").count(), 1);
+    drop(clients);
+}

@@ -10,6 +10,7 @@
 pub mod admin;
 pub mod check;
 pub mod config;
+pub mod descriptors;
 pub mod loader;
 pub mod logging;
 pub mod metrics;
@@ -44,6 +45,10 @@ pub fn run(settings: Settings) -> Result<(), String> {
         );
         return Ok(());
     }
+    descriptors::raise_limit(descriptors::needed(
+        config.limits.max_connections,
+        service.descriptors_per_session,
+    ));
     let listeners = server::listeners(&config)?;
     privileges::drop_root(&config.privileges)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

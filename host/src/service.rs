@@ -22,6 +22,8 @@ pub struct Service {
     /// The content of the plugin file, as loaded: a rebuild at the same path is a change.
     pub plugin_sha256: String,
     pub plugin_version: String,
+    /// What a session of this plugin keeps open (`Backend::DESCRIPTORS_PER_SESSION`).
+    pub descriptors_per_session: u32,
     pub plugin_config: String,
 }
 
@@ -52,6 +54,7 @@ impl Service {
             sha256 = loaded.sha256,
             apop = session.apop,
             prefetch = plugin.prefetch(),
+            descriptors_per_session = plugin.descriptors_per_session(),
             "plugin loaded"
         );
         let calls = PluginCalls::new(
@@ -67,6 +70,7 @@ impl Service {
             plugin_path: path,
             plugin_sha256: loaded.sha256,
             plugin_version: info.version,
+            descriptors_per_session: plugin.descriptors_per_session(),
             plugin_config: config.plugin_config.clone(),
         })
     }

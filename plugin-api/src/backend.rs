@@ -47,6 +47,12 @@ pub trait Backend: Send + Sync + Sized + 'static {
     /// another server, no. `false` by default.
     const PREFETCH: bool = false;
 
+    /// File descriptors (files, directories, sockets) one logged-in session of this backend
+    /// keeps open beyond the host's client socket: the maildir plugin's lock file and
+    /// directory handles, say. The host checks at startup that its open-file limit holds
+    /// `--max-connections` sessions of this size (plugin-api 1.3). 0 by default.
+    const DESCRIPTORS_PER_SESSION: u32 = 0;
+
     /// Name, version and configuration help, for `pop3host --describe` and the log line at
     /// load. Called before (and without) `init`, possibly more than once: no side effects, no
     /// I/O, no configuration.

@@ -72,9 +72,23 @@ extern "C" fn extension<B: Backend>(name: RStr<'_>) -> ROption<Extension> {
     static PREFETCH: Prefetch = Prefetch { enabled: true };
     match name.as_str() {
         Prefetch::NAME if B::PREFETCH => ROption::RSome(Extension::new(&PREFETCH)),
+        Descriptors::NAME if B::DESCRIPTORS_PER_SESSION > 0 => {
+            ROption::RSome(Extension::new(descriptors::<B>()))
+        }
         PluginCalls::NAME => ROption::RSome(Extension::new(plugin_calls::<B>())),
         _ => ROption::RNone,
     }
+}
+
+/// Backend `B`'s [`Backend::DESCRIPTORS_PER_SESSION`], as a table with a `'static` address.
+fn descriptors<B: Backend>() -> &'static Descriptors {
+    struct Table<B>(std::marker::PhantomData<B>);
+    impl<B: Backend> Table<B> {
+        const TABLE: &'static Descriptors = &Descriptors {
+            per_session: B::DESCRIPTORS_PER_SESSION,
+        };
+    }
+    Table::<B>::TABLE
 }
 
 /// plugin-api 1.2's callbacks for backend `B`. They get the ABI objects the host holds and
@@ -331,10 +345,11 @@ pub(crate) mod tests {
     }
 
     macro_rules! backend {
-        ($name:ident, $prefetch:expr) => {
+        ($name:ident, $prefetch:expr, $descriptors:expr) => {
             impl Backend for $name {
                 type Mailbox = NoMail;
                 const PREFETCH: bool = $prefetch;
+                const DESCRIPTORS_PER_SESSION: u32 = $descriptors;
                 fn describe() -> PluginInfo {
                     PluginInfo {
                         name: stringify!($name).into(),
@@ -357,8 +372,8 @@ pub(crate) mod tests {
             }
         };
     }
-    backend!(Plain, false);
-    backend!(Prefetching, true);
+    backend!(Plain, false, 0);
+    backend!(Prefetching, true, 3);
 
     fn prefetch<B: Backend>() -> Option<bool> {
         let module = plugin_module::<B>();
@@ -437,5 +452,17 @@ pub(crate) mod tests {
         assert_eq!(prefetch::<Plain>(), None);
         let other = (plugin_module::<Prefetching>().extension())(RStr::from_str("other"));
         assert!(other.is_none());
+    }
+
+    #[test]
+    fn descriptors_are_offered_only_by_a_backend_that_declares_some() {
+        let declared = |module: PluginModuleRef| {
+            (module.extension())(RStr::from_str(Descriptors::NAME))
+                .into_option()
+                .and_then(|table| table.get::<Descriptors>())
+                .map(|descriptors| descriptors.per_session)
+        };
+        assert_eq!(declared(plugin_module::<Prefetching>()), Some(3));
+        assert_eq!(declared(plugin_module::<Plain>()), None);
     }
 }

@@ -213,6 +213,18 @@ impl Prefetch {
     pub const NAME: &'static str = "prefetch";
 }
 
+/// A plugin's [`crate::Backend::DESCRIPTORS_PER_SESSION`], offered under
+/// [`Descriptors::NAME`] when not 0 (plugin-api 1.3; a plugin without it declares none).
+#[repr(C)]
+#[derive(StableAbi)]
+pub struct Descriptors {
+    pub per_session: u32,
+}
+
+impl Descriptors {
+    pub const NAME: &'static str = "pop3host/1.3/descriptors";
+}
+
 /// plugin-api 1.2's additions to a plugin, offered under [`PluginCalls::NAME`] by every plugin
 /// built against 1.2 or later: [`crate::Mailbox::maildrop`] and [`crate::Backend::shutdown`].
 /// Frozen like everything in ABI v1: a later addition comes as another table under another

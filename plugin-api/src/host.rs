@@ -109,6 +109,13 @@ impl Plugin {
             .is_some_and(|prefetch| prefetch.enabled)
     }
 
+    /// Descriptors a session of this plugin keeps open ([`crate::Backend::DESCRIPTORS_PER_SESSION`]);
+    /// 0 for a plugin built before plugin-api 1.3.
+    pub fn descriptors_per_session(&self) -> u32 {
+        self.extension::<Descriptors>(Descriptors::NAME)
+            .map_or(0, |descriptors| descriptors.per_session)
+    }
+
     /// An addition to ABI v1 offered by the plugin under `name`, if its layout matches `T`.
     pub fn extension<T: StableAbi + Sync>(&self, name: &str) -> Option<&'static T> {
         (self.module.extension())(RStr::from_str(name))

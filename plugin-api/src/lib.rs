@@ -286,7 +286,8 @@
 //!
 //! What 1.2 added: [`Mailbox::maildrop`] and [`Backend::shutdown`] (plugin side,
 //! [`ffi::PluginCalls`]), [`call_deadline`] and [`Connection::details`] (host side,
-//! [`ffi::HostCalls`]).
+//! [`ffi::HostCalls`]). What 1.3 added: [`Backend::DESCRIPTORS_PER_SESSION`] (plugin side,
+//! [`ffi::Descriptors`]).
 //!
 //! The promise is tested: the repository's `tests/fixtures/abi-v1` holds a frozen copy of
 //! this crate as released (1.0.0) and a plugin built against it, and `tests/abi_fixture.rs`

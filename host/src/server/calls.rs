@@ -11,6 +11,7 @@
 //! lost it and ends with `[SYS/TEMP]`, and the object is dropped (releasing the plugin's lock)
 //! whenever the stuck call returns.
 
+use crate::descriptors;
 use crate::metrics::metrics;
 use pop3_plugin_api::host::{self, BackendHandle};
 use pop3_plugin_api::{PopError, ResponseCode};
@@ -258,7 +259,10 @@ impl<O: Send + 'static, T: Send + 'static> Call<O, T> {
         let text = &error.message;
         match error.code {
             ResponseCode::SYS_TEMP | ResponseCode::SYS_PERM => {
-                tracing::warn!(plugin, callback, ?code, "backend call failed: {text}")
+                tracing::warn!(plugin, callback, ?code, "backend call failed: {text}");
+                if descriptors::exhausted() {
+                    descriptors::report_shortage(callback);
+                }
             }
             _ => tracing::debug!(plugin, callback, ?code, "backend refused: {text}"),
         }

@@ -2,6 +2,8 @@
 
 use super::connection::{self, Shared};
 use super::shutdown::Shutdown;
+use crate::descriptors;
+use nix::errno::Errno;
 use pop3_plugin_api::Connection;
 use socket2::{Domain, Socket, Type};
 use std::net::SocketAddr;
@@ -121,7 +123,13 @@ pub async fn accept_loop(
             Ok(accepted) => accepted,
             Err(error) => {
                 // Out of file descriptors and the like: wait instead of spinning.
-                tracing::warn!("accept failed: {error}");
+                let errno = error.raw_os_error().map(Errno::from_raw);
+                if matches!(errno, Some(Errno::EMFILE | Errno::ENFILE)) {
+                    tracing::debug!("accept failed, retrying: {error}");
+                    descriptors::report_shortage("accepting a connection");
+                } else {
+                    tracing::warn!("accept failed: {error}");
+                }
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }

@@ -51,6 +51,8 @@ impl Backend for MaildirBackend {
 
     /// `top` opens the whole file and marks nothing; the Seen flag comes from `retrieve`.
     const PREFETCH: bool = true;
+    /// The lock file, and handles on the maildir, its cur/ and its new/.
+    const DESCRIPTORS_PER_SESSION: u32 = 4;
 
     fn describe() -> PluginInfo {
         PluginInfo {

@@ -1,0 +1,81 @@
+//! File descriptors, the resource a busy POP3 server runs out of first: each connection holds
+//! its socket and, once logged in, what its plugin keeps open for the session (the maildir
+//! plugin: its lock file). At startup the soft limit is raised to the hard one and compared
+//! with what `--max-connections` needs; when descriptors run out anyway, the log says so with
+//! the fix, at most once a minute, instead of a bare `[SYS/TEMP]`.
+
+use nix::sys::resource::{getrlimit, setrlimit, Resource};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Descriptors the process holds besides its sessions: listeners, the log, the plugin's own
+/// files and pools, the runtime's.
+const RESERVE: u64 = 64;
+
+/// How often a shortage is logged at most.
+const REPORT_EVERY: Duration = Duration::from_secs(60);
+
+/// What `max_connections` sessions need, each holding its socket and `per_session` more.
+pub fn needed(max_connections: usize, per_session: u32) -> u64 {
+    max_connections as u64 * (1 + u64::from(per_session)) + RESERVE
+}
+
+/// Raises the soft limit on open files to the hard one, and warns when even that cannot hold
+/// `needed`. Returns the limit in force.
+pub fn raise_limit(needed: u64) -> u64 {
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return 0;
+    };
+    let limit = if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() {
+        hard
+    } else {
+        soft
+    };
+    if limit < needed {
+        tracing::warn!(
+            limit,
+            needed,
+            "the open-file limit cannot hold --max-connections sessions: raise it (LimitNOFILE= \
+             in the systemd unit, ulimit -n) or lower --max-connections"
+        );
+    } else {
+        tracing::info!(limit, needed, "open-file limit");
+    }
+    limit
+}
+
+/// Whether the process is out of file descriptors now: it cannot get one more.
+pub fn exhausted() -> bool {
+    // The copy, an `OwnedFd`, is closed at once.
+    match nix::unistd::dup(std::io::stderr()) {
+        Ok(_copy) => false,
+        Err(errno) => errno == nix::errno::Errno::EMFILE,
+    }
+}
+
+/// Logs that `what` failed for want of descriptors, with the fix; once a minute at most.
+pub fn report_shortage(what: &str) {
+    static LAST: Mutex<Option<Instant>> = Mutex::new(None);
+    let mut last = LAST.lock().unwrap_or_else(|p| p.into_inner());
+    if last.is_some_and(|at| at.elapsed() < REPORT_EVERY) {
+        return;
+    }
+    *last = Some(Instant::now());
+    let limit = getrlimit(Resource::RLIMIT_NOFILE).map_or(0, |(soft, _)| soft);
+    tracing::error!(
+        limit,
+        "{what} failed: out of file descriptors; raise the open-file limit (LimitNOFILE= in the \
+         systemd unit, ulimit -n) or lower --max-connections (logged once a minute at most)"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_session_needs_its_socket_and_what_the_plugin_holds() {
+        assert_eq!(needed(1000, 0), 1000 + RESERVE);
+        assert_eq!(needed(10_000, 1), 20_000 + RESERVE);
+    }
+}
