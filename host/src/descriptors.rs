@@ -44,8 +44,16 @@ pub fn raise_limit(needed: u64) -> u64 {
     limit
 }
 
+/// Whether `error` (a plugin's, as text) or the process's state now says the process ran out
+/// of file descriptors: the plugin's call may have closed what it opened by the time it
+/// failed, so its message (Rust's `io::Error` says "os error 24" for EMFILE, 23 for ENFILE)
+/// counts as much as a failed probe.
+pub fn ran_out(error: &str) -> bool {
+    error.contains("(os error 24)") || error.contains("(os error 23)") || exhausted()
+}
+
 /// Whether the process is out of file descriptors now: it cannot get one more.
-pub fn exhausted() -> bool {
+fn exhausted() -> bool {
     // The copy, an `OwnedFd`, is closed at once.
     match nix::unistd::dup(std::io::stderr()) {
         Ok(_copy) => false,
@@ -53,14 +61,16 @@ pub fn exhausted() -> bool {
     }
 }
 
-/// Logs that `what` failed for want of descriptors, with the fix; once a minute at most.
-pub fn report_shortage(what: &str) {
-    static LAST: Mutex<Option<Instant>> = Mutex::new(None);
+/// Logs that `what` (accepting, or a plugin callback) failed for want of descriptors, with the
+/// fix; once a minute at most for each `what`.
+pub fn report_shortage(what: &'static str) {
+    static LAST: Mutex<Vec<(&str, Instant)>> = Mutex::new(Vec::new());
     let mut last = LAST.lock().unwrap_or_else(|p| p.into_inner());
-    if last.is_some_and(|at| at.elapsed() < REPORT_EVERY) {
-        return;
+    match last.iter_mut().find(|(reported, _)| *reported == what) {
+        Some((_, at)) if at.elapsed() < REPORT_EVERY => return,
+        Some((_, at)) => *at = Instant::now(),
+        None => last.push((what, Instant::now())),
     }
-    *last = Some(Instant::now());
     let limit = getrlimit(Resource::RLIMIT_NOFILE).map_or(0, |(soft, _)| soft);
     tracing::error!(
         limit,

@@ -260,7 +260,7 @@ impl<O: Send + 'static, T: Send + 'static> Call<O, T> {
         match error.code {
             ResponseCode::SYS_TEMP | ResponseCode::SYS_PERM => {
                 tracing::warn!(plugin, callback, ?code, "backend call failed: {text}");
-                if descriptors::exhausted() {
+                if descriptors::ran_out(text) {
                     descriptors::report_shortage(callback);
                 }
             }
