@@ -271,16 +271,19 @@ fn config_errors_name_the_field() {
     let missing = "/nonexistent/static-messages/msg.eml";
     let cases = [
         (json!([]), "expected an object"),
-        (json!({"user": {}}), "user: unknown key"),
+        (json!({"user": {}}), "user: unknown field `user`"),
         (json!({"login_delay": "soon"}), "login_delay: invalid type"),
         (
             json!({"expire": -1}),
             "expire: expected a number of days or \"never\"",
         ),
-        (json!({"users": []}), "users: expected an object"),
+        (
+            json!({"users": []}),
+            "users: invalid type: sequence, expected a map",
+        ),
         (
             json!({"users": {"a": {"pasword": "p"}}}),
-            "users.a.pasword: unknown key",
+            "users.a.pasword: unknown field `pasword`",
         ),
         (
             json!({"users": {"a": {}}}),
@@ -292,7 +295,7 @@ fn config_errors_name_the_field() {
         ),
         (
             json!({"users": {"a": {"password": "p", "messages": {}}}}),
-            "users.a.messages: expected an array",
+            "users.a.messages: invalid type: map, expected a sequence",
         ),
         (
             json!({"users": {"a": {"password": "p", "messages": [{}]}}}),
@@ -314,7 +317,10 @@ fn config_errors_name_the_field() {
             json!({"users": {"a": {"password": "p", "messages": [{"generated_bytes": u64::MAX}]}}}),
             "users.a.messages[0].generated_bytes: at most",
         ),
-        (json!({"faults": {}}), "faults: expected an array"),
+        (
+            json!({"faults": {}}),
+            "faults: invalid type: map, expected a sequence",
+        ),
         (
             json!({"faults": [{"callback": "list", "action": "nap"}]}),
             "faults[0].action: unknown value",
