@@ -8,7 +8,7 @@
 //! The keys are documented in `config_help.txt`, which is also what `--describe` prints.
 //!
 //! Messages are returned raw; the host turns line ends into CRLF and dot-stuffs. The sizes
-//! in `list` are exact: [`crlf_size`] applies the host's line-end rules.
+//! in `list` are exact: `pop3_plugin_api::SizeCounter` applies the host's line-end rules.
 
 mod config;
 mod corpus;
@@ -24,7 +24,6 @@ mod tests;
 mod tripwire;
 
 pub use mailbox::StaticMailbox;
-pub use messages::crlf_size;
 
 use config::Settings;
 use faults::{Callback, Faults};

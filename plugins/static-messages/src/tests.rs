@@ -1,8 +1,7 @@
 //! The backend through the plugin-api traits, as the host drives it.
 
-use crate::messages::crlf_normalise;
 use crate::{StaticMailbox, StaticMessages};
-use pop3_plugin_api::apop_digest;
+use pop3_plugin_api::{apop_digest, SizeCounter};
 use pop3_plugin_api::{
     Backend, Connection, Expire, Mailbox, MessageInfo, MessageRef, PopError, ResponseCode,
 };
@@ -76,7 +75,7 @@ impl Drop for TempFile {
 }
 
 #[test]
-fn builtin_sizes_are_the_crlf_normalised_bytes() {
+fn builtin_sizes_are_the_sizes_of_the_bytes_read() {
     let backend = StaticMessages::init("null").unwrap();
     let mut mailbox = login(&backend, "test", "test");
     let list = mailbox.list().unwrap();
@@ -85,7 +84,7 @@ fn builtin_sizes_are_the_crlf_normalised_bytes() {
         let bytes = read_all(&mut mailbox, at(&list, index));
         assert_eq!(
             list[index].size,
-            Some(crlf_normalise(&bytes).len() as u64),
+            Some(SizeCounter::size_of(&bytes)),
             "{}",
             list[index].id
         );
@@ -219,7 +218,7 @@ fn configured_messages_inline_file_and_generated() {
     );
     for index in 0..list.len() {
         let bytes = read_all(&mut session, at(&list, index));
-        assert_eq!(list[index].size, Some(crlf_normalise(&bytes).len() as u64));
+        assert_eq!(list[index].size, Some(SizeCounter::size_of(&bytes)));
     }
     // 32 octets, 4 bare LFs, no final newline.
     assert_eq!(list[1].size, Some(32 + 4 + 2));
