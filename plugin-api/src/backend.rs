@@ -45,6 +45,10 @@ pub trait Backend: Send + Sync + Sized + 'static {
     /// Say `true` only when `top` then returns the whole message, with no effect a client
     /// could see, and costs little when abandoned: a local file, yes; a command sent to
     /// another server, no. `false` by default.
+    ///
+    /// A constant, where [`supports_apop`](Backend::supports_apop) is a method: the host reads
+    /// it from the library (ABI 1.1's `Prefetch` table), before and apart from any `init`,
+    /// whereas APOP depends on the configuration (whether any user has a shared secret).
     const PREFETCH: bool = false;
 
     /// File descriptors (files, directories, sockets) one logged-in session of this backend
@@ -241,7 +245,7 @@ pub trait Mailbox: Send + 'static {
     }
 
     /// Which maildrop this is (plugin-api 1.2), asked once right after login: the host lets
-    /// one session at a time open an [`Maildrop::Exclusive`] maildrop, answering
+    /// one session at a time open an [`Maildrop::Exclusive`](crate::Maildrop::Exclusive) maildrop, answering
     /// `-ERR [IN-USE]` to the others (across reloads too), and counts sessions per maildrop
     /// for `--max-sessions-per-user`. Name it so that every login that reaches the same mail
     /// gives the same name (`ALICE` and `alice`, aliases), and so that logins to different

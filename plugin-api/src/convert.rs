@@ -1,4 +1,5 @@
-//! Conversions between the author's types and the ABI's, used by both sides of the boundary.
+//! Conversions between the author's types and the ABI's, used by both sides of the boundary
+//! (the ones only the host needs are behind the `host` feature).
 
 use crate::ffi::{
     FfiConnection, FfiConnectionDetails, FfiError, FfiMaildrop, FfiMessageInfo, FfiMessageRef,
@@ -7,7 +8,7 @@ use crate::ffi::{
 use crate::{
     Connection, ConnectionDetails, Expire, Maildrop, MessageInfo, MessageRef, PluginInfo, PopError,
 };
-use abi_stable::std_types::{ROption, RResult, RStr};
+use abi_stable::std_types::{ROption, RStr};
 use std::net::{Ipv4Addr, SocketAddr};
 
 impl From<PopError> for FfiError {
@@ -28,7 +29,10 @@ impl From<FfiError> for PopError {
     }
 }
 
-pub(crate) fn into_result<T, U: From<T>>(result: RResult<T, FfiError>) -> Result<U, PopError> {
+#[cfg(feature = "host")]
+pub(crate) fn into_result<T, U: From<T>>(
+    result: abi_stable::std_types::RResult<T, FfiError>,
+) -> Result<U, PopError> {
     result.into_result().map(U::from).map_err(PopError::from)
 }
 
@@ -127,6 +131,7 @@ pub(crate) fn expire_to_ffi(expire: Option<Expire>) -> ROption<u32> {
     }
 }
 
+#[cfg(feature = "host")]
 pub(crate) fn expire_from_ffi(expire: ROption<u32>) -> Option<Expire> {
     expire.into_option().map(|days| match days {
         EXPIRE_NEVER => Expire::Never,
@@ -134,6 +139,7 @@ pub(crate) fn expire_from_ffi(expire: ROption<u32>) -> Option<Expire> {
     })
 }
 
+#[cfg(feature = "host")]
 pub(crate) fn user_to_ffi(user: Option<&str>) -> ROption<RStr<'_>> {
     user.map(RStr::from_str).into()
 }

@@ -412,12 +412,17 @@ pub(crate) mod tests {
 
     extern "C" fn no_log(_: LogLevel, _: RStr<'_>, _: RStr<'_>) {}
 
+    /// A host that offers nothing beyond ABI v1.
+    extern "C" fn no_extension(_: RStr<'_>) -> ROption<Extension> {
+        ROption::RNone
+    }
+
     #[test]
     fn a_backend_that_panics_when_dropped_costs_nothing_and_its_mailbox_names_its_maildrop() {
         let module = plugin_module::<PanicsOnDrop>();
         let host = HostContext {
             log: no_log,
-            extension: crate::host_services::extension,
+            extension: no_extension,
         }
         .leak_into_prefix();
         let RResult::ROk(backend) = (module.init())(RStr::from_str("null"), host) else {

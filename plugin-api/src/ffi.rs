@@ -1,6 +1,6 @@
 //! The ABI face: `#[repr(C)]` types that cross the shared-library boundary, checked by
 //! abi_stable's layout check at load. Plugin authors never touch this module; the
-//! [`crate::export_plugin!`] macro and the [`crate::host`] module adapt it to and from the
+//! [`crate::export_plugin!`] macro and the `host` module (feature `host`) adapt it to and from the
 //! author's traits.
 //!
 //! ABI v1 is complete: a host built against an API with appended fields rejects older plugins,
@@ -151,7 +151,7 @@ pub struct HostContext {
 ///
 /// The way to grow the contract within 1.x: a new plugin offers a `'static` value (a
 /// `#[repr(C)]` `StableAbi` struct, say a table of `extern "C"` functions) under a name; a new
-/// host asks for it by name with [`crate::host::Plugin::extension`] and gets `None` from
+/// host asks for it by name with `host::Plugin::extension` (feature `host`) and gets `None` from
 /// plugins that predate it, and a value only if its layout is compatible. The same holds the
 /// other way for what a host offers its plugins ([`crate::host_extension`]).
 ///

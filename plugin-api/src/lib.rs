@@ -244,6 +244,13 @@
 //! client, so keep them short and free of secrets. An `std::io::Error` converts with `?`
 //! (see [`PopError`]'s `From` impl).
 //!
+//! # Features
+//!
+//! - `host` (off by default): the host's side of the boundary, the `host` module (loading a
+//!   plugin library, calling it through handles, the host's 1.2 services). pop3host enables
+//!   it; a plugin never needs it, so without it these docs show only what a plugin author
+//!   uses.
+//!
 //! # Compatibility
 //!
 //! A plugin is a shared library built against one version of this crate; the host is built
@@ -303,7 +310,9 @@ mod convert;
 mod error;
 mod export;
 pub mod ffi;
+#[cfg(feature = "host")]
 pub mod host;
+#[cfg(feature = "host")]
 mod host_services;
 pub mod log;
 mod size;

@@ -14,6 +14,14 @@ pub struct SizeCounter {
 }
 
 impl SizeCounter {
+    /// The size of a whole message held in memory.
+    pub fn size_of(message: &[u8]) -> u64 {
+        let mut counter = Self::default();
+        counter.add(message);
+        counter.total()
+    }
+
+    /// Counts the next chunk of the message.
     pub fn add(&mut self, chunk: &[u8]) {
         let Some(&last) = chunk.last() else { return };
         let mut bare_lfs = 0;
@@ -66,10 +74,59 @@ mod tests {
             (b"a\r\n", 3),
             (b"a\n", 3),
             (b"\n\n", 4),
+            (b"a\nb", 6),
             (b"a\r", 3),
             (b"a\rb\n", 5),
         ] {
             assert_eq!(crlf_size(message).unwrap(), size, "{message:?}");
+            assert_eq!(SizeCounter::size_of(message), size, "{message:?}");
+        }
+    }
+
+    /// The host's line-end rules spelled out on whole messages: every bare LF becomes CRLF,
+    /// an unterminated last line gets a line end (only the LF after a final CR).
+    fn crlf_normalise(message: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(message.len() + 2);
+        for (i, &b) in message.iter().enumerate() {
+            if b == b'\n' && (i == 0 || message[i - 1] != b'\r') {
+                out.push(b'\r');
+            }
+            out.push(b);
+        }
+        match out.last() {
+            None | Some(b'\n') => {}
+            Some(b'\r') => out.push(b'\n'),
+            Some(_) => out.extend_from_slice(b"\r\n"),
+        }
+        out
+    }
+
+    /// Every string of up to 7 symbols over `a`, CR and LF, whole and split in two chunks at
+    /// every point (a CR ending one chunk and an LF starting the next is one line end).
+    #[test]
+    fn counts_what_the_reference_sends_on_all_short_strings() {
+        let mut strings: Vec<Vec<u8>> = vec![Vec::new()];
+        let mut start = 0;
+        for _ in 0..7 {
+            let end = strings.len();
+            for i in start..end {
+                for &b in b"a\r\n" {
+                    let mut longer = strings[i].clone();
+                    longer.push(b);
+                    strings.push(longer);
+                }
+            }
+            start = end;
+        }
+        for s in &strings {
+            let expected = crlf_normalise(s).len() as u64;
+            assert_eq!(SizeCounter::size_of(s), expected, "{s:?}");
+            for split in 0..=s.len() {
+                let mut counter = SizeCounter::default();
+                counter.add(&s[..split]);
+                counter.add(&s[split..]);
+                assert_eq!(counter.total(), expected, "{s:?} split at {split}");
+            }
         }
     }
 }

@@ -10,9 +10,10 @@
 //!   the password schemes in the workspace crate `password_schemes`,
 //!   `template` (where a user's maildir is);
 //! - mail: `listing` (reading `new/`, `cur/`), `filename` (maildir names), `snapshot`
-//!   (what a session sees), `uidl` and `uidlist` (UIDLs), `size_cache` (sizes, measured with
-//!   `pop3_plugin_api::crlf_size`), `lock` (one session per maildrop), `update` (QUIT),
-//!   `mailbox` (the session);
+//!   (what a session sees) and `message` (one message of it, found again when renamed),
+//!   `uidl` and `uidlist` (UIDLs), `size_cache` (sizes measured once, remembered), `lock`
+//!   (one session per maildrop), `update` (QUIT), `mailbox` (the session; it measures sizes
+//!   with `pop3_plugin_api::crlf_size`);
 //! - the hostile store: `fs_at` (every file through directory handles, no symlinks, regular
 //!   files only), `store` (a session's open directories), `control_file` (bounded reads of
 //!   the uidlist and size cache), `message_reader` (a message is as long as it was at open),

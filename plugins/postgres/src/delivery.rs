@@ -47,9 +47,8 @@ pub fn read_message(mut input: impl Read, max_size: u64) -> Result<(Vec<u8>, u64
     if body.len() as u64 > max_size {
         return Err(DeliveryError::TooLarge(max_size));
     }
-    let mut counter = SizeCounter::default();
-    counter.add(&body);
-    Ok((body, counter.total()))
+    let size = SizeCounter::size_of(&body);
+    Ok((body, size))
 }
 
 /// The canonical name of `user`, or `NoSuchUser`.

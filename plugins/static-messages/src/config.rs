@@ -4,14 +4,70 @@
 //! field instead of failing one session later.
 
 use crate::corpus;
-use crate::faults::{Fault, Faults};
+use crate::faults::{Fault, FaultKeys, Faults};
 use crate::generated::{Generated, MAX_GENERATED_BYTES};
-use crate::json::{element, invalid, Object};
+use crate::json::{from_value, invalid};
 use crate::messages::{Message, Source};
 use pop3_plugin_api::{Expire, PopError};
+use serde::de::{Deserializer, Error};
 use serde::Deserialize;
 use serde_json::Value;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+
+/// The top-level keys, as `config_help.txt` documents them.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TopKeys {
+    users: Option<BTreeMap<String, UserKeys>>,
+    login_delay: Option<u32>,
+    #[serde(default, deserialize_with = "expire")]
+    expire: Option<Expire>,
+    #[serde(default)]
+    faults: Vec<FaultKeys>,
+}
+
+/// The keys of one user.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserKeys {
+    password: Option<String>,
+    apop_secret: Option<String>,
+    #[serde(default)]
+    builtin: bool,
+    #[serde(default)]
+    messages: Vec<MessageKeys>,
+    login_delay: Option<u32>,
+    #[serde(default, deserialize_with = "expire")]
+    expire: Option<Expire>,
+    #[serde(default = "exclusive_by_default")]
+    exclusive: bool,
+}
+
+fn exclusive_by_default() -> bool {
+    true
+}
+
+/// The keys of one message.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MessageKeys {
+    id: Option<String>,
+    text: Option<String>,
+    file: Option<PathBuf>,
+    generated_bytes: Option<u64>,
+}
+
+/// `expire`: a number of days or `"never"`.
+fn expire<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Expire>, D::Error> {
+    let expected = "a number of days or \"never\"";
+    match Value::deserialize(deserializer)? {
+        Value::String(s) if s == "never" => Ok(Some(Expire::Never)),
+        value => u32::deserialize(value)
+            .map(|days| Some(Expire::Days(days)))
+            .map_err(|_| D::Error::custom(format!("expected {expected}"))),
+    }
+}
 
 /// The CAPA values a backend reports (RFC 2449 LOGIN-DELAY and EXPIRE).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -21,23 +77,6 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Reads `login_delay` and `expire`, which the top level and each user share.
-    fn parse(object: &Object<'_>) -> Result<Self, PopError> {
-        let expire = object.raw("expire").map(|value| match value {
-            Value::String(s) if s == "never" => Ok(Expire::Never),
-            _ => u32::deserialize(value).map(Expire::Days).map_err(|_| {
-                invalid(
-                    &object.path("expire"),
-                    "expected a number of days or \"never\"",
-                )
-            }),
-        });
-        Ok(Self {
-            login_delay: object.get("login_delay")?,
-            expire: expire.transpose()?,
-        })
-    }
-
     /// These settings, with `defaults` where they have none.
     fn or(self, defaults: Self) -> Self {
         Self {
@@ -69,29 +108,28 @@ pub struct Config {
 pub fn parse(text: &str) -> Result<Config, PopError> {
     let value: Value =
         serde_json::from_str(text).map_err(|err| invalid("", format!("not JSON: {err}")))?;
-    let empty = Value::Object(Default::default());
-    let value = if value.is_null() { &empty } else { &value };
-    let top = Object::new(
-        value,
-        String::new(),
-        &["users", "login_delay", "expire", "faults"],
-    )?;
-    let settings = Settings::parse(&top)?;
-    let accounts = match top.raw("users") {
+    let value = match value {
+        Value::Null => Value::Object(Default::default()),
+        Value::Object(_) => value,
+        _ => return Err(invalid("", "expected an object")),
+    };
+    let top: TopKeys = from_value(value)?;
+    let settings = Settings {
+        login_delay: top.login_delay,
+        expire: top.expire,
+    };
+    let accounts = match top.users {
         None => vec![builtin_account(settings)?],
         Some(users) => {
-            let users = users
-                .as_object()
-                .ok_or_else(|| invalid("users", "expected an object"))?;
             let accounts = users
-                .iter()
+                .into_iter()
                 .map(|(name, user)| account(name, user, settings));
             accounts.collect::<Result<_, _>>()?
         }
     };
     let names: Vec<&str> = accounts.iter().map(|a: &Account| a.name.as_str()).collect();
-    let faults = top.array("faults")?.iter().enumerate();
-    let faults = faults.map(|(i, fault)| Fault::parse(fault, element("faults", i), &names));
+    let faults = top.faults.into_iter().enumerate();
+    let faults = faults.map(|(i, fault)| Fault::new(fault, &format!("faults[{i}]"), &names));
     Ok(Config {
         faults: Faults::new(faults.collect::<Result<_, _>>()?),
         accounts,
@@ -111,40 +149,29 @@ fn builtin_account(settings: Settings) -> Result<Account, PopError> {
     })
 }
 
-fn account(name: &str, value: &Value, defaults: Settings) -> Result<Account, PopError> {
-    let keys = [
-        "password",
-        "apop_secret",
-        "builtin",
-        "messages",
-        "login_delay",
-        "expire",
-        "exclusive",
-    ];
-    let user = Object::new(value, format!("users.{name}"), &keys)?;
-    let password = user.get::<String>("password")?;
-    let apop_secret = user.get::<String>("apop_secret")?;
-    if password.is_none() && apop_secret.is_none() {
-        return Err(invalid(
-            &format!("users.{name}"),
-            "needs a password or an apop_secret",
-        ));
+fn account(name: String, user: UserKeys, defaults: Settings) -> Result<Account, PopError> {
+    let path = format!("users.{name}");
+    if user.password.is_none() && user.apop_secret.is_none() {
+        return Err(invalid(&path, "needs a password or an apop_secret"));
     }
-    let mut specs = match user.get::<bool>("builtin")? {
-        Some(true) => builtin_specs(&user.path("builtin")),
-        _ => Vec::new(),
+    let mut specs = match user.builtin {
+        true => builtin_specs(&format!("{path}.builtin")),
+        false => Vec::new(),
     };
-    let messages_path = user.path("messages");
-    for (i, spec) in user.array("messages")?.iter().enumerate() {
-        specs.push(message(spec, element(&messages_path, i))?);
+    for (i, keys) in user.messages.into_iter().enumerate() {
+        specs.push(message(keys, format!("{path}.messages[{i}]"))?);
     }
+    let settings = Settings {
+        login_delay: user.login_delay,
+        expire: user.expire,
+    };
     Ok(Account {
-        name: name.to_string(),
-        password,
-        apop_secret,
-        messages: maildrop(name, specs)?,
-        settings: Settings::parse(&user)?.or(defaults),
-        exclusive: user.get::<bool>("exclusive")?.unwrap_or(true),
+        messages: maildrop(&name, specs)?,
+        name,
+        password: user.password,
+        apop_secret: user.apop_secret,
+        settings: settings.or(defaults),
+        exclusive: user.exclusive,
     })
 }
 
@@ -165,27 +192,22 @@ fn builtin_specs(path: &str) -> Vec<MessageSpec> {
     corpus::builtin().into_iter().map(spec).collect()
 }
 
-fn message(value: &Value, path: String) -> Result<MessageSpec, PopError> {
-    let spec = Object::new(
-        value,
-        path.clone(),
-        &["id", "text", "file", "generated_bytes"],
-    )?;
-    let generated = match spec.get::<u64>("generated_bytes")? {
+fn message(keys: MessageKeys, path: String) -> Result<MessageSpec, PopError> {
+    let generated = match keys.generated_bytes {
         Some(n) if n > MAX_GENERATED_BYTES => {
             let problem = format!("at most {MAX_GENERATED_BYTES}");
-            return Err(invalid(&spec.path("generated_bytes"), problem));
+            return Err(invalid(&format!("{path}.generated_bytes"), problem));
         }
         n => n.map(|n| Source::Generated(Generated::new(n))),
     };
-    let text = spec
-        .get::<String>("text")?
+    let text = keys
+        .text
         .map(|text| Source::Inline(text.into_bytes().into()));
-    let file = spec.get("file")?.map(Source::File);
+    let file = keys.file.map(Source::File);
     let mut sources = [text, file, generated].into_iter().flatten();
     match (sources.next(), sources.next()) {
         (Some(source), None) => Ok(MessageSpec {
-            id: spec.get("id")?,
+            id: keys.id,
             source,
             path,
         }),

@@ -1,9 +1,9 @@
 //! Fault injection: make a named callback panic, fail with a chosen response code, or stall,
 //! so that the host's handling of misbehaving backends can be tested end to end.
 
-use crate::json::{invalid, Object};
+use crate::json::{invalid, one_of};
 use pop3_plugin_api::{PopError, ResponseCode};
-use serde_json::Value;
+use serde::{Deserialize, Deserializer};
 use std::time::Duration;
 
 /// The callbacks a fault can be attached to. `Read` is the message stream after retrieve
@@ -77,6 +77,45 @@ impl Callback {
     }
 }
 
+impl<'de> Deserialize<'de> for Callback {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        one_of(deserializer, &CALLBACKS)
+    }
+}
+
+/// The keys of one element of `faults`, as `config_help.txt` documents them.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultKeys {
+    callback: Callback,
+    #[serde(deserialize_with = "action")]
+    action: ActionName,
+    #[serde(default, deserialize_with = "code")]
+    code: Option<ResponseCode>,
+    ms: Option<u64>,
+    user: Option<String>,
+}
+
+#[derive(Clone, Copy)]
+enum ActionName {
+    Panic,
+    Error,
+    Delay,
+}
+
+fn action<'de, D: Deserializer<'de>>(deserializer: D) -> Result<ActionName, D::Error> {
+    let names = [
+        ("panic", ActionName::Panic),
+        ("error", ActionName::Error),
+        ("delay", ActionName::Delay),
+    ];
+    one_of(deserializer, &names)
+}
+
+fn code<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<ResponseCode>, D::Error> {
+    one_of(deserializer, &CODES).map(Some)
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
     Panic,
@@ -94,59 +133,51 @@ pub struct Fault {
 }
 
 impl Fault {
-    /// One element of `faults` at `path`. Refuses faults that could never fire as written: an
+    /// The element of `faults` at `path`. Refuses faults that could never fire as written: an
     /// error where the callback has no error result, a user where it has none, or a `code` or
     /// `ms` that the action ignores.
-    pub fn parse(value: &Value, path: String, users: &[&str]) -> Result<Self, PopError> {
-        let fault = Object::new(value, path, &["callback", "action", "code", "ms", "user"])?;
-        let callback = fault.choice("callback", &CALLBACKS)?;
-        let callback = callback.ok_or_else(|| invalid(&fault.path("callback"), "missing"))?;
-        let action = Self::action(&fault, callback)?;
-        let user = fault.get::<String>("user")?;
-        let problem = match user.as_deref() {
+    pub fn new(keys: FaultKeys, path: &str, users: &[&str]) -> Result<Self, PopError> {
+        let callback = keys.callback;
+        let action = Self::action(&keys, path)?;
+        let problem = match keys.user.as_deref() {
             Some(_) if !callback.knows_user() => format!("{} serves no user", callback.name()),
             Some(user) if !users.contains(&user) => format!("no such user {user:?}"),
             _ => {
                 return Ok(Self {
                     callback,
                     action,
-                    user,
+                    user: keys.user,
                 })
             }
         };
-        Err(invalid(&fault.path("user"), problem))
+        Err(invalid(&format!("{path}.user"), problem))
     }
 
-    /// The action with its `code` or `ms`, checked against what `callback` can do.
-    fn action(fault: &Object<'_>, callback: Callback) -> Result<Action, PopError> {
-        let code = fault.choice("code", &CODES)?;
-        let ms = fault.get::<u64>("ms")?;
-        let misplaced =
-            |key, action| invalid(&fault.path(key), format!("only for action {action:?}"));
-        let action = match fault.require::<String>("action")?.as_str() {
-            "panic" => Action::Panic,
-            "error" => Action::Error(code.unwrap_or(ResponseCode::SYS_TEMP)),
-            "delay" => {
-                let ms =
-                    ms.ok_or_else(|| invalid(&fault.path("ms"), "missing (\"delay\" needs it)"))?;
+    /// The action with its `code` or `ms`, checked against what the callback can do.
+    fn action(keys: &FaultKeys, path: &str) -> Result<Action, PopError> {
+        let key = |key| format!("{path}.{key}");
+        let misplaced = |name, action| invalid(&key(name), format!("only for action {action:?}"));
+        let action = match keys.action {
+            ActionName::Panic => Action::Panic,
+            ActionName::Error => Action::Error(keys.code.unwrap_or(ResponseCode::SYS_TEMP)),
+            ActionName::Delay => {
+                let ms = keys
+                    .ms
+                    .ok_or_else(|| invalid(&key("ms"), "missing (\"delay\" needs it)"))?;
                 Action::Delay(Duration::from_millis(ms))
             }
-            other => {
-                let problem = format!("unknown value {other:?} (known: panic, error, delay)");
-                return Err(invalid(&fault.path("action"), problem));
-            }
         };
-        if code.is_some() && !matches!(action, Action::Error(_)) {
+        if keys.code.is_some() && !matches!(action, Action::Error(_)) {
             return Err(misplaced("code", "error"));
         }
-        if ms.is_some() && !matches!(action, Action::Delay(_)) {
+        if keys.ms.is_some() && !matches!(action, Action::Delay(_)) {
             return Err(misplaced("ms", "delay"));
         }
         if let Action::Error(_) = action {
-            let name = callback.name();
-            if !callback.returns_errors() {
+            let name = keys.callback.name();
+            if !keys.callback.returns_errors() {
                 let problem = format!("{name} cannot return an error; use panic or delay");
-                return Err(invalid(&fault.path("action"), problem));
+                return Err(invalid(&key("action"), problem));
             }
         }
         Ok(action)
@@ -208,7 +239,7 @@ impl Faults {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
     use std::panic::{catch_unwind, AssertUnwindSafe};
     use std::time::Instant;
 
@@ -220,8 +251,11 @@ mod tests {
         }])
     }
 
-    fn parse(value: Value) -> Result<Fault, String> {
-        Fault::parse(&value, "faults[0]".into(), &["bob"]).map_err(|err| err.message)
+    /// The fault of a config whose only user is `bob`.
+    fn parse(fault: Value) -> Result<Fault, String> {
+        let config = json!({"users": {"bob": {"password": "p"}}, "faults": [fault]});
+        let mut config = crate::config::parse(&config.to_string()).map_err(|err| err.message)?;
+        Ok(config.faults.0.remove(0))
     }
 
     #[test]
@@ -252,12 +286,18 @@ mod tests {
     #[test]
     fn refuses_faults_that_cannot_fire_as_written() {
         let cases = [
-            (json!({"action": "panic"}), "faults[0].callback: missing"),
+            (
+                json!({"action": "panic"}),
+                "faults[0]: missing field `callback`",
+            ),
             (
                 json!({"callback": "lst", "action": "panic"}),
                 "faults[0].callback: unknown value",
             ),
-            (json!({"callback": "list"}), "faults[0].action: missing"),
+            (
+                json!({"callback": "list"}),
+                "faults[0]: missing field `action`",
+            ),
             (
                 json!({"callback": "list", "action": "boom"}),
                 "faults[0].action: unknown value",
@@ -292,7 +332,7 @@ mod tests {
             ),
             (
                 json!({"callback": "list", "action": "panic", "when": 1}),
-                "faults[0].when: unknown key",
+                "faults[0].when: unknown field `when`",
             ),
         ];
         for (value, expected) in cases {

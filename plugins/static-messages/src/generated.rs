@@ -94,7 +94,7 @@ impl Read for Lines {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::messages::crlf_size;
+    use pop3_plugin_api::SizeCounter;
 
     fn read_in_chunks(mut reader: impl Read, chunk: usize) -> Vec<u8> {
         let mut out = Vec::new();
@@ -113,7 +113,7 @@ mod tests {
             let generated = Generated::new(approx);
             let bytes = read_in_chunks(generated.open(), 4096);
             assert_eq!(bytes.len() as u64, generated.size(), "{approx}");
-            assert_eq!(crlf_size(&bytes), generated.size(), "{approx}");
+            assert_eq!(SizeCounter::size_of(&bytes), generated.size(), "{approx}");
             let floor = approx.max(generated.header.len() as u64);
             assert!(generated.size() >= approx && generated.size() < floor + LINE_LEN);
         }

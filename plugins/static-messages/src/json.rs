@@ -1,12 +1,12 @@
-//! Reading the config JSON one object at a time, with the path of every value at hand, so that
-//! each error names the field it is about (`users.alice.messages[1].file: ...`). serde's
-//! derive reports unknown fields by name but type errors only by line and column, which says
-//! little about a one-line `--plugin-config`; this keeps serde for the leaf values and does the
-//! `deny_unknown_fields` part with an explicit key list per object.
+//! Reading the config JSON with serde, with the path of every value at hand, so that each
+//! error names the field it is about (`users.alice.messages[1].file: ...`): serde's derive
+//! alone reports type errors by line and column, which says little about a one-line
+//! `--plugin-config`; `serde_path_to_error` adds the path, as in the host's own config.
 
 use pop3_plugin_api::PopError;
-use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
+use serde::de::{DeserializeOwned, Deserializer, Error};
+use serde::Deserialize;
+use serde_json::Value;
 use std::fmt::Display;
 
 /// The init error for a bad config value at `path` (empty for the whole config).
@@ -17,86 +17,25 @@ pub fn invalid(path: &str, problem: impl Display) -> PopError {
     }
 }
 
-/// `path[index]`, for array elements.
-pub fn element(path: &str, index: usize) -> String {
-    format!("{path}[{index}]")
+/// `value` as a `T`; an error names the path of the value that does not fit.
+pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, PopError> {
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let path = err.path().to_string();
+        invalid(if path == "." { "" } else { &path }, err.into_inner())
+    })
 }
 
-/// A JSON object whose keys have been checked against the ones its reader knows.
-pub struct Object<'a> {
-    path: String,
-    map: &'a Map<String, Value>,
-}
-
-impl<'a> Object<'a> {
-    /// `value` as an object at `path` (empty for the top level) with no keys beyond `keys`.
-    pub fn new(value: &'a Value, path: String, keys: &[&str]) -> Result<Self, PopError> {
-        let Some(map) = value.as_object() else {
-            return Err(invalid(&path, "expected an object"));
-        };
-        let object = Self { path, map };
-        if let Some(unknown) = map.keys().find(|key| !keys.contains(&key.as_str())) {
-            let expected = keys.join(", ");
-            return Err(invalid(
-                &object.path(unknown),
-                format!("unknown key (known: {expected})"),
-            ));
-        }
-        Ok(object)
-    }
-
-    /// The path of `key` in this object.
-    pub fn path(&self, key: &str) -> String {
-        match self.path.as_str() {
-            "" => key.to_string(),
-            path => format!("{path}.{key}"),
-        }
-    }
-
-    /// The raw value of `key`, if present.
-    pub fn raw(&self, key: &str) -> Option<&'a Value> {
-        self.map.get(key)
-    }
-
-    /// The value of `key` as a `T`, if present.
-    pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, PopError> {
-        self.raw(key)
-            .map(|value| T::deserialize(value).map_err(|err| invalid(&self.path(key), err)))
-            .transpose()
-    }
-
-    /// The value of `key` as a `T`; an error if absent.
-    pub fn require<T: DeserializeOwned>(&self, key: &str) -> Result<T, PopError> {
-        self.get(key)?
-            .ok_or_else(|| invalid(&self.path(key), "missing"))
-    }
-
-    /// The elements of the array at `key`; none if absent.
-    pub fn array(&self, key: &str) -> Result<&'a [Value], PopError> {
-        match self.raw(key) {
-            None => Ok(&[]),
-            Some(Value::Array(items)) => Ok(items),
-            Some(_) => Err(invalid(&self.path(key), "expected an array")),
-        }
-    }
-
-    /// The value of `key` as the value of one of `names`, if present.
-    pub fn choice<T: Copy>(&self, key: &str, names: &[(&str, T)]) -> Result<Option<T>, PopError> {
-        let Some(name) = self.get::<String>(key)? else {
-            return Ok(None);
-        };
-        let found = names
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|&(_, value)| value);
-        let known = || names.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ");
-        found.map(Some).ok_or_else(|| {
-            invalid(
-                &self.path(key),
-                format!("unknown value {name:?} (known: {})", known()),
-            )
-        })
-    }
+/// A string that must be one of `names`, as the value it names; an error lists them.
+pub fn one_of<'de, D: Deserializer<'de>, T: Copy>(
+    deserializer: D,
+    names: &[(&str, T)],
+) -> Result<T, D::Error> {
+    let name = String::deserialize(deserializer)?;
+    let found = names.iter().find(|(n, _)| *n == name);
+    found.map(|&(_, value)| value).ok_or_else(|| {
+        let known = names.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ");
+        D::Error::custom(format!("unknown value {name:?} (known: {known})"))
+    })
 }
 
 #[cfg(test)]
@@ -104,46 +43,50 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Outer {
+        inner: Vec<Inner>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Inner {
+        n: Option<u32>,
+        #[serde(default, deserialize_with = "letter")]
+        c: Option<u8>,
+    }
+
+    fn letter<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u8>, D::Error> {
+        one_of(deserializer, &[("a", 1), ("b", 2)]).map(Some)
+    }
+
+    fn error(value: Value) -> String {
+        from_value::<Outer>(value).unwrap_err().message
+    }
+
     #[test]
-    fn unknown_key_is_named_with_its_path() {
-        let value = json!({"pasword": "x"});
-        let err = Object::new(&value, "users.bob".into(), &["password"])
-            .err()
-            .unwrap();
+    fn errors_name_the_path() {
         assert_eq!(
-            err.message,
-            "static-messages config: users.bob.pasword: unknown key (known: password)"
+            error(json!({"inner": [{}, {"m": 1}]})),
+            "static-messages config: inner[1].m: unknown field `m`, expected `n` or `c`"
         );
+        let err = error(json!({"inner": [{"n": "ten"}]}));
+        assert!(
+            err.starts_with("static-messages config: inner[0].n: invalid type"),
+            "{err}"
+        );
+        let err = error(json!({}));
+        assert_eq!(err, "static-messages config: missing field `inner`");
     }
 
     #[test]
-    fn type_error_names_the_key() {
-        let value = json!({"n": "ten"});
-        let object = Object::new(&value, String::new(), &["n"]).unwrap();
-        let err = object.get::<u32>("n").unwrap_err();
-        assert!(
-            err.message
-                .starts_with("static-messages config: n: invalid type"),
-            "{err}"
-        );
-        assert!(object
-            .require::<u32>("m")
-            .unwrap_err()
-            .message
-            .ends_with("m: missing"));
-    }
-
-    #[test]
-    fn choice_lists_the_known_values() {
-        let value = json!({"c": "b", "d": "z"});
-        let object = Object::new(&value, "x".into(), &["c", "d"]).unwrap();
-        let names = [("a", 1), ("b", 2)];
-        assert_eq!(object.choice("c", &names).unwrap(), Some(2));
-        let err = object.choice("d", &names).unwrap_err();
-        assert!(
-            err.message
-                .ends_with("x.d: unknown value \"z\" (known: a, b)"),
-            "{err}"
+    fn one_of_lists_the_known_values() {
+        let ok: Outer = from_value(json!({"inner": [{"c": "b", "n": 7}]})).unwrap();
+        assert_eq!((ok.inner[0].c, ok.inner[0].n), (Some(2), Some(7)));
+        assert_eq!(
+            error(json!({"inner": [{"c": "z"}]})),
+            "static-messages config: inner[0].c: unknown value \"z\" (known: a, b)"
         );
     }
 }

@@ -8,7 +8,13 @@
 //! The keys are documented in `config_help.txt`, which is also what `--describe` prints.
 //!
 //! Messages are returned raw; the host turns line ends into CRLF and dot-stuffs. The sizes
-//! in `list` are exact: [`crlf_size`] applies the host's line-end rules.
+//! in `list` are exact: `pop3_plugin_api::SizeCounter` applies the host's line-end rules.
+//!
+//! Module map: `config` (the JSON, through `json`, which names the field at fault),
+//! `corpus` and `generated` (the built-in messages), `messages` (a message and where its
+//! bytes come from), `maildrop` (a user's messages, lock and deletions), `mailbox` (the
+//! session), `faults` and `tripwire` (fault injection), `one_call` (the host's promise of
+//! one call at a time, checked).
 
 mod config;
 mod corpus;
@@ -24,7 +30,6 @@ mod tests;
 mod tripwire;
 
 pub use mailbox::StaticMailbox;
-pub use messages::crlf_size;
 
 use config::Settings;
 use faults::{Callback, Faults};

@@ -20,11 +20,11 @@ pub enum Source {
 }
 
 impl Source {
-    /// The size as sent (see [`crlf_size`]). Reads a file whole, once, at startup.
+    /// The size as sent (see [`SizeCounter`]). Reads a file whole, once, at startup.
     fn measure(&self) -> io::Result<u64> {
         Ok(match self {
-            Source::Inline(bytes) => crlf_size(bytes),
-            Source::File(path) => crlf_size(&std::fs::read(path).map_err(|err| {
+            Source::Inline(bytes) => SizeCounter::size_of(bytes),
+            Source::File(path) => SizeCounter::size_of(&std::fs::read(path).map_err(|err| {
                 io::Error::new(err.kind(), format!("cannot read {}: {err}", path.display()))
             })?),
             Source::Generated(generated) => generated.size(),
@@ -60,70 +60,10 @@ impl Message {
     }
 }
 
-/// The octets of `message` as the host sends them, before dot-stuffing: every bare LF becomes
-/// CRLF, and an unterminated last line gets a line end (only the LF when it already ends in
-/// CR, as the host's encoder does). A bare CR inside a line is data. An empty message stays 0.
-pub fn crlf_size(message: &[u8]) -> u64 {
-    let mut counter = SizeCounter::default();
-    counter.add(message);
-    counter.total()
-}
-
-/// The host's line-end rules spelled out on whole messages, as a reference for the sizes.
-#[cfg(test)]
-pub fn crlf_normalise(message: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(message.len() + 2);
-    for (i, &b) in message.iter().enumerate() {
-        if b == b'\n' && (i == 0 || message[i - 1] != b'\r') {
-            out.push(b'\r');
-        }
-        out.push(b);
-    }
-    match out.last() {
-        None | Some(b'\n') => {}
-        Some(b'\r') => out.push(b'\n'),
-        Some(_) => out.extend_from_slice(b"\r\n"),
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::Read;
-
-    #[test]
-    fn crlf_size_examples() {
-        assert_eq!(crlf_size(b""), 0);
-        assert_eq!(crlf_size(b"a"), 3);
-        assert_eq!(crlf_size(b"a\r\n"), 3);
-        assert_eq!(crlf_size(b"a\n"), 3);
-        assert_eq!(crlf_size(b"\n\n"), 4);
-        assert_eq!(crlf_size(b"a\nb"), 6);
-        assert_eq!(crlf_size(b"a\r"), 3);
-        assert_eq!(crlf_size(b"a\rb\n"), 5);
-    }
-
-    /// Every string of up to 7 symbols over `a`, CR and LF.
-    #[test]
-    fn crlf_size_matches_the_reference_on_all_short_strings() {
-        let mut strings: Vec<Vec<u8>> = vec![Vec::new()];
-        let mut start = 0;
-        for _ in 0..7 {
-            let end = strings.len();
-            for i in start..end {
-                for &b in b"a\r\n" {
-                    let mut longer = strings[i].clone();
-                    longer.push(b);
-                    strings.push(longer);
-                }
-            }
-            start = end;
-        }
-        for s in &strings {
-            assert_eq!(crlf_size(s), crlf_normalise(s).len() as u64, "{s:?}");
-        }
-    }
 
     #[test]
     fn inline_message_is_measured_and_read_back() {

@@ -1,8 +1,7 @@
 //! The backend through the plugin-api traits, as the host drives it.
 
-use crate::messages::crlf_normalise;
 use crate::{StaticMailbox, StaticMessages};
-use pop3_plugin_api::apop_digest;
+use pop3_plugin_api::{apop_digest, SizeCounter};
 use pop3_plugin_api::{
     Backend, Connection, Expire, Mailbox, MessageInfo, MessageRef, PopError, ResponseCode,
 };
@@ -76,7 +75,7 @@ impl Drop for TempFile {
 }
 
 #[test]
-fn builtin_sizes_are_the_crlf_normalised_bytes() {
+fn builtin_sizes_are_the_sizes_of_the_bytes_read() {
     let backend = StaticMessages::init("null").unwrap();
     let mut mailbox = login(&backend, "test", "test");
     let list = mailbox.list().unwrap();
@@ -85,7 +84,7 @@ fn builtin_sizes_are_the_crlf_normalised_bytes() {
         let bytes = read_all(&mut mailbox, at(&list, index));
         assert_eq!(
             list[index].size,
-            Some(crlf_normalise(&bytes).len() as u64),
+            Some(SizeCounter::size_of(&bytes)),
             "{}",
             list[index].id
         );
@@ -219,7 +218,7 @@ fn configured_messages_inline_file_and_generated() {
     );
     for index in 0..list.len() {
         let bytes = read_all(&mut session, at(&list, index));
-        assert_eq!(list[index].size, Some(crlf_normalise(&bytes).len() as u64));
+        assert_eq!(list[index].size, Some(SizeCounter::size_of(&bytes)));
     }
     // 32 octets, 4 bare LFs, no final newline.
     assert_eq!(list[1].size, Some(32 + 4 + 2));
@@ -271,16 +270,19 @@ fn config_errors_name_the_field() {
     let missing = "/nonexistent/static-messages/msg.eml";
     let cases = [
         (json!([]), "expected an object"),
-        (json!({"user": {}}), "user: unknown key"),
+        (json!({"user": {}}), "user: unknown field `user`"),
         (json!({"login_delay": "soon"}), "login_delay: invalid type"),
         (
             json!({"expire": -1}),
             "expire: expected a number of days or \"never\"",
         ),
-        (json!({"users": []}), "users: expected an object"),
+        (
+            json!({"users": []}),
+            "users: invalid type: sequence, expected a map",
+        ),
         (
             json!({"users": {"a": {"pasword": "p"}}}),
-            "users.a.pasword: unknown key",
+            "users.a.pasword: unknown field `pasword`",
         ),
         (
             json!({"users": {"a": {}}}),
@@ -292,7 +294,7 @@ fn config_errors_name_the_field() {
         ),
         (
             json!({"users": {"a": {"password": "p", "messages": {}}}}),
-            "users.a.messages: expected an array",
+            "users.a.messages: invalid type: map, expected a sequence",
         ),
         (
             json!({"users": {"a": {"password": "p", "messages": [{}]}}}),
@@ -314,7 +316,10 @@ fn config_errors_name_the_field() {
             json!({"users": {"a": {"password": "p", "messages": [{"generated_bytes": u64::MAX}]}}}),
             "users.a.messages[0].generated_bytes: at most",
         ),
-        (json!({"faults": {}}), "faults: expected an array"),
+        (
+            json!({"faults": {}}),
+            "faults: invalid type: map, expected a sequence",
+        ),
         (
             json!({"faults": [{"callback": "list", "action": "nap"}]}),
             "faults[0].action: unknown value",

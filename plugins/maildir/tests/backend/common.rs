@@ -126,21 +126,3 @@ pub fn retrieve_all(
         .unwrap();
     Ok(bytes)
 }
-
-/// The size a message has on the wire, computed the obvious way: every line ending CRLF
-/// (a CR not before LF is data), an open last line closed.
-pub fn wire_size(message: &[u8]) -> u64 {
-    let mut out = Vec::new();
-    for (i, &b) in message.iter().enumerate() {
-        if b == b'\n' && (i == 0 || message[i - 1] != b'\r') {
-            out.push(b'\r');
-        }
-        out.push(b);
-    }
-    match out.last() {
-        None | Some(b'\n') => {}
-        Some(b'\r') => out.push(b'\n'),
-        Some(_) => out.extend_from_slice(b"\r\n"),
-    }
-    out.len() as u64
-}

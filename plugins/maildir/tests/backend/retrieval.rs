@@ -1,7 +1,7 @@
 //! Message bytes: exact, streamed, and robust against files that move or cannot be read.
 
-use crate::common::{at, login, retrieve_all, wire_size, Site};
-use pop3_plugin_api::{Mailbox, ResponseCode};
+use crate::common::{at, login, retrieve_all, Site};
+use pop3_plugin_api::{Mailbox, ResponseCode, SizeCounter};
 use std::fs;
 use std::io::Read;
 use std::os::unix::fs::{symlink, PermissionsExt};
@@ -55,7 +55,7 @@ fn awkward_messages_come_back_byte_for_byte_with_exact_sizes() {
         );
         assert_eq!(
             mailbox.size(at(&list, index)).unwrap(),
-            Some(wire_size(content)),
+            Some(SizeCounter::size_of(content)),
             "{name}"
         );
         assert_eq!(
@@ -76,7 +76,7 @@ fn a_20_megabyte_message_streams() {
     }
     let site = Site::new();
     site.deliver("plain", "new/1700000000.big.h", &content);
-    let expected_size = wire_size(&content);
+    let expected_size = SizeCounter::size_of(&content);
     drop(content);
 
     let mut mailbox = login(&site.backend(), "plain").unwrap();

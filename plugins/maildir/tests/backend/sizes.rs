@@ -4,8 +4,8 @@
 //! reading a file by changing the file behind the backend's back: a size that was read would
 //! follow the change, a remembered one does not.
 
-use crate::common::{at, login, wire_size, Site};
-use pop3_plugin_api::Mailbox;
+use crate::common::{at, login, Site};
+use pop3_plugin_api::{Mailbox, SizeCounter};
 use serde_json::json;
 use std::fs;
 
@@ -27,7 +27,7 @@ fn measured_site() -> (Site, Vec<u64>) {
     for (i, content) in contents.iter().enumerate() {
         site.deliver("plain", &format!("new/170000000{i}.M{i}.h"), content);
     }
-    let sizes = contents.iter().map(|c| wire_size(c)).collect();
+    let sizes = contents.iter().map(|c| SizeCounter::size_of(c)).collect();
     (site, sizes)
 }
 
