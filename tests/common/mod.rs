@@ -414,6 +414,44 @@ pub fn temp_path(name: &str) -> PathBuf {
     dir.join(name)
 }
 
+/// Set to keep the temporary directory of a test that fails, to look at what it left.
+pub const KEEP_TEMP: &str = "POP3HOST_KEEP_TEMP";
+
+/// A fresh temporary directory of one test, removed when dropped: when the test passes and
+/// when it panics (unless [`KEEP_TEMP`] is set). Declare it before the servers that use it, so
+/// that they are dropped (killed) first.
+pub struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        let unique = format!("pop3host-e2e-{}-{name}", std::process::id());
+        let path = std::env::temp_dir().join(unique);
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir { path }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn join(&self, name: impl AsRef<Path>) -> PathBuf {
+        self.path.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if std::thread::panicking() && std::env::var_os(KEEP_TEMP).is_some() {
+            eprintln!("kept {} ({KEEP_TEMP} is set)", self.path.display());
+            return;
+        }
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
 /// `pop3host check --allow-delete` on a plugin; the report is on stdout.
 pub fn check(plugin: &Path, config: &str, user: &str, pass: &str) -> std::process::Output {
     Command::new(pop3host())
