@@ -158,7 +158,7 @@ fn killing_the_server_during_update_loses_or_tears_nothing() {
     let mut interrupted = 0;
     for _ in 0..KILLS {
         let _ = std::fs::remove_dir_all(root.join("home"));
-        make_maildir(root.path());
+        make_maildir(&root);
         let mut server = start();
         let (_client, marked) = session_up_to_quit(&server, &mut rng);
         let marked: HashSet<String> = marked.into_iter().collect();

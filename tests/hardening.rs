@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{plugin, temp_path, Client, Server};
+use common::{plugin, Client, Server, TempDir};
 use serde_json::json;
 use std::fs;
 use std::time::{Duration, Instant};
@@ -212,6 +212,7 @@ struct LyingMessages {
     short: std::path::PathBuf,
     long: std::path::PathBuf,
     server: Server,
+    _dir: TempDir,
 }
 
 impl LyingMessages {
@@ -219,10 +220,8 @@ impl LyingMessages {
     fn start(name: &str) -> Self {
         let body: String = (0..200).map(|i| format!("line {i}\r\n")).collect();
         let message = format!("Subject: size\r\n\r\n{body}");
-        let (short, long) = (
-            temp_path(&format!("{name}-short.eml")),
-            temp_path(&format!("{name}-long.eml")),
-        );
+        let dir = TempDir::new(name);
+        let (short, long) = (dir.join("short.eml"), dir.join("long.eml"));
         fs::write(&short, &message).unwrap();
         fs::write(&long, &message).unwrap();
         let config = json!({"users": {"alice": {"password": "pw", "messages": [
@@ -236,6 +235,7 @@ impl LyingMessages {
             short,
             long,
             server,
+            _dir: dir,
         }
     }
 }
@@ -329,8 +329,7 @@ const GROWTH_BOUND_KIB: u64 = 16 * 1024;
 /// gigabytes of replies; then the replies come, complete and in order.
 #[test]
 fn pipelined_listings_from_a_client_that_does_not_read_cost_bounded_memory() {
-    let root = temp_path("huge-maildrop");
-    let _ = fs::remove_dir_all(&root);
+    let root = TempDir::new("huge-maildrop");
     let cur = root.join("mail/plain/cur");
     fs::create_dir_all(&cur).unwrap();
     fs::create_dir_all(root.join("mail/plain/new")).unwrap();

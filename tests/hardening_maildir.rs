@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{plugin, temp_path, Client, Server, DEADLINE};
+use common::{plugin, Client, Server, TempDir, DEADLINE};
 use serde_json::{json, Value};
 use std::fs;
 use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
@@ -22,12 +22,13 @@ const SECRET: &str = "TOP SECRET: only root may read this\n";
 /// A passwd-file and a directory of maildirs, removed when dropped.
 struct Site {
     root: PathBuf,
+    _dir: TempDir,
 }
 
 impl Site {
     fn new(name: &str, passwd: &str) -> Site {
-        let root = temp_path(&format!("hardening-maildir-{name}"));
-        let _ = fs::remove_dir_all(&root);
+        let dir = TempDir::new(&format!("hardening-maildir-{name}"));
+        let root = dir.join("site");
         fs::create_dir_all(root.join("mail")).unwrap();
         // Traversable by unprivileged uids (the uid tests), as /home is.
         for dir in [root.parent().unwrap(), &root, &root.join("mail")] {
@@ -36,7 +37,7 @@ impl Site {
         fs::write(root.join("users"), passwd).unwrap();
         fs::write(root.join("secret"), SECRET).unwrap();
         fs::set_permissions(root.join("secret"), fs::Permissions::from_mode(0o600)).unwrap();
-        Site { root }
+        Site { root, _dir: dir }
     }
 
     fn maildir(&self, user: &str) -> PathBuf {
@@ -81,12 +82,6 @@ impl Site {
 
     fn start(&self) -> Server {
         self.start_with(json!({}), &[])
-    }
-}
-
-impl Drop for Site {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.root);
     }
 }
 
@@ -228,11 +223,7 @@ fn the_size_cache_is_never_read_or_written_through_a_planted_file() {
 // ---- FIFOs, devices, endless and huge files ----
 
 fn mkfifo(path: &std::path::Path) {
-    let status = std::process::Command::new("mkfifo")
-        .arg(path)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    common::process::run(std::process::Command::new("mkfifo").arg(path));
 }
 
 #[test]
@@ -471,12 +462,11 @@ fn as_root_a_users_files_are_read_with_their_uid() {
     for dir in ["home", "home/eve"] {
         fs::set_permissions(site.root.join(dir), fs::Permissions::from_mode(0o755)).unwrap();
     }
-    let chown = std::process::Command::new("chown")
-        .args(["-R", "--no-dereference", "65534:65534"])
-        .arg(&home)
-        .status()
-        .unwrap();
-    assert!(chown.success());
+    common::process::run(
+        std::process::Command::new("chown")
+            .args(["-R", "--no-dereference", "65534:65534"])
+            .arg(&home),
+    );
     // chown -R changed the link's inode too: give the secret back to root.
     std::os::unix::fs::chown(site.root.join("secret"), Some(0), Some(0)).unwrap();
     let server = site.start_with(json!({"maildir": "%h/Maildir"}), &[]);
@@ -507,12 +497,11 @@ fn without_the_right_to_switch_a_maildir_of_another_owner_is_refused() {
     let site = Site::new("no-switch", "own:{PLAIN}pw\nmine:{PLAIN}pw\n");
     site.deliver("own", "cur/1700000001.M1P1.h:2,", b"root's\n");
     site.deliver("mine", "cur/1700000001.M1P1.h:2,", b"nobody's\n");
-    let chown = std::process::Command::new("chown")
-        .args(["-R", "65534:65534"])
-        .arg(site.maildir("mine"))
-        .status()
-        .unwrap();
-    assert!(chown.success());
+    common::process::run(
+        std::process::Command::new("chown")
+            .args(["-R", "65534:65534"])
+            .arg(site.maildir("mine")),
+    );
     fs::set_permissions(site.root.join("users"), fs::Permissions::from_mode(0o644)).unwrap();
     // Writable by nobody too (a shared mail group, say), so that only the owner check stands
     // between nobody and root's maildir.

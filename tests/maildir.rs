@@ -16,7 +16,7 @@ mod common;
 use common::clients::{
     assert_same, crlf_to_lf, curl_list, curl_message, net_pop3_mailbox, poplib_mailbox,
 };
-use common::{crlf_normalized, plugin, temp_path, unstuff, Client, Server, DEADLINE};
+use common::{crlf_normalized, plugin, unstuff, Client, Server, TempDir, DEADLINE};
 use serde_json::{json, Value};
 use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};
@@ -37,13 +37,12 @@ fn fixture(name: &str) -> PathBuf {
 
 /// A passwd-file (the fixture's) and a directory of maildirs; removed when dropped.
 struct Site {
-    root: PathBuf,
+    root: TempDir,
 }
 
 impl Site {
     fn new(name: &str) -> Site {
-        let root = temp_path(&format!("maildir-{name}"));
-        let _ = fs::remove_dir_all(&root);
+        let root = TempDir::new(&format!("maildir-{name}"));
         fs::create_dir_all(root.join("mail")).unwrap();
         fs::copy(fixture("users"), root.join("users")).unwrap();
         Site { root }
@@ -128,12 +127,6 @@ impl Site {
         fs::remove_file(&file).unwrap();
         symlink(file.file_name().unwrap(), &file).unwrap();
         assert!(fs::File::open(&file).is_err(), "{} opens", file.display());
-    }
-}
-
-impl Drop for Site {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.root);
     }
 }
 

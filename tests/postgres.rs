@@ -227,19 +227,18 @@ fn import_maildir_keeps_names_as_uidls_and_runs_twice_without_duplicates() {
     let pg = Postgres::start();
     let server = server(&pg, "");
     pg.add_user("frank", "{PLAIN}pw");
-    let dir = common::temp_path("import-maildir");
+    let dir = common::TempDir::new("import-maildir");
     for sub in ["cur", "new", "tmp"] {
         std::fs::create_dir_all(dir.join(sub)).unwrap();
     }
     std::fs::write(dir.join("cur/1000.a.host:2,S"), b"Subject: a\n\nA\n").unwrap();
     std::fs::write(dir.join("new/1001.b.host"), b"Subject: b\r\n\r\nB").unwrap();
     for _ in 0..2 {
-        let status = Command::new(pop3host_pg())
-            .args(["--url", &pg.url(), "import-maildir", "frank"])
-            .arg(&dir)
-            .status()
-            .unwrap();
-        assert!(status.success());
+        common::process::run(
+            Command::new(pop3host_pg())
+                .args(["--url", &pg.url(), "import-maildir", "frank"])
+                .arg(&dir),
+        );
     }
     let mut client = server.client();
     client.login("frank", "pw");

@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::{fake_upstream, plugin, test_certificate, unstuff, Client, Server, DEADLINE};
+use common::{
+    fake_upstream, plugin, test_certificate, unstuff, Client, Server, TestCertificate, DEADLINE,
+};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -533,12 +535,15 @@ fn an_upstream_without_user_and_top_gets_sasl_plain_and_a_dropped_session_sends_
 
 /// TLS upstreams: pop3host with a test certificate, STLS on its plain port and implicit TLS
 /// on a second one.
-fn tls_upstream(name: &str) -> (Server, String) {
-    let (cert, key) = test_certificate(name);
-    let (cert, key) = (cert.to_str().unwrap().to_string(), key.to_str().unwrap());
+fn tls_upstream(name: &str) -> (Server, TestCertificate) {
+    let certificate = test_certificate(name);
+    let (cert, key) = (
+        certificate.cert.to_str().unwrap(),
+        certificate.key.to_str().unwrap(),
+    );
     let args = [
         "--tls-cert",
-        &cert,
+        cert,
         "--tls-key",
         key,
         "--tls-listen",
@@ -546,7 +551,7 @@ fn tls_upstream(name: &str) -> (Server, String) {
     ];
     (
         Server::with_static(Some(&upstream_config(json!({}))), &args),
-        cert,
+        certificate,
     )
 }
 
@@ -561,7 +566,7 @@ fn starttls_and_implicit_tls_upstreams_serve_the_same_maildrop() {
     for (addr, tls) in [(upstream.addr, "starttls"), (tls_addr, "implicit")] {
         let proxy = proxy_to(
             addr,
-            json!({"tls": tls, "ca_file": ca_file, "server_name": "localhost"}),
+            json!({"tls": tls, "ca_file": ca_file.cert, "server_name": "localhost"}),
         );
         let mut c = login_when_free(&proxy, "alice", "pw");
         assert_same(&expected, &transcript(&mut c));

@@ -5,11 +5,11 @@
 mod common;
 
 use common::abi_v1::fixture_plugin;
-use common::{plugin, pop3host, temp_path, Client, Server, DEADLINE};
+use common::{plugin, pop3host, Client, Server, TempDir, DEADLINE};
 use serde_json::json;
 use std::net::SocketAddr;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -40,7 +40,8 @@ fn can_log_in(server: &Server, user: &str) -> bool {
 
 #[test]
 fn sighup_swaps_the_plugin_for_new_sessions_only() {
-    let file = temp_path("reload-swap.json");
+    let dir = TempDir::new("reload-swap");
+    let file = dir.join("plugin.json");
     std::fs::write(&file, users("alice")).unwrap();
     let server = server_with_config_file(&file);
     let mut old = server.client();
@@ -58,7 +59,8 @@ fn sighup_swaps_the_plugin_for_new_sessions_only() {
 
 #[test]
 fn a_plugin_that_fails_to_load_leaves_the_old_one_serving() {
-    let file = temp_path("reload-broken.json");
+    let dir = TempDir::new("reload-broken");
+    let file = dir.join("plugin.json");
     std::fs::write(&file, users("alice")).unwrap();
     let server = server_with_config_file(&file);
     std::fs::write(&file, r#"{"users": {"x": {"nonsense": 1}}}"#).unwrap();
@@ -156,7 +158,8 @@ struct Tally {
 
 #[test]
 fn sessions_go_on_through_swaps_and_new_ones_use_the_new_plugin() {
-    let file = temp_path("reload-busy.json");
+    let dir = TempDir::new("reload-busy");
+    let file = dir.join("plugin.json");
     std::fs::write(&file, generation_config(0)).unwrap();
     let server = server_with_config_file(&file);
     let tally = Arc::new(Mutex::new(Tally {
@@ -231,26 +234,24 @@ fn sessions_go_on_through_swaps_and_new_ones_use_the_new_plugin() {
 
 #[test]
 fn check_config_validates_without_serving() {
-    let output = Command::new(pop3host())
-        .args(["--plugin", "static_messages", "--check-config"])
-        .output()
-        .unwrap();
+    let output = common::process::output(Command::new(pop3host()).args([
+        "--plugin",
+        "static_messages",
+        "--check-config",
+    ]));
     assert!(
         output.status.success(),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(String::from_utf8_lossy(&output.stdout).starts_with("configuration OK"));
-    let output = Command::new(pop3host())
-        .args([
-            "--plugin",
-            "static_messages",
-            "--check-config",
-            "--plugin-config",
-            r#"{"users": 1}"#,
-        ])
-        .output()
-        .unwrap();
+    let output = common::process::output(Command::new(pop3host()).args([
+        "--plugin",
+        "static_messages",
+        "--check-config",
+        "--plugin-config",
+        r#"{"users": 1}"#,
+    ]));
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("init failed"));
 }
@@ -260,6 +261,7 @@ fn check_config_validates_without_serving() {
 /// between the two is queued by the kernel and served by the second.
 const SUPERVISOR: &str = r#"
 import os, socket, subprocess, sys, time
+socket.setdefaulttimeout(20)
 binary, plugin = sys.argv[1], sys.argv[2]
 listener = socket.socket(); listener.bind(("127.0.0.1", 0)); listener.listen(64)
 port = listener.getsockname()[1]
@@ -284,15 +286,12 @@ second.terminate(); second.wait(timeout=20)
 #[test]
 fn a_restart_under_socket_activation_refuses_no_connection() {
     let started = Instant::now();
-    let output = Command::new("python3")
-        .args([
-            "-c",
-            SUPERVISOR,
-            pop3host().to_str().unwrap(),
-            plugin("static_messages").to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let output = common::process::output(Command::new("python3").args([
+        "-c",
+        SUPERVISOR,
+        pop3host().to_str().unwrap(),
+        plugin("static_messages").to_str().unwrap(),
+    ]));
     assert!(
         output.status.success(),
         "{}",
@@ -365,18 +364,8 @@ fn loaded_hashes(server: &Server) -> Vec<String> {
 
 /// SHA-256 of the file at `path`, in lowercase hex.
 fn sha256(path: &Path) -> String {
-    let output = Command::new("sha256sum").arg(path).output().unwrap();
-    assert!(output.status.success());
-    let text = String::from_utf8(output.stdout).unwrap();
+    let text = common::process::run(Command::new("sha256sum").arg(path));
     text.split_whitespace().next().unwrap().to_string()
-}
-
-/// A fresh directory of this test process.
-fn fresh_dir(name: &str) -> PathBuf {
-    let dir = temp_path(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// Plugin A is static-messages (user `test`, password `test`), plugin B the abi-v1 fixture's
@@ -399,7 +388,7 @@ fn finish_on_a(mut old: Client) {
 
 #[test]
 fn sighup_swaps_to_a_plugin_at_another_path() {
-    let dir = fresh_dir("reload-other-path");
+    let dir = TempDir::new("reload-other-path");
     let (a, b) = (dir.join("a/libplugin.so"), dir.join("b/libplugin.so"));
     for (from, to) in [(plugin("static_messages"), &a), (fixture_plugin(), &b)] {
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
@@ -429,7 +418,7 @@ fn sighup_swaps_to_a_plugin_at_another_path() {
 /// and SIGHUP with the configuration unchanged: new sessions get B, and a session that
 /// started on A finishes on A.
 fn sighup_reloads_a_plugin_rebuilt_at_the_same_path(name: &str, replace: fn(&Path, &Path)) {
-    let dir = fresh_dir(name);
+    let dir = TempDir::new(name);
     let path = dir.join("libplugin.so");
     let (a, b) = (plugin("static_messages"), fixture_plugin());
     std::fs::copy(&a, &path).unwrap();
@@ -485,7 +474,8 @@ fn sighup_reloads_a_plugin_replaced_by_rename() {
 /// backend still holds `test`'s maildrop, though the new backend never saw it log in.
 #[test]
 fn a_maildrop_stays_in_use_across_a_reload() {
-    let file = temp_path("reload-in-use.json");
+    let dir = TempDir::new("reload-in-use");
+    let file = dir.join("plugin.json");
     std::fs::write(&file, "null").unwrap();
     let server = server_with_config_file(&file);
     let mut first = server.client();

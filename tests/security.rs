@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{proc_status_field, test_certificate, Client, Server, DEADLINE};
+use common::{proc_status_field, test_certificate, Client, Server, TestCertificate, DEADLINE};
 use serde_json::json;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -22,18 +22,18 @@ fn users() -> String {
 
 /// A server with a certificate of its own: tests run in parallel, and one of them replaces
 /// its certificate file.
-fn tls_server(extra: &[&str]) -> (Server, std::path::PathBuf) {
+fn tls_server(extra: &[&str]) -> (Server, TestCertificate) {
     static SERVERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = SERVERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let (cert, key) = test_certificate(&format!("tls-{n}"));
+    let certificate = test_certificate(&format!("tls-{n}"));
     let mut args = vec![
         "--tls-cert",
-        cert.to_str().unwrap(),
+        certificate.cert.to_str().unwrap(),
         "--tls-key",
-        key.to_str().unwrap(),
+        certificate.key.to_str().unwrap(),
     ];
     args.extend(extra);
-    (Server::with_static(Some(&users()), &args), cert)
+    (Server::with_static(Some(&users()), &args), certificate)
 }
 
 /// Runs a Python snippet with `port` and `cafile` as argv[1] and argv[2], plus the helpers
@@ -41,6 +41,7 @@ fn tls_server(extra: &[&str]) -> (Server, std::path::PathBuf) {
 fn python(script: &str, port: u16, cafile: &Path) -> String {
     let prelude = r#"
 import socket, ssl, sys, base64
+socket.setdefaulttimeout(20)
 port, cafile = int(sys.argv[1]), sys.argv[2]
 context = ssl.create_default_context(cafile=cafile)
 def line(f):
@@ -56,15 +57,12 @@ def body(f):
             return lines
         lines.append(l)
 "#;
-    let output = Command::new("python3")
-        .args([
-            "-c",
-            &format!("{prelude}\n{script}"),
-            &port.to_string(),
-            cafile.to_str().unwrap(),
-        ])
-        .output()
-        .expect("python3 runs");
+    let output = common::process::output(Command::new("python3").args([
+        "-c",
+        &format!("{prelude}\n{script}"),
+        &port.to_string(),
+        cafile.to_str().unwrap(),
+    ]));
     assert!(
         output.status.success(),
         "python failed: {}",
@@ -90,7 +88,7 @@ print(cmd(sock, f, "STLS"))
 print(cmd(sock, f, "USER alice")); print(cmd(sock, f, "PASS pw")); print(cmd(sock, f, "QUIT"))
 "#,
         server.port(),
-        &cert,
+        &cert.cert,
     );
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "+OK");
@@ -135,7 +133,7 @@ print(cmd(sock, f, "STLS"))
 print(cmd(sock, f, "USER alice")); print(cmd(sock, f, "PASS pw"))
 "#,
         port,
-        &cert,
+        &cert.cert,
     );
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "+OK pop3host ready.");
@@ -168,7 +166,7 @@ sock = context.wrap_socket(sock, server_hostname="localhost"); f = sock.makefile
 print(cmd(sock, f, "NOOP"))
 "#,
         server.port(),
-        &cert,
+        &cert.cert,
     );
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "+OK Begin TLS negotiation.");
@@ -194,8 +192,10 @@ fn a_failed_handshake_ends_the_session() {
 
 #[test]
 fn certificate_errors_name_the_file() {
-    let (cert, key) = test_certificate("errors-a");
-    let (_, other_key) = test_certificate("errors-b");
+    let certificate = test_certificate("errors-a");
+    let (cert, key) = (&certificate.cert, &certificate.key);
+    let other = test_certificate("errors-b");
+    let other_key = &other.key;
     let plugin = common::plugin("static_messages");
     let start = |cert: &str, key: &str| {
         Server::try_start(&[
@@ -229,13 +229,13 @@ import hashlib
 sock = context.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost")
 print(hashlib.sha256(sock.getpeercert(binary_form=True)).hexdigest())
 "#;
-    let before = python(fingerprint, port, &cert);
-    let (new_cert, new_key) = test_certificate("tls-new");
-    std::fs::copy(&new_cert, &cert).unwrap();
-    std::fs::copy(&new_key, cert.with_file_name("key.pem")).unwrap();
+    let before = python(fingerprint, port, &cert.cert);
+    let new = test_certificate("tls-new");
+    std::fs::copy(&new.cert, &cert.cert).unwrap();
+    std::fs::copy(&new.key, &cert.key).unwrap();
     server.signal("HUP");
     server.wait_for_log("reloaded the TLS certificate");
-    let after = python(fingerprint, port, &new_cert);
+    let after = python(fingerprint, port, &new.cert);
     assert_ne!(before, after);
 }
 
@@ -565,8 +565,7 @@ fn root_drops_privileges_after_startup() {
 #[test]
 fn root_drops_to_the_given_group_and_chroot() {
     common::require_root("it starts pop3host as root to see it drop to --group and --chroot");
-    let jail = common::temp_path("chroot-jail");
-    std::fs::create_dir_all(&jail).unwrap();
+    let jail = common::TempDir::new("chroot-jail");
     let jail_arg = jail.to_str().unwrap();
     let server = Server::with_static(
         Some(&users()),
