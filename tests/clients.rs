@@ -5,7 +5,7 @@
 mod common;
 
 use common::clients::{
-    assert_same, crlf_to_lf, curl_list, curl_message, net_pop3_mailbox, poplib_mailbox,
+    assert_same, crlf_to_lf, curl_message, curl_sizes, net_pop3_mailbox, poplib_mailbox,
 };
 use common::{unstuff, Server, TempDir};
 
@@ -34,13 +34,8 @@ fn curl_fetches_every_message_byte_for_byte() {
         let got = curl_message(server.port(), "test", "test", i + 1);
         assert_same(&got, expected, &format!("curl message {}", i + 1));
     }
-    let listing = curl_list(server.port(), "test", "test");
     let sizes: Vec<String> = messages.iter().map(|m| m.len().to_string()).collect();
-    let listed: Vec<&str> = listing
-        .lines()
-        .map(|l| l.split_once(' ').unwrap().1)
-        .collect();
-    assert_eq!(listed, sizes);
+    assert_eq!(curl_sizes(server.port(), "test", "test"), sizes);
 }
 
 #[test]

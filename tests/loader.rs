@@ -101,23 +101,19 @@ fn init_failure_stops_startup_with_the_plugins_message() {
     let config =
         r#"{"users": {}, "faults": [{"callback": "init", "action": "error", "code": "SYS/PERM"}]}"#;
     let path = plugin("static_messages");
-    let log = Server::try_start(&[
+    let log = Server::start_fails(&[
         "--plugin",
         path.to_str().unwrap(),
         "--plugin-config",
         config,
-    ])
-    .err()
-    .expect("startup fails");
+    ]);
     assert!(log.contains("init failed"), "{log}");
-    let log = Server::try_start(&[
+    let log = Server::start_fails(&[
         "--plugin",
         path.to_str().unwrap(),
         "--plugin-config",
         r#"{"users": 5}"#,
-    ])
-    .err()
-    .expect("startup fails");
+    ]);
     assert!(
         log.contains("init failed") && log.contains("users"),
         "{log}"
@@ -128,14 +124,12 @@ fn init_failure_stops_startup_with_the_plugins_message() {
 fn a_panic_in_init_is_a_startup_error() {
     let config = r#"{"users": {}, "faults": [{"callback": "init", "action": "panic"}]}"#;
     let path = plugin("static_messages");
-    let log = Server::try_start(&[
+    let log = Server::start_fails(&[
         "--plugin",
         path.to_str().unwrap(),
         "--plugin-config",
         config,
-    ])
-    .err()
-    .expect("startup fails");
+    ]);
     assert!(
         log.contains("init failed") && log.contains("panicked"),
         "{log}"

@@ -6,7 +6,8 @@
 mod common;
 
 use common::{
-    fake_upstream, plugin, test_certificate, unstuff, Client, Server, TestCertificate, DEADLINE,
+    fake_upstream, plugin, test_certificate, try_login, unstuff, Client, Server, TestCertificate,
+    DEADLINE,
 };
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Write};
@@ -61,15 +62,6 @@ fn proxy_to(upstream: SocketAddr, extra: Value) -> Server {
     let mut config = json!({"upstream": upstream.to_string(), "io_timeout": 5});
     merge(&mut config, extra);
     proxy(config)
-}
-
-/// Sends USER and PASS after the greeting and returns the reply to PASS.
-fn try_login(server: &Server, user: &str, pass: &str) -> (Client, String) {
-    let mut c = server.client();
-    assert!(c.line().starts_with("+OK"));
-    assert!(c.cmd(&format!("USER {user}")).starts_with("+OK"));
-    let reply = c.cmd(&format!("PASS {pass}"));
-    (c, reply)
 }
 
 /// Logs in once the maildrop is free: a session that just ended may hold the upstream's
@@ -600,8 +592,6 @@ fn an_untrusted_certificate_fails_unless_insecure_is_chosen() {
 #[test]
 fn without_a_config_the_proxy_asks_for_an_upstream() {
     let plugin = plugin("proxy");
-    let log = Server::try_start(&["--plugin", plugin.to_str().unwrap()])
-        .err()
-        .expect("no upstream, no start");
+    let log = Server::start_fails(&["--plugin", plugin.to_str().unwrap()]);
     assert!(log.contains("proxy config: upstream: required"), "{log}");
 }

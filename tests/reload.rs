@@ -30,14 +30,6 @@ fn server_with_config_file(file: &Path) -> Server {
     ])
 }
 
-/// Whether `user` can log in with password `pw` on a fresh connection.
-fn can_log_in(server: &Server, user: &str) -> bool {
-    let mut c = server.client();
-    c.line();
-    c.cmd(&format!("USER {user}"));
-    c.cmd("PASS pw").starts_with("+OK")
-}
-
 #[test]
 fn sighup_swaps_the_plugin_for_new_sessions_only() {
     let dir = TempDir::new("reload-swap");
@@ -49,8 +41,8 @@ fn sighup_swaps_the_plugin_for_new_sessions_only() {
     std::fs::write(&file, users("carol")).unwrap();
     server.signal("HUP");
     server.wait_for_log("new sessions use the reloaded plugin");
-    assert!(can_log_in(&server, "carol"));
-    assert!(!can_log_in(&server, "alice"));
+    wait_until_served(&server, "carol", "pw");
+    assert!(!serves(&server, "alice", "pw"));
     // The session that started before the swap finishes on the old plugin.
     assert!(old.cmd("RETR 1").starts_with("+OK"));
     old.body();
@@ -66,7 +58,7 @@ fn a_plugin_that_fails_to_load_leaves_the_old_one_serving() {
     std::fs::write(&file, r#"{"users": {"x": {"nonsense": 1}}}"#).unwrap();
     server.signal("HUP");
     server.wait_for_log("kept the old plugin");
-    assert!(can_log_in(&server, "alice"));
+    assert!(serves(&server, "alice", "pw"));
     std::fs::write(&file, users("alice")).unwrap();
     server.signal("HUP");
     server.wait_for_log("plugin and its configuration unchanged");
@@ -386,6 +378,22 @@ fn finish_on_a(mut old: Client) {
     );
 }
 
+/// Sends SIGHUP to a server that serves plugin A (built as `a`) and session `old` on it,
+/// after B (built as `b`) took A's place in the configuration or on disk: new sessions get
+/// B, `old` finishes on A, and the log names each build.
+fn assert_sighup_swaps_a_for_b(server: &Server, old: Client, a: &Path, b: &Path) {
+    server.signal("HUP");
+    wait_for_load(server, 2);
+    wait_until_served(server, B_USER.0, B_USER.1);
+    assert!(
+        !serves(server, A_USER.0, A_USER.1),
+        "A still serves new sessions"
+    );
+    finish_on_a(old);
+    let hashes = loaded_hashes(server);
+    assert_eq!(hashes, [sha256(a), sha256(b)], "the log names each build");
+}
+
 #[test]
 fn sighup_swaps_to_a_plugin_at_another_path() {
     let dir = TempDir::new("reload-other-path");
@@ -401,44 +409,33 @@ fn sighup_swaps_to_a_plugin_at_another_path() {
     old.login(A_USER.0, A_USER.1);
 
     std::fs::write(&config, json!({"plugin": b}).to_string()).unwrap();
-    server.signal("HUP");
-    wait_for_load(&server, 2);
-    wait_until_served(&server, B_USER.0, B_USER.1);
-    assert!(
-        !serves(&server, A_USER.0, A_USER.1),
-        "A still serves new sessions"
-    );
-    finish_on_a(old);
-
-    let hashes = loaded_hashes(&server);
-    assert_eq!(hashes, [sha256(&a), sha256(&b)], "the log names each build");
+    assert_sighup_swaps_a_for_b(&server, old, &a, &b);
 }
 
-/// Plugin A at a path, then B written over it by `replace` (A's build replaced by a rebuild),
-/// and SIGHUP with the configuration unchanged: new sessions get B, and a session that
-/// started on A finishes on A.
-fn sighup_reloads_a_plugin_rebuilt_at_the_same_path(name: &str, replace: fn(&Path, &Path)) {
+/// Plugin A at a path, then B written over it (A's build replaced by a rebuild), in place
+/// (`cp`: the same inode) or by a rename (a new inode), and SIGHUP with the configuration
+/// unchanged: new sessions get B, and a session that started on A finishes on A.
+fn sighup_reloads_a_plugin_rebuilt_at_the_same_path(name: &str, in_place: bool) {
     let dir = TempDir::new(name);
     let path = dir.join("libplugin.so");
     let (a, b) = (plugin("static_messages"), fixture_plugin());
     std::fs::copy(&a, &path).unwrap();
-    let server = Server::start(&["--plugin", path.to_str().unwrap()]);
+    let mut server = Server::start(&["--plugin", path.to_str().unwrap()]);
     let mut old = server.client();
     old.login(A_USER.0, A_USER.1);
 
-    replace(&b, &path);
+    let inode = std::fs::metadata(&path).unwrap().ino();
+    if in_place {
+        std::fs::copy(&b, &path).unwrap();
+    } else {
+        let temp = path.with_extension("so.new");
+        std::fs::copy(&b, &temp).unwrap();
+        std::fs::rename(&temp, &path).unwrap();
+    }
+    let same_inode = std::fs::metadata(&path).unwrap().ino() == inode;
+    assert_eq!(same_inode, in_place, "replaced in place: {in_place}");
     assert_eq!(sha256(&path), sha256(&b));
-    server.signal("HUP");
-    wait_for_load(&server, 2);
-    wait_until_served(&server, B_USER.0, B_USER.1);
-    assert!(
-        !serves(&server, A_USER.0, A_USER.1),
-        "A still serves new sessions"
-    );
-    finish_on_a(old);
-    let hashes = loaded_hashes(&server);
-    assert_eq!(hashes, [sha256(&a), sha256(&b)], "the log names each build");
-    let mut server = server;
+    assert_sighup_swaps_a_for_b(&server, old, &a, &b);
     assert!(server.is_running(), "{}", server.log());
 }
 
@@ -446,28 +443,14 @@ fn sighup_reloads_a_plugin_rebuilt_at_the_same_path(name: &str, replace: fn(&Pat
 /// contents, while the server has the old build loaded.
 #[test]
 fn sighup_reloads_a_plugin_overwritten_in_place() {
-    sighup_reloads_a_plugin_rebuilt_at_the_same_path("reload-in-place", |from, to| {
-        let inode = std::fs::metadata(to).unwrap().ino();
-        std::fs::copy(from, to).unwrap();
-        assert_eq!(
-            std::fs::metadata(to).unwrap().ino(),
-            inode,
-            "written in place"
-        );
-    });
+    sighup_reloads_a_plugin_rebuilt_at_the_same_path("reload-in-place", true);
 }
 
 /// A new file renamed over the old one (what `install` and package managers do): a new
 /// inode at the same path.
 #[test]
 fn sighup_reloads_a_plugin_replaced_by_rename() {
-    sighup_reloads_a_plugin_rebuilt_at_the_same_path("reload-rename", |from, to| {
-        let inode = std::fs::metadata(to).unwrap().ino();
-        let temp = to.with_extension("so.new");
-        std::fs::copy(from, &temp).unwrap();
-        std::fs::rename(&temp, to).unwrap();
-        assert_ne!(std::fs::metadata(to).unwrap().ino(), inode, "a new file");
-    });
+    sighup_reloads_a_plugin_rebuilt_at_the_same_path("reload-rename", false);
 }
 
 /// RFC 1939's maildrop lock holds across a reload: a session that started on the old

@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::proxy_protocol::{behind_proxy, proxy_v4};
 use common::{proc_status_field, test_certificate, Client, Server, TestCertificate, DEADLINE};
 use serde_json::json;
 use std::io::{Read, Write};
@@ -198,7 +199,7 @@ fn certificate_errors_name_the_file() {
     let other_key = &other.key;
     let plugin = common::plugin("static_messages");
     let start = |cert: &str, key: &str| {
-        Server::try_start(&[
+        Server::start_fails(&[
             "--plugin",
             plugin.to_str().unwrap(),
             "--tls-cert",
@@ -206,8 +207,6 @@ fn certificate_errors_name_the_file() {
             "--tls-key",
             key,
         ])
-        .err()
-        .expect("startup fails")
     };
     let log = start("/nonexistent/cert.pem", key.to_str().unwrap());
     assert!(log.contains("--tls-cert /nonexistent/cert.pem"), "{log}");
@@ -453,35 +452,20 @@ fn sessions_per_user_are_capped() {
     );
 }
 
-fn proxy_v2(client: [u8; 4], port: u16) -> Vec<u8> {
-    let mut header = b"\r\n\r\n\0\r\nQUIT\n\x21\x11\x00\x0c".to_vec();
-    header.extend(client);
-    header.extend([127, 0, 0, 1]);
-    header.extend(port.to_be_bytes());
-    header.extend(110u16.to_be_bytes());
-    header
-}
-
 #[test]
 fn proxy_headers_from_a_trusted_balancer_set_the_client_address() {
-    let proxied = [
-        "--proxy-protocol-from",
-        "127.0.0.1",
-        "--plaintext-auth",
-        "always",
-    ];
-    let server = Server::with_static(Some(&users()), &proxied);
+    let server = behind_proxy(&users(), &["--plaintext-auth", "always"]);
     let mut v1 = server.client();
     v1.send(b"PROXY TCP4 203.0.113.7 127.0.0.1 50000 110\r\n");
     v1.login("alice", "pw");
     server.wait_for_log("peer=203.0.113.7:50000");
     v1.cmd("QUIT");
     let mut v2 = server.client();
-    v2.send(&proxy_v2([198, 51, 100, 9], 40000));
+    v2.send(&proxy_v4([198, 51, 100, 9], 40000));
     v2.login("bob", "pw");
     server.wait_for_log("peer=198.51.100.9:40000");
     // The real client address is not loopback: the default plaintext policy refuses it.
-    let server = Server::with_static(Some(&users()), &["--proxy-protocol-from", "127.0.0.1"]);
+    let server = behind_proxy(&users(), &[]);
     let mut remote = server.client();
     remote.send(b"PROXY TCP4 203.0.113.8 127.0.0.1 50001 110\r\n");
     remote.line();
@@ -522,7 +506,7 @@ fn a_proxy_header_from_an_untrusted_client_is_refused() {
     c.closed();
     let mut c = server.client();
     c.line();
-    c.send(&proxy_v2([203, 0, 113, 7], 1));
+    c.send(&proxy_v4([203, 0, 113, 7], 1));
     let rest = String::from_utf8_lossy(&c.rest()).into_owned();
     assert!(
         rest.ends_with("+OK Logging out.\r\n"),
@@ -546,14 +530,12 @@ fn root_drops_privileges_after_startup() {
     assert!(!server.log().contains("running as root"));
     let root = Server::with_static(Some(&users()), &[]);
     root.wait_for_log("running as root");
-    let log = Server::try_start(&[
+    let log = Server::start_fails(&[
         "--plugin",
         common::plugin("static_messages").to_str().unwrap(),
         "--user",
         "no-such-user-here",
-    ])
-    .err()
-    .expect("startup fails");
+    ]);
     assert!(
         log.contains("--user no-such-user-here: no such user"),
         "{log}"
@@ -590,16 +572,14 @@ fn root_drops_to_the_given_group_and_chroot() {
     c.login("alice", "pw");
     assert!(c.cmd("STAT").starts_with("+OK"));
 
-    let log = Server::try_start(&[
+    let log = Server::start_fails(&[
         "--plugin",
         common::plugin("static_messages").to_str().unwrap(),
         "--user",
         "nobody",
         "--group",
         "no-such-group-here",
-    ])
-    .err()
-    .expect("startup fails");
+    ]);
     assert!(
         log.contains("--group no-such-group-here: no such group"),
         "{log}"

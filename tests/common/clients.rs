@@ -30,8 +30,15 @@ pub fn curl_message(port: u16, user: &str, pass: &str, n: usize) -> Vec<u8> {
     }
 }
 
+/// The sizes curl's LIST gives, one per message, in order.
+pub fn curl_sizes(port: u16, user: &str, pass: &str) -> Vec<String> {
+    let listing = curl_list(port, user, pass);
+    let sizes = listing.lines().map(|l| l.split_once(' ').unwrap().1);
+    sizes.map(str::to_string).collect()
+}
+
 /// curl's LIST: one "n size" line per message.
-pub fn curl_list(port: u16, user: &str, pass: &str) -> String {
+fn curl_list(port: u16, user: &str, pass: &str) -> String {
     run(Command::new("curl").args([
         "--silent",
         "--max-time",

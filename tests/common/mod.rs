@@ -6,7 +6,9 @@
 pub mod abi_v1;
 pub mod clients;
 pub mod cluster;
+pub mod maildir_site;
 pub mod process;
+pub mod proxy_protocol;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -139,6 +141,14 @@ impl Server {
                 return Err(log.lock().unwrap().clone());
             }
             std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Starts pop3host with `args`, which must fail to start; returns the log.
+    pub fn start_fails(args: &[&str]) -> String {
+        match Self::try_start(args) {
+            Ok(server) => panic!("pop3host started:\n{}", server.log()),
+            Err(log) => log,
         }
     }
 
@@ -366,6 +376,15 @@ impl Client {
     }
 }
 
+/// USER/PASS on a new connection: the client and the reply to PASS.
+pub fn try_login(server: &Server, user: &str, pass: &str) -> (Client, String) {
+    let mut c = server.client();
+    assert!(c.line().starts_with("+OK"));
+    assert!(c.cmd(&format!("USER {user}")).starts_with("+OK"));
+    let reply = c.cmd(&format!("PASS {pass}"));
+    (c, reply)
+}
+
 /// Fails the test unless it runs as root: tests of uid switching and privilege dropping must
 /// fail, not pass silently, where they cannot run (CI runs them as root).
 pub fn require_root(why: &str) {
@@ -467,7 +486,8 @@ pub fn check(plugin: &Path, config: &str, user: &str, pass: &str) -> std::proces
         .arg(plugin)
         .args(["--plugin-config", config, "--user", user, "--pass", pass])
         .env("RUST_LOG", "error");
-    process::output(&mut command)
+    // Every rule against the plugin, the largest message included: slow on a loaded machine.
+    process::output_within(&mut command, DEADLINE * 3)
 }
 
 /// Asserts that every rule of `pop3host check` passed.
