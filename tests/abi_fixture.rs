@@ -7,11 +7,11 @@
 mod common;
 
 use common::abi_v1::{
-    cargo_build, fixture_dir, fixture_plugin, fixture_target_dir, profile, V1Host,
+    build_fixture, fixture_dir, fixture_plugin, fixture_target_dir, profile, V1Host,
 };
-use common::{crlf_normalized, plugin, pop3host, temp_path, unstuff, Server};
+use common::{crlf_normalized, plugin, pop3host, unstuff, Server, TempDir};
 use md5::{Digest, Md5};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 /// MD5 of the frozen copy (`plugin-api/Cargo.toml`, `plugin-api/src/*.rs`) and of the
@@ -32,13 +32,13 @@ const MESSAGES: [(&str, &str); 3] = [
 const APOP_DIGEST: &str = "0123456789abcdef0123456789abcdef";
 
 fn describe(plugin: &Path) -> Output {
-    Command::new(pop3host())
-        .arg("--plugin")
-        .arg(plugin)
-        .arg("--describe")
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("pop3host runs")
+    common::process::output(
+        Command::new(pop3host())
+            .arg("--plugin")
+            .arg(plugin)
+            .arg("--describe")
+            .env_remove("RUST_LOG"),
+    )
 }
 
 fn size(text: &str) -> usize {
@@ -236,11 +236,8 @@ const TIMESTAMP: &str = "<4711.1.1700000000@abi-v1-host>";
 const CONNECT: &str = "connect c 42 127.0.0.1:50000 127.0.0.1:110 false";
 
 /// A fresh directory for the messages `abi-v1-host` retrieves.
-fn scratch(name: &str) -> PathBuf {
-    let dir = temp_path(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+fn scratch(name: &str) -> TempDir {
+    TempDir::new(name)
 }
 
 /// The promise's other half ("a newer plugin loads in an older host as far as the layout
@@ -422,8 +419,7 @@ fn a_v1_host_drives_todays_maildir_plugin_through_every_callback() {
 /// Without this, the tests above could pass because nothing is compared at all.
 #[test]
 fn a_plugin_with_a_changed_layout_is_refused() {
-    let mutant = std::env::temp_dir().join(format!("pop3host-abi-mutant-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&mutant);
+    let mutant = TempDir::new("abi-mutant");
     copy_dir(&fixture_dir(), &mutant);
     let ffi = mutant.join("plugin-api/src/ffi.rs");
     let source = std::fs::read_to_string(&ffi).unwrap();
@@ -478,7 +474,7 @@ fn a_plugin_with_a_changed_layout_is_refused() {
         std::fs::write(&path, text.replace(from, to)).unwrap();
     }
 
-    cargo_build(&mutant);
+    build_fixture(&mutant);
     let library = fixture_target_dir()
         .join(profile())
         .join("libabi_v1_mutant.so");

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{assert_check_passes, check, plugin, temp_path, Server};
+use common::{assert_check_passes, check, plugin, Server, TempDir};
 use serde_json::json;
 use std::process::Output;
 
@@ -113,7 +113,7 @@ fn the_rule_breaker_fails_each_rule_it_breaks() {
 
 #[test]
 fn maildir_passes() {
-    let root = temp_path("check-maildir");
+    let root = TempDir::new("check-maildir");
     let maildir = root.join("home/Maildir");
     for sub in ["cur", "new", "tmp"] {
         std::fs::create_dir_all(maildir.join(sub)).unwrap();

@@ -5,9 +5,9 @@
 mod common;
 
 use common::clients::{
-    assert_same, crlf_to_lf, curl_list, curl_message, net_pop3_mailbox, poplib_mailbox,
+    assert_same, crlf_to_lf, curl_message, curl_sizes, net_pop3_mailbox, poplib_mailbox,
 };
-use common::{temp_path, unstuff, Server};
+use common::{unstuff, Server, TempDir};
 
 /// Every message of the built-in mailbox as a raw client reads it, unstuffed, with UIDLs.
 fn raw_mailbox(server: &Server) -> (Vec<Vec<u8>>, String) {
@@ -34,20 +34,15 @@ fn curl_fetches_every_message_byte_for_byte() {
         let got = curl_message(server.port(), "test", "test", i + 1);
         assert_same(&got, expected, &format!("curl message {}", i + 1));
     }
-    let listing = curl_list(server.port(), "test", "test");
     let sizes: Vec<String> = messages.iter().map(|m| m.len().to_string()).collect();
-    let listed: Vec<&str> = listing
-        .lines()
-        .map(|l| l.split_once(' ').unwrap().1)
-        .collect();
-    assert_eq!(listed, sizes);
+    assert_eq!(curl_sizes(server.port(), "test", "test"), sizes);
 }
 
 #[test]
 fn python_poplib_fetches_every_message_byte_for_byte() {
     let server = Server::with_static(None, &[]);
     let (messages, uidl) = raw_mailbox(&server);
-    let (fetched, listed) = poplib_mailbox(server.port(), "test", "test", &temp_path("poplib"));
+    let (fetched, listed) = poplib_mailbox(server.port(), "test", "test", &TempDir::new("poplib"));
     assert_eq!(fetched.len(), messages.len());
     for (n, (got, want)) in fetched.iter().zip(&messages).enumerate() {
         assert_same(got, want, &format!("poplib message {}", n + 1));
@@ -59,7 +54,8 @@ fn python_poplib_fetches_every_message_byte_for_byte() {
 fn perl_net_pop3_fetches_every_message_byte_for_byte() {
     let server = Server::with_static(None, &[]);
     let (messages, uidl) = raw_mailbox(&server);
-    let (fetched, listed) = net_pop3_mailbox(server.port(), "test", "test", &temp_path("netpop3"));
+    let (fetched, listed) =
+        net_pop3_mailbox(server.port(), "test", "test", &TempDir::new("netpop3"));
     assert_eq!(fetched.len(), messages.len());
     for (n, (got, want)) in fetched.iter().zip(&messages).enumerate() {
         assert_same(

@@ -3,7 +3,10 @@
 
 mod common;
 
-use common::{assert_check_passes, bin_dir, check, crlf_normalized, unstuff, Client, Server};
+use common::{
+    assert_check_passes, bin_dir, cargo_build, check, crlf_normalized, packages, unstuff, Client,
+    Server, TempDir,
+};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -20,22 +23,7 @@ fn release() -> bool {
 /// of other workspace members. (pop3host itself comes from the common harness.)
 fn example(lib: &str) -> PathBuf {
     static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let mut cargo = Command::new(env!("CARGO"));
-        cargo.args([
-            "build",
-            "--quiet",
-            "-p",
-            "hello-plugin",
-            "-p",
-            "sqlite-plugin",
-        ]);
-        if release() {
-            cargo.arg("--release");
-        }
-        let status = cargo.current_dir(repo()).status().expect("cargo runs");
-        assert!(status.success(), "building the example plugins failed");
-    });
+    BUILT.get_or_init(|| cargo_build(packages(&["hello-plugin", "sqlite-plugin"])));
     bin_dir().join(format!("lib{lib}.so"))
 }
 
@@ -47,14 +35,9 @@ fn serve(plugin: &Path, config: Option<&str>) -> Server {
     Server::start(&args)
 }
 
-/// A fresh directory for this test process.
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir()
-        .join(format!("pop3host-examples-{}", std::process::id()))
-        .join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh directory of one test, removed at its end.
+fn temp_dir(name: &str) -> TempDir {
+    TempDir::new(&format!("examples-{name}"))
 }
 
 /// Sends a command whose answer is multi-line; returns the body as on the wire.
@@ -172,13 +155,13 @@ fn maildir_messages() -> Vec<(&'static str, Vec<u8>)> {
 }
 
 fn load(db: &Path, user: &str, password: &str, sources: &[&Path]) {
-    let output = Command::new("python3")
-        .arg(repo().join("examples/sqlite/load.py"))
-        .arg(db)
-        .args([user, password])
-        .args(sources)
-        .output()
-        .expect("python3 runs (CI installs it)");
+    let output = common::process::output(
+        Command::new("python3")
+            .arg(repo().join("examples/sqlite/load.py"))
+            .arg(db)
+            .args([user, password])
+            .args(sources),
+    );
     assert!(
         output.status.success(),
         "load.py failed: {}",
@@ -277,11 +260,11 @@ fn sqlite_refuses_to_start_without_a_usable_database() {
     let plugin = example("sqlite_plugin");
     let start = |config: &str| {
         let plugin = plugin.to_str().unwrap();
-        Server::try_start(&["--plugin", plugin, "--plugin-config", config])
+        Server::start_fails(&["--plugin", plugin, "--plugin-config", config])
     };
 
     let missing = dir.join("missing.db");
-    let log = start(&sqlite_config(&missing)).err().expect("no server");
+    let log = start(&sqlite_config(&missing));
     assert!(
         log.contains(&format!("database {}: no such file", missing.display())),
         "{log}"
@@ -289,14 +272,14 @@ fn sqlite_refuses_to_start_without_a_usable_database() {
 
     let empty = dir.join("empty.db");
     std::fs::write(&empty, b"").unwrap();
-    let log = start(&sqlite_config(&empty)).err().expect("no server");
+    let log = start(&sqlite_config(&empty));
     assert!(
         log.contains(&format!("database {}", empty.display()))
             && log.contains("does not have the sqlite-plugin schema"),
         "{log}"
     );
 
-    let log = start(r#"{"path": "/tmp/x.db"}"#).err().expect("no server");
+    let log = start(r#"{"path": "/tmp/x.db"}"#);
     assert!(log.contains("database"), "{log}");
 }
 
@@ -307,13 +290,13 @@ fn new_plugin_sh_makes_a_crate_that_builds_and_serves() {
     let dir = temp_dir("template");
     let crate_dir = dir.join("my-first-plugin");
     let script = repo().join("examples/new-plugin.sh");
-    let output = Command::new("bash")
-        .arg(&script)
-        .args(["my-first-plugin"])
-        .arg(&crate_dir)
-        .env("POP3_PLUGIN_API", repo().join("plugin-api"))
-        .output()
-        .expect("bash runs");
+    let output = common::process::output(
+        Command::new("bash")
+            .arg(&script)
+            .args(["my-first-plugin"])
+            .arg(&crate_dir)
+            .env("POP3_PLUGIN_API", repo().join("plugin-api")),
+    );
     assert!(
         output.status.success(),
         "{}",
@@ -339,13 +322,13 @@ fn new_plugin_sh_makes_a_crate_that_builds_and_serves() {
         vec!["my-first-plugin", crate_dir.to_str().unwrap()],
         vec!["9lives"],
     ] {
-        let status = Command::new("bash")
-            .arg(&script)
-            .args(&args)
-            .current_dir(&dir)
-            .output()
-            .unwrap()
-            .status;
+        let status = common::process::output(
+            Command::new("bash")
+                .arg(&script)
+                .args(&args)
+                .current_dir(&dir),
+        )
+        .status;
         assert!(!status.success(), "{args:?}");
     }
 
@@ -353,16 +336,15 @@ fn new_plugin_sh_makes_a_crate_that_builds_and_serves() {
     // same dependency versions as the workspace, so nothing new is resolved or fetched.
     std::fs::copy(repo().join("Cargo.lock"), crate_dir.join("Cargo.lock")).unwrap();
     let target = bin_dir().parent().unwrap().join("template-test");
-    let mut cargo = Command::new(env!("CARGO"));
-    cargo
-        .args(["build", "--quiet", "--manifest-path"])
-        .arg(crate_dir.join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(&target);
-    if release() {
-        cargo.arg("--release");
-    }
-    assert!(cargo.status().unwrap().success(), "the new crate builds");
+    let manifest = crate_dir.join("Cargo.toml");
+    let target_dir = ["--target-dir".as_ref(), target.as_os_str()];
+    cargo_build(
+        [
+            ["--manifest-path".as_ref(), manifest.as_os_str()],
+            target_dir,
+        ]
+        .concat(),
+    );
 
     let profile = if release() { "release" } else { "debug" };
     let plugin = target.join(profile).join("libmy_first_plugin.so");

@@ -5,37 +5,11 @@
 
 mod common;
 
-use common::{plugin, temp_path, Client, Server};
+use common::proxy_protocol::{behind_proxy, proxy_v2, proxy_v4, proxy_v6};
+use common::{plugin, Client, Server, TempDir};
 use serde_json::json;
 use std::fs;
 use std::time::{Duration, Instant};
-
-/// A PROXY v2 header from 127.0.0.1: `command` 0 LOCAL or 1 PROXY, `family` the
-/// address-family/transport byte, then the addresses block.
-fn proxy_v2(command: u8, family: u8, addresses: &[u8]) -> Vec<u8> {
-    let mut header = b"\r\n\r\n\0\r\nQUIT\n".to_vec();
-    header.push(0x20 | command);
-    header.push(family);
-    header.extend((addresses.len() as u16).to_be_bytes());
-    header.extend(addresses);
-    header
-}
-
-/// A PROXY v2 header naming an IPv6 TCP client.
-fn proxy_v6(client: &str) -> Vec<u8> {
-    let client: std::net::Ipv6Addr = client.parse().unwrap();
-    let mut addresses = client.octets().to_vec();
-    addresses.extend(std::net::Ipv6Addr::LOCALHOST.octets());
-    addresses.extend(40000u16.to_be_bytes());
-    addresses.extend(110u16.to_be_bytes());
-    proxy_v2(1, 0x21, &addresses)
-}
-
-/// A PROXY v2 header naming an IPv4 TCP client.
-fn proxy_v4(client: [u8; 4]) -> Vec<u8> {
-    let addresses = [&client[..], &[127, 0, 0, 1], &[0x9c, 0x40, 0, 110]].concat();
-    proxy_v2(1, 0x11, &addresses)
-}
 
 fn static_users() -> String {
     json!({"users": {"alice": {"password": "pw", "apop_secret": "s3cret", "builtin": true}}})
@@ -54,16 +28,8 @@ const REFUSED_PER_IP: &str = "-ERR [SYS/TEMP] Too many connections from your add
 
 #[test]
 fn an_ipv4_mapped_client_is_its_ipv4_address() {
-    let server = Server::with_static(
-        Some(&static_users()),
-        &[
-            "--proxy-protocol-from",
-            "127.0.0.1",
-            "--max-connections-per-ip",
-            "1",
-        ],
-    );
-    let (_v4, first) = connect_with(&server, &proxy_v4([192, 0, 2, 7]));
+    let server = behind_proxy(&static_users(), &["--max-connections-per-ip", "1"]);
+    let (_v4, first) = connect_with(&server, &proxy_v4([192, 0, 2, 7], 40000));
     assert!(first.starts_with("+OK"), "{first}");
     let (_mapped, first) = connect_with(&server, &proxy_v6("::ffff:192.0.2.7"));
     assert_eq!(first, REFUSED_PER_IP, "one client, one limit");
@@ -74,15 +40,7 @@ fn an_ipv4_mapped_client_is_its_ipv4_address() {
 
 #[test]
 fn ipv6_clients_are_counted_per_64() {
-    let server = Server::with_static(
-        Some(&static_users()),
-        &[
-            "--proxy-protocol-from",
-            "127.0.0.1",
-            "--max-connections-per-ip",
-            "1",
-        ],
-    );
+    let server = behind_proxy(&static_users(), &["--max-connections-per-ip", "1"]);
     let (_a, first) = connect_with(&server, &proxy_v6("2001:db8::1"));
     assert!(first.starts_with("+OK"), "{first}");
     let (_b, first) = connect_with(&server, &proxy_v6("2001:db8::2"));
@@ -90,17 +48,13 @@ fn ipv6_clients_are_counted_per_64() {
     let (_c, first) = connect_with(&server, &proxy_v6("2001:db8:0:1::1"));
     assert!(first.starts_with("+OK"), "another /64: {first}");
     // The prefix is a setting.
-    let server = Server::with_static(
-        Some(&static_users()),
-        &[
-            "--proxy-protocol-from",
-            "127.0.0.1",
-            "--max-connections-per-ip",
-            "1",
-            "--ipv6-prefix-length",
-            "128",
-        ],
-    );
+    let per_address = [
+        "--max-connections-per-ip",
+        "1",
+        "--ipv6-prefix-length",
+        "128",
+    ];
+    let server = behind_proxy(&static_users(), &per_address);
     let (_a, first) = connect_with(&server, &proxy_v6("2001:db8::1"));
     assert!(first.starts_with("+OK"), "{first}");
     let (_b, first) = connect_with(&server, &proxy_v6("2001:db8::2"));
@@ -111,11 +65,9 @@ fn ipv6_clients_are_counted_per_64() {
 /// proxy: plaintext logins stay refused, and the per-address limit applies.
 #[test]
 fn a_proxy_header_without_a_client_is_an_unknown_client() {
-    let server = Server::with_static(
-        Some(&static_users()),
+    let server = behind_proxy(
+        &static_users(),
         &[
-            "--proxy-protocol-from",
-            "127.0.0.1",
             "--plaintext-auth",
             "loopback",
             "--max-connections-per-ip",
@@ -212,6 +164,7 @@ struct LyingMessages {
     short: std::path::PathBuf,
     long: std::path::PathBuf,
     server: Server,
+    _dir: TempDir,
 }
 
 impl LyingMessages {
@@ -219,10 +172,8 @@ impl LyingMessages {
     fn start(name: &str) -> Self {
         let body: String = (0..200).map(|i| format!("line {i}\r\n")).collect();
         let message = format!("Subject: size\r\n\r\n{body}");
-        let (short, long) = (
-            temp_path(&format!("{name}-short.eml")),
-            temp_path(&format!("{name}-long.eml")),
-        );
+        let dir = TempDir::new(name);
+        let (short, long) = (dir.join("short.eml"), dir.join("long.eml"));
         fs::write(&short, &message).unwrap();
         fs::write(&long, &message).unwrap();
         let config = json!({"users": {"alice": {"password": "pw", "messages": [
@@ -236,6 +187,7 @@ impl LyingMessages {
             short,
             long,
             server,
+            _dir: dir,
         }
     }
 }
@@ -329,8 +281,7 @@ const GROWTH_BOUND_KIB: u64 = 16 * 1024;
 /// gigabytes of replies; then the replies come, complete and in order.
 #[test]
 fn pipelined_listings_from_a_client_that_does_not_read_cost_bounded_memory() {
-    let root = temp_path("huge-maildrop");
-    let _ = fs::remove_dir_all(&root);
+    let root = TempDir::new("huge-maildrop");
     let cur = root.join("mail/plain/cur");
     fs::create_dir_all(&cur).unwrap();
     fs::create_dir_all(root.join("mail/plain/new")).unwrap();

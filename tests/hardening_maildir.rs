@@ -9,94 +9,22 @@
 
 mod common;
 
-use common::{plugin, temp_path, Client, Server, DEADLINE};
-use serde_json::{json, Value};
+use common::maildir_site::MaildirSite;
+use common::{try_login, Client, Server, DEADLINE};
+use serde_json::json;
 use std::fs;
 use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 const PASSWORD: &str = "pw";
 const SECRET: &str = "TOP SECRET: only root may read this\n";
 
-/// A passwd-file and a directory of maildirs, removed when dropped.
-struct Site {
-    root: PathBuf,
-}
-
-impl Site {
-    fn new(name: &str, passwd: &str) -> Site {
-        let root = temp_path(&format!("hardening-maildir-{name}"));
-        let _ = fs::remove_dir_all(&root);
-        fs::create_dir_all(root.join("mail")).unwrap();
-        // Traversable by unprivileged uids (the uid tests), as /home is.
-        for dir in [root.parent().unwrap(), &root, &root.join("mail")] {
-            fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).unwrap();
-        }
-        fs::write(root.join("users"), passwd).unwrap();
-        fs::write(root.join("secret"), SECRET).unwrap();
-        fs::set_permissions(root.join("secret"), fs::Permissions::from_mode(0o600)).unwrap();
-        Site { root }
-    }
-
-    fn maildir(&self, user: &str) -> PathBuf {
-        self.root.join("mail").join(user)
-    }
-
-    /// Creates `user`'s `cur/`, `new/` and `tmp/`.
-    fn make(&self, user: &str) -> PathBuf {
-        let maildir = self.maildir(user);
-        for sub in ["cur", "new", "tmp"] {
-            fs::create_dir_all(maildir.join(sub)).unwrap();
-        }
-        maildir
-    }
-
-    fn deliver(&self, user: &str, path: &str, content: &[u8]) -> PathBuf {
-        let file = self.make(user).join(path);
-        fs::write(&file, content).unwrap();
-        file
-    }
-
-    fn start_with(&self, extra: Value, args: &[&str]) -> Server {
-        let mut config = json!({
-            "passwd_file": self.root.join("users"),
-            "maildir": format!("{}/mail/%u", self.root.display()),
-        });
-        config
-            .as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
-        let plugin = plugin("maildir");
-        let config = config.to_string();
-        let mut all = vec![
-            "--plugin",
-            plugin.to_str().unwrap(),
-            "--plugin-config",
-            &config,
-        ];
-        all.extend_from_slice(args);
-        Server::start(&all)
-    }
-
-    fn start(&self) -> Server {
-        self.start_with(json!({}), &[])
-    }
-}
-
-impl Drop for Site {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.root);
-    }
-}
-
-/// USER/PASS on a new connection: the client and the reply to PASS.
-fn try_login(server: &Server, user: &str, pass: &str) -> (Client, String) {
-    let mut c = server.client();
-    assert!(c.line().starts_with("+OK"));
-    assert!(c.cmd(&format!("USER {user}")).starts_with("+OK"));
-    let reply = c.cmd(&format!("PASS {pass}"));
-    (c, reply)
+/// A site with `passwd` as its passwd-file, and a file only root may read (`secret`).
+fn new_site(name: &str, passwd: &str) -> MaildirSite {
+    let site = MaildirSite::new(&format!("hardening-maildir-{name}"), passwd.as_bytes());
+    fs::write(site.root.join("secret"), SECRET).unwrap();
+    fs::set_permissions(site.root.join("secret"), fs::Permissions::from_mode(0o600)).unwrap();
+    site
 }
 
 fn login(server: &Server, user: &str) -> Client {
@@ -129,13 +57,13 @@ fn peak_rss_kib(server: &Server) -> u64 {
 
 #[test]
 fn symlinked_message_files_are_skipped_and_never_read() {
-    let site = Site::new("msg-link", "eve:{PLAIN}pw\n");
+    let site = new_site("msg-link", "eve:{PLAIN}pw\n");
     site.deliver("eve", "new/1700000001.M1P1.h", b"hello\n");
     let maildir = site.maildir("eve");
     let secret = site.root.join("secret");
     symlink(&secret, maildir.join("cur/1700000002.M2P1.h:2,")).unwrap();
     symlink(&secret, maildir.join("new/1700000003.M3P1.h,S=36")).unwrap();
-    let server = site.start();
+    let server = site.start(json!({}));
 
     let mut c = login(&server, "eve");
     assert_eq!(c.cmd("STAT"), "+OK 1 7\r\n", "only the real message");
@@ -151,7 +79,7 @@ fn symlinked_message_files_are_skipped_and_never_read() {
 #[test]
 fn symlinked_cur_or_new_is_refused_and_what_it_points_at_untouched() {
     for sub in ["cur", "new"] {
-        let site = Site::new(&format!("dir-link-{sub}"), "eve:{PLAIN}pw\n");
+        let site = new_site(&format!("dir-link-{sub}"), "eve:{PLAIN}pw\n");
         let maildir = site.make("eve");
         // Someone else's mail, which the symlink would have served and deleted.
         let elsewhere = site.root.join("elsewhere");
@@ -160,7 +88,7 @@ fn symlinked_cur_or_new_is_refused_and_what_it_points_at_untouched() {
         fs::write(&other, "not eve's mail\n").unwrap();
         fs::remove_dir(maildir.join(sub)).unwrap();
         symlink(&elsewhere, maildir.join(sub)).unwrap();
-        let server = site.start();
+        let server = site.start(json!({}));
 
         let (mut c, reply) = try_login(&server, "eve", PASSWORD);
         if reply.starts_with("+OK") {
@@ -177,11 +105,11 @@ fn symlinked_cur_or_new_is_refused_and_what_it_points_at_untouched() {
 
 #[test]
 fn a_symlinked_lock_file_is_refused_and_creates_nothing() {
-    let site = Site::new("lock-link", "eve:{PLAIN}pw\n");
+    let site = new_site("lock-link", "eve:{PLAIN}pw\n");
     let maildir = site.make("eve");
     let victim = site.root.join("victim");
     symlink(&victim, maildir.join("pop3host.lock")).unwrap();
-    let server = site.start();
+    let server = site.start(json!({}));
 
     let (_c, reply) = try_login(&server, "eve", PASSWORD);
     assert!(reply.starts_with("-ERR"), "{reply}");
@@ -191,13 +119,13 @@ fn a_symlinked_lock_file_is_refused_and_creates_nothing() {
 
 #[test]
 fn the_size_cache_is_never_read_or_written_through_a_planted_file() {
-    let site = Site::new("size-cache", "eve:{PLAIN}pw\n");
+    let site = new_site("size-cache", "eve:{PLAIN}pw\n");
     let maildir = site.make("eve");
     // Sizes not in the name: measured at login, then the cache is saved.
     site.deliver("eve", "cur/1700000001.M1P1.h:2,", b"one\n");
     let victim = site.root.join("victim");
     fs::write(&victim, "precious\n").unwrap();
-    let server = site.start();
+    let server = site.start(json!({}));
     // The old temporary name was `pop3host-sizes.tmp.<pid>.<n>`, and the PID is public (it
     // was in the APOP greeting): every name it could take is a symlink to the victim.
     for n in 0..64 {
@@ -228,16 +156,12 @@ fn the_size_cache_is_never_read_or_written_through_a_planted_file() {
 // ---- FIFOs, devices, endless and huge files ----
 
 fn mkfifo(path: &std::path::Path) {
-    let status = std::process::Command::new("mkfifo")
-        .arg(path)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    common::process::run(std::process::Command::new("mkfifo").arg(path));
 }
 
 #[test]
 fn fifos_and_dev_zero_as_messages_are_skipped_without_blocking() {
-    let site = Site::new("fifo-msg", "eve:{PLAIN}pw\n");
+    let site = new_site("fifo-msg", "eve:{PLAIN}pw\n");
     site.deliver("eve", "new/1700000001.M1P1.h", b"hello\n");
     let maildir = site.maildir("eve");
     mkfifo(&maildir.join("new/1700000002.M2P1.h"));
@@ -257,7 +181,7 @@ fn fifos_and_dev_zero_as_messages_are_skipped_without_blocking() {
 
 #[test]
 fn a_fifo_lock_file_is_refused_without_blocking() {
-    let site = Site::new("fifo-lock", "eve:{PLAIN}pw\n");
+    let site = new_site("fifo-lock", "eve:{PLAIN}pw\n");
     let maildir = site.make("eve");
     mkfifo(&maildir.join("pop3host.lock"));
     let timeout = (DEADLINE.as_secs() * 3).to_string();
@@ -270,7 +194,7 @@ fn a_fifo_lock_file_is_refused_without_blocking() {
 
 #[test]
 fn fifo_and_endless_control_files_are_ignored_with_a_warning() {
-    let site = Site::new("fifo-control", "eve:{PLAIN}pw\nzed:{PLAIN}pw\n");
+    let site = new_site("fifo-control", "eve:{PLAIN}pw\nzed:{PLAIN}pw\n");
     site.deliver("eve", "cur/1700000001.M1P1.h:2,", b"one\n");
     site.deliver("zed", "cur/1700000001.M1P1.h:2,", b"one\n");
     mkfifo(&site.maildir("eve").join("dovecot-uidlist"));
@@ -296,14 +220,14 @@ fn fifo_and_endless_control_files_are_ignored_with_a_warning() {
 
 #[test]
 fn a_huge_uidlist_is_ignored_not_read_into_memory() {
-    let site = Site::new("huge-uidlist", "eve:{PLAIN}pw\n");
+    let site = new_site("huge-uidlist", "eve:{PLAIN}pw\n");
     site.deliver("eve", "cur/1700000001.M1P1.h:2,", b"one\n");
     // A real regular file of 400 MB (sparse: it costs no disk), far beyond what the uidlist of
     // a one-message maildir needs.
     let uidlist = site.maildir("eve").join("dovecot-uidlist");
     let file = fs::File::create(&uidlist).unwrap();
     file.set_len(400 << 20).unwrap();
-    let server = site.start();
+    let server = site.start(json!({}));
     let before = peak_rss_kib(&server);
 
     let mut c = login(&server, "eve");
@@ -318,12 +242,12 @@ fn a_huge_uidlist_is_ignored_not_read_into_memory() {
 
 #[test]
 fn a_message_truncated_during_retr_closes_the_connection_without_the_final_dot() {
-    let site = Site::new("truncated", "eve:{PLAIN}pw\n");
+    let site = new_site("truncated", "eve:{PLAIN}pw\n");
     // Far more than socket buffers and the prefetch hold, so most is read after the cut.
     let line = "x".repeat(78) + "\n";
     let message = format!("Subject: big\n\n{}", line.repeat(640_000)); // 50 MB
     let path = site.deliver("eve", "cur/1700000001.M1P1.h:2,", message.as_bytes());
-    let server = site.start();
+    let server = site.start(json!({}));
 
     let mut c = login(&server, "eve");
     let reply = c.cmd("RETR 1");
@@ -349,8 +273,8 @@ fn a_message_truncated_during_retr_closes_the_connection_without_the_final_dot()
 
 #[test]
 fn a_passwd_reload_with_a_bad_line_refuses_that_user_and_applies_the_rest() {
-    let site = Site::new("reload", "ann:{PLAIN}old\nbob:{PLAIN}pw\n");
-    let server = site.start();
+    let site = new_site("reload", "ann:{PLAIN}old\nbob:{PLAIN}pw\n");
+    let server = site.start(json!({}));
     assert!(try_login(&server, "ann", "old").1.starts_with("+OK"));
     assert!(try_login(&server, "bob", PASSWORD).1.starts_with("+OK"));
 
@@ -417,8 +341,8 @@ fn an_unknown_user_costs_what_the_costliest_known_user_costs() {
         .collect();
     passwd.push_str(&costly.join("\n"));
     passwd.push('\n');
-    let site = Site::new("timing", &passwd);
-    let server = site.start();
+    let site = new_site("timing", &passwd);
+    let server = site.start(json!({}));
 
     let kinds = ["sha512", "blf", "argon2id", "user7", "nobody-here"];
     let mut samples: Vec<Vec<Duration>> = vec![Vec::new(); kinds.len()];
@@ -449,7 +373,7 @@ fn an_unknown_user_costs_what_the_costliest_known_user_costs() {
 #[test]
 fn as_root_a_users_files_are_read_with_their_uid() {
     common::require_root("switching to a user's uid needs root");
-    let site = Site::new("uid-switch", "");
+    let site = new_site("uid-switch", "");
     let home = site.root.join("home/eve");
     fs::write(
         site.root.join("users"),
@@ -471,12 +395,11 @@ fn as_root_a_users_files_are_read_with_their_uid() {
     for dir in ["home", "home/eve"] {
         fs::set_permissions(site.root.join(dir), fs::Permissions::from_mode(0o755)).unwrap();
     }
-    let chown = std::process::Command::new("chown")
-        .args(["-R", "--no-dereference", "65534:65534"])
-        .arg(&home)
-        .status()
-        .unwrap();
-    assert!(chown.success());
+    common::process::run(
+        std::process::Command::new("chown")
+            .args(["-R", "--no-dereference", "65534:65534"])
+            .arg(&home),
+    );
     // chown -R changed the link's inode too: give the secret back to root.
     std::os::unix::fs::chown(site.root.join("secret"), Some(0), Some(0)).unwrap();
     let server = site.start_with(json!({"maildir": "%h/Maildir"}), &[]);
@@ -504,15 +427,14 @@ fn as_root_a_users_files_are_read_with_their_uid() {
 #[test]
 fn without_the_right_to_switch_a_maildir_of_another_owner_is_refused() {
     common::require_root("it starts pop3host as root, then as nobody");
-    let site = Site::new("no-switch", "own:{PLAIN}pw\nmine:{PLAIN}pw\n");
+    let site = new_site("no-switch", "own:{PLAIN}pw\nmine:{PLAIN}pw\n");
     site.deliver("own", "cur/1700000001.M1P1.h:2,", b"root's\n");
     site.deliver("mine", "cur/1700000001.M1P1.h:2,", b"nobody's\n");
-    let chown = std::process::Command::new("chown")
-        .args(["-R", "65534:65534"])
-        .arg(site.maildir("mine"))
-        .status()
-        .unwrap();
-    assert!(chown.success());
+    common::process::run(
+        std::process::Command::new("chown")
+            .args(["-R", "65534:65534"])
+            .arg(site.maildir("mine")),
+    );
     fs::set_permissions(site.root.join("users"), fs::Permissions::from_mode(0o644)).unwrap();
     // Writable by nobody too (a shared mail group, say), so that only the owner check stands
     // between nobody and root's maildir.

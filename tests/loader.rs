@@ -2,15 +2,11 @@
 
 mod common;
 
-use common::{plugin, pop3host, temp_path, Server};
+use common::{plugin, pop3host, Server, TempDir};
 use std::process::{Command, Output};
 
 fn run(args: &[&str]) -> Output {
-    Command::new(pop3host())
-        .args(args)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("pop3host runs")
+    common::process::output(Command::new(pop3host()).args(args).env_remove("RUST_LOG"))
 }
 
 fn stderr(output: &Output) -> String {
@@ -64,7 +60,8 @@ fn a_library_that_is_no_plugin_is_refused() {
         "{}",
         stderr(&output)
     );
-    let not_elf = temp_path("libgarbage.so");
+    let dir = TempDir::new("loader-garbage");
+    let not_elf = dir.join("libgarbage.so");
     std::fs::write(&not_elf, b"not a library").unwrap();
     let output = run(&["--plugin", not_elf.to_str().unwrap()]);
     assert!(
@@ -76,19 +73,20 @@ fn a_library_that_is_no_plugin_is_refused() {
 
 #[test]
 fn a_plugin_for_another_abi_is_refused_with_both_versions() {
-    let source = temp_path("abi2.c");
+    let dir = TempDir::new("loader-abi2");
+    let source = dir.join("abi2.c");
     std::fs::write(
         &source,
         "unsigned pop3host_plugin_abi_major(void) { return 2; }\n",
     )
     .unwrap();
-    let library = temp_path("libabi2.so");
-    let status = Command::new("cc")
-        .args(["-shared", "-fPIC", "-o"])
-        .arg(&library)
-        .arg(&source)
-        .status();
-    assert!(status.expect("cc runs").success());
+    let library = dir.join("libabi2.so");
+    common::process::run(
+        Command::new("cc")
+            .args(["-shared", "-fPIC", "-o"])
+            .arg(&library)
+            .arg(&source),
+    );
     let output = run(&["--plugin", library.to_str().unwrap()]);
     assert!(!output.status.success());
     assert!(
@@ -103,23 +101,19 @@ fn init_failure_stops_startup_with_the_plugins_message() {
     let config =
         r#"{"users": {}, "faults": [{"callback": "init", "action": "error", "code": "SYS/PERM"}]}"#;
     let path = plugin("static_messages");
-    let log = Server::try_start(&[
+    let log = Server::start_fails(&[
         "--plugin",
         path.to_str().unwrap(),
         "--plugin-config",
         config,
-    ])
-    .err()
-    .expect("startup fails");
+    ]);
     assert!(log.contains("init failed"), "{log}");
-    let log = Server::try_start(&[
+    let log = Server::start_fails(&[
         "--plugin",
         path.to_str().unwrap(),
         "--plugin-config",
         r#"{"users": 5}"#,
-    ])
-    .err()
-    .expect("startup fails");
+    ]);
     assert!(
         log.contains("init failed") && log.contains("users"),
         "{log}"
@@ -130,14 +124,12 @@ fn init_failure_stops_startup_with_the_plugins_message() {
 fn a_panic_in_init_is_a_startup_error() {
     let config = r#"{"users": {}, "faults": [{"callback": "init", "action": "panic"}]}"#;
     let path = plugin("static_messages");
-    let log = Server::try_start(&[
+    let log = Server::start_fails(&[
         "--plugin",
         path.to_str().unwrap(),
         "--plugin-config",
         config,
-    ])
-    .err()
-    .expect("startup fails");
+    ]);
     assert!(
         log.contains("init failed") && log.contains("panicked"),
         "{log}"

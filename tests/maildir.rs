@@ -14,10 +14,11 @@
 mod common;
 
 use common::clients::{
-    assert_same, crlf_to_lf, curl_list, curl_message, net_pop3_mailbox, poplib_mailbox,
+    assert_same, crlf_to_lf, curl_message, curl_sizes, net_pop3_mailbox, poplib_mailbox,
 };
-use common::{crlf_normalized, plugin, temp_path, unstuff, Client, Server, DEADLINE};
-use serde_json::{json, Value};
+use common::maildir_site::MaildirSite;
+use common::{crlf_normalized, unstuff, Client, Server, DEADLINE};
+use serde_json::json;
 use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -35,106 +36,10 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// A passwd-file (the fixture's) and a directory of maildirs; removed when dropped.
-struct Site {
-    root: PathBuf,
-}
-
-impl Site {
-    fn new(name: &str) -> Site {
-        let root = temp_path(&format!("maildir-{name}"));
-        let _ = fs::remove_dir_all(&root);
-        fs::create_dir_all(root.join("mail")).unwrap();
-        fs::copy(fixture("users"), root.join("users")).unwrap();
-        Site { root }
-    }
-
-    fn maildir(&self, user: &str) -> PathBuf {
-        self.root.join("mail").join(user)
-    }
-
-    /// The plugin config: this site's files plus the keys of `extra`.
-    fn config(&self, extra: Value) -> String {
-        let mut config = json!({
-            "passwd_file": self.root.join("users"),
-            "maildir": format!("{}/mail/%u", self.root.display()),
-        });
-        config
-            .as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
-        config.to_string()
-    }
-
-    /// pop3host with the maildir plugin on this site.
-    fn start(&self, extra: Value) -> Server {
-        let plugin = plugin("maildir");
-        let config = self.config(extra);
-        Server::start(&[
-            "--plugin",
-            plugin.to_str().unwrap(),
-            "--plugin-config",
-            &config,
-        ])
-    }
-
-    /// Writes a message file at `path` (e.g. `new/1700000000.M1P1.host`) in `user`'s maildir,
-    /// creating `cur/`, `new/` and `tmp/` first.
-    fn deliver(&self, user: &str, path: &str, content: &[u8]) -> PathBuf {
-        let maildir = self.maildir(user);
-        for sub in ["cur", "new", "tmp"] {
-            fs::create_dir_all(maildir.join(sub)).unwrap();
-        }
-        let file = maildir.join(path);
-        fs::write(&file, content).unwrap();
-        file
-    }
-
-    /// The names in `user`'s `sub` directory, sorted.
-    fn files(&self, user: &str, sub: &str) -> Vec<String> {
-        let mut names: Vec<String> = fs::read_dir(self.maildir(user).join(sub))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        names.sort();
-        names
-    }
-
-    /// Waits until no session holds `user`'s maildrop lock (the plugin's `flock` on
-    /// `pop3host.lock`). pop3host releases it before it answers QUIT, but a connection that
-    /// ends without QUIT is only noticed a moment later.
-    fn wait_unlocked(&self, user: &str) {
-        let path = self.maildir(user).join("pop3host.lock");
-        let file = fs::OpenOptions::new().write(true).open(&path).unwrap();
-        let started = Instant::now();
-        loop {
-            match file.try_lock() {
-                Ok(()) => return file.unlock().unwrap(),
-                Err(fs::TryLockError::WouldBlock) => {}
-                Err(fs::TryLockError::Error(err)) => panic!("{}: {err}", path.display()),
-            }
-            assert!(
-                started.elapsed() < DEADLINE,
-                "{} stayed locked",
-                path.display()
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-
-    /// Replaces the message file at `path` by something nobody can open, root included.
-    fn make_unreadable(&self, user: &str, path: &str) {
-        let file = self.maildir(user).join(path);
-        fs::remove_file(&file).unwrap();
-        symlink(file.file_name().unwrap(), &file).unwrap();
-        assert!(fs::File::open(&file).is_err(), "{} opens", file.display());
-    }
-}
-
-impl Drop for Site {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.root);
-    }
+/// A site with the fixture's passwd-file.
+fn new_site(name: &str) -> MaildirSite {
+    let users = fs::read(fixture("users")).unwrap();
+    MaildirSite::new(&format!("maildir-{name}"), &users)
 }
 
 /// The base name of a maildir file name: what stays when flags change.
@@ -316,7 +221,7 @@ fn quit(c: &mut Client) {
 
 #[test]
 fn retr_sends_every_awkward_file_crlf_normalized_and_list_sizes_are_exact() {
-    let site = Site::new("corpus");
+    let site = new_site("corpus");
     // Delivery order is message order: `new/` names without a size, then the same messages
     // in `cur/` with Dovecot's `,S=` and `,W=` (only where Dovecot's W is what RETR sends: see
     // the test below for the others), then 1 MB and 20 MB without a size.
@@ -409,7 +314,7 @@ fn retr_sends_every_awkward_file_crlf_normalized_and_list_sizes_are_exact() {
 /// would mean opening every file at login, which `,W=` exists to avoid.
 #[test]
 fn a_dovecot_w_size_is_listed_as_dovecot_lists_it() {
-    let site = Site::new("w-unterminated");
+    let site = new_site("w-unterminated");
     let unterminated: Vec<Vec<u8>> = awkward_messages()
         .into_iter()
         .map(|(_, content)| content)
@@ -484,7 +389,7 @@ fn every_password_scheme_logs_in_and_every_failure_looks_the_same() {
     ] {
         assert!(schemes.contains(&scheme), "no {scheme} user in {schemes:?}");
     }
-    let site = Site::new("schemes");
+    let site = new_site("schemes");
     let server = site.start(json!({}));
     for (user, hash) in &users {
         let mut c = server.client();
@@ -543,7 +448,7 @@ fn every_password_scheme_logs_in_and_every_failure_looks_the_same() {
 
 #[test]
 fn uidls_survive_sessions_restarts_flag_changes_and_moves() {
-    let site = Site::new("uidl-stability");
+    let site = new_site("uidl-stability");
     let long_base = format!("1700000005.{}.host", "L".repeat(70));
     let delivered = [
         "new/1700000001.M1P1.host".to_string(),
@@ -614,8 +519,8 @@ fn uidls_survive_sessions_restarts_flag_changes_and_moves() {
 
 /// The fixture uidlist with the files it lists (but one it lists as gone), plus a message it
 /// does not know; returns the files' contents by base name.
-fn dovecot_site(name: &str) -> (Site, Vec<(&'static str, Vec<u8>)>) {
-    let site = Site::new(name);
+fn dovecot_site(name: &str) -> (MaildirSite, Vec<(&'static str, Vec<u8>)>) {
+    let site = new_site(name);
     // Sizes match the uidlist's and the names' W= (the plugin trusts them).
     let one = [b"Subject: one\n\n".to_vec(), vec![b'x'; 85], b"\n".to_vec()].concat();
     assert_eq!((one.len(), dovecot_vsize(&one)), (100, 103));
@@ -720,7 +625,7 @@ fn filename_mode_ignores_the_uidlist() {
 
 #[test]
 fn the_maildrop_is_locked_per_session_until_quit_or_disconnect() {
-    let site = Site::new("lock");
+    let site = new_site("lock");
     site.deliver("plain", "new/1700000001.M1P1.host", b"one\n");
     let server = site.start(json!({}));
     let mut first = server.client();
@@ -754,7 +659,7 @@ fn the_maildrop_is_locked_per_session_until_quit_or_disconnect() {
 
 #[test]
 fn messages_are_deleted_at_quit_and_only_then() {
-    let site = Site::new("delete");
+    let site = new_site("delete");
     for i in 1..=3 {
         site.deliver("plain", &format!("new/170000000{i}.M{i}P1.host"), b"x\n");
     }
@@ -783,8 +688,8 @@ fn messages_are_deleted_at_quit_and_only_then() {
 }
 
 /// Three messages in new/, two in cur/ (one flagged, one seen).
-fn seen_site(name: &str) -> Site {
-    let site = Site::new(name);
+fn seen_site(name: &str) -> MaildirSite {
+    let site = new_site(name);
     site.deliver("plain", "new/1700000001.M1P1.host", b"Subject: one\n\n1\n");
     site.deliver("plain", "new/1700000002.M2P2.host", b"Subject: two\n\n2\n");
     site.deliver(
@@ -973,7 +878,7 @@ fn a_quiet_session_drops_its_prefetch() {
 
 #[test]
 fn a_message_that_vanishes_during_the_session_is_an_error_and_the_session_goes_on() {
-    let site = Site::new("vanished");
+    let site = new_site("vanished");
     let contents: [&[u8]; 4] = [b"one\n", b"two\n", b"three\n", b"four\n"];
     for (i, content) in contents.iter().enumerate() {
         site.deliver("plain", &format!("new/170000000{i}.M{i}P1.host"), content);
@@ -1015,7 +920,7 @@ fn a_message_that_vanishes_during_the_session_is_an_error_and_the_session_goes_o
 
 #[test]
 fn a_missing_maildir_is_an_empty_mailbox_unless_create_makes_it() {
-    let site = Site::new("missing");
+    let site = new_site("missing");
     let maildir = site.maildir("plain");
     {
         let server = site.start(json!({}));
@@ -1049,7 +954,7 @@ fn a_missing_maildir_is_an_empty_mailbox_unless_create_makes_it() {
 
 #[test]
 fn an_unreadable_message_is_an_error_and_the_session_goes_on() {
-    let site = Site::new("unreadable");
+    let site = new_site("unreadable");
     site.deliver("plain", "cur/1700000001.M1P1.host:2,", b"one\n");
     // Size known from the name.
     site.deliver("plain", "cur/1700000002.M2P1.host,W=9:2,", b"secret!\n");
@@ -1118,8 +1023,8 @@ fn an_unreadable_message_is_an_error_and_the_session_goes_on() {
 // ---- real clients ----
 
 /// A maildir with the awkward messages and a 1 MB one, for the client tests.
-fn client_site(name: &str) -> Site {
-    let site = Site::new(name);
+fn client_site(name: &str) -> MaildirSite {
+    let site = new_site(name);
     for (i, (_, content)) in awkward_messages().into_iter().enumerate() {
         site.deliver(
             "plain",
@@ -1133,7 +1038,7 @@ fn client_site(name: &str) -> Site {
 
 /// Every message as a raw client reads it (unstuffed), and the UIDL listing; checks each is
 /// its file CRLF-normalized.
-fn raw_mailbox(site: &Site, server: &Server) -> (Vec<Vec<u8>>, String) {
+fn raw_mailbox(site: &MaildirSite, server: &Server) -> (Vec<Vec<u8>>, String) {
     let mut c = server.client();
     c.login("plain", PASSWORD);
     assert!(c.cmd("UIDL").starts_with("+OK"));
@@ -1162,13 +1067,8 @@ fn curl_fetches_the_maildir_byte_for_byte() {
         assert_same(&got, expected, &format!("curl message {}", i + 1));
     }
     site.wait_unlocked("plain");
-    let listing = curl_list(server.port(), "plain", PASSWORD);
     let sizes: Vec<String> = messages.iter().map(|m| m.len().to_string()).collect();
-    let listed: Vec<&str> = listing
-        .lines()
-        .map(|l| l.split_once(' ').unwrap().1)
-        .collect();
-    assert_eq!(listed, sizes);
+    assert_eq!(curl_sizes(server.port(), "plain", PASSWORD), sizes);
 }
 
 #[test]

@@ -362,15 +362,14 @@ fn health_turns_unavailable_while_the_plugin_is_hung_and_calls_are_counted_by_re
     }
 }
 
-/// `pop3host who` or `pop3host kick` against `socket` (the client's own socket timeout bounds
-/// it): exit status and stdout.
+/// `pop3host who` or `pop3host kick` against `socket`: exit status and stdout.
 fn admin(socket: &std::path::Path, args: &[&str]) -> (bool, String) {
-    let output = std::process::Command::new(common::pop3host())
-        .args(args)
-        .arg("--admin-socket")
-        .arg(socket)
-        .output()
-        .expect("pop3host runs");
+    let output = common::process::output(
+        std::process::Command::new(common::pop3host())
+            .args(args)
+            .arg("--admin-socket")
+            .arg(socket),
+    );
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     (output.status.success(), stdout)
 }
@@ -378,7 +377,8 @@ fn admin(socket: &std::path::Path, args: &[&str]) -> (bool, String) {
 #[test]
 fn who_lists_the_open_sessions_and_kick_ends_a_users_without_update() {
     use std::os::unix::fs::PermissionsExt;
-    let socket = common::temp_path("admin.sock");
+    let dir = common::TempDir::new("admin");
+    let socket = dir.join("admin.sock");
     let config = json!({
         "users": {
             "alice": {"password": "pw", "builtin": true},

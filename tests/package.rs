@@ -4,13 +4,14 @@
 
 mod common;
 
-use common::{temp_path, Server};
+use common::process::{output_within, run};
+use common::{Server, TempDir, BUILD_DEADLINE};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Runs `command` to its end and fails the test, with its output, unless it succeeds.
-fn run(command: &mut Command) -> String {
-    let output = command.output().expect("the command runs");
+/// A cargo build (release, so slow) to its end; fails the test unless it succeeds.
+fn build(command: &mut Command) -> String {
+    let output = output_within(command, BUILD_DEADLINE);
     assert!(
         output.status.success(),
         "{command:?} failed:\n{}{}",
@@ -28,7 +29,7 @@ fn cargo() -> Command {
 
 /// Builds the package into `dir`; its path.
 fn build_package(dir: &Path) -> PathBuf {
-    run(cargo().args([
+    build(cargo().args([
         "build",
         "--release",
         "--quiet",
@@ -41,9 +42,11 @@ fn build_package(dir: &Path) -> PathBuf {
         "-p",
         "proxy",
     ]));
-    let built = run(cargo()
-        .args(["deb", "-p", "pop3host", "--no-build", "--output"])
-        .arg(dir));
+    let built = build(
+        cargo()
+            .args(["deb", "-p", "pop3host", "--no-build", "--output"])
+            .arg(dir),
+    );
     PathBuf::from(
         built
             .lines()
@@ -55,9 +58,7 @@ fn build_package(dir: &Path) -> PathBuf {
 
 #[test]
 fn the_debian_package_serves_mail_from_its_unpacked_tree() {
-    let dir = temp_path("package");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("package");
     let deb = build_package(&dir);
     let info = run(Command::new("dpkg-deb").arg("--info").arg(&deb));
     assert!(info.contains("Package: pop3host"), "{info}");
@@ -106,6 +107,4 @@ fn the_debian_package_serves_mail_from_its_unpacked_tree() {
     assert!(c.cmd("RETR 1").starts_with("+OK"));
     assert!(!c.body().is_empty());
     assert!(c.cmd("QUIT").starts_with("+OK"));
-    drop(server);
-    let _ = std::fs::remove_dir_all(&dir);
 }

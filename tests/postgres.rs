@@ -194,14 +194,12 @@ fn the_lock_of_a_killed_instance_expires_with_its_lease() {
 fn startup_errors_name_the_problem() {
     let plugin = postgres_plugin();
     let start = |config: String| {
-        Server::try_start(&[
+        Server::start_fails(&[
             "--plugin",
             plugin.to_str().unwrap(),
             "--plugin-config",
             &config,
         ])
-        .err()
-        .expect("pop3host refuses to start")
     };
     let closed = common::cluster::free_port();
     let log = start(format!(
@@ -243,8 +241,7 @@ fn tls_to_the_database_encrypted_and_verified() {
     let (ca, cert, key) = common::cluster::server_certificate();
     let (other_ca, _, _) = common::cluster::server_certificate();
     let pg = Postgres::start_with_tls(&cert, &key);
-    let dir = common::temp_path("pg-ca");
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::TempDir::new("pg-ca");
     let (ca_file, other_ca_file) = (dir.join("ca.pem"), dir.join("other-ca.pem"));
     std::fs::write(&ca_file, ca).unwrap();
     std::fs::write(&other_ca_file, other_ca).unwrap();
@@ -298,7 +295,6 @@ fn tls_to_the_database_encrypted_and_verified() {
     let other_ca_option = other_ca_file.to_str().unwrap();
     let options = ["--tls", "verify-full", "--ca-file", other_ca_option];
     assert_eq!(pg.deliver_with(&options, "lena", b"x\n"), 75, "EX_TEMPFAIL");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -306,19 +302,18 @@ fn import_maildir_keeps_names_as_uidls_and_runs_twice_without_duplicates() {
     let pg = Postgres::start();
     let server = server(&pg, "");
     pg.add_user("frank", "{PLAIN}pw");
-    let dir = common::temp_path("import-maildir");
+    let dir = common::TempDir::new("import-maildir");
     for sub in ["cur", "new", "tmp"] {
         std::fs::create_dir_all(dir.join(sub)).unwrap();
     }
     std::fs::write(dir.join("cur/1000.a.host:2,S"), b"Subject: a\n\nA\n").unwrap();
     std::fs::write(dir.join("new/1001.b.host"), b"Subject: b\r\n\r\nB").unwrap();
     for _ in 0..2 {
-        let status = Command::new(pop3host_pg())
-            .args(["--url", &pg.url(), "import-maildir", "frank"])
-            .arg(&dir)
-            .status()
-            .unwrap();
-        assert!(status.success());
+        common::process::run(
+            Command::new(pop3host_pg())
+                .args(["--url", &pg.url(), "import-maildir", "frank"])
+                .arg(&dir),
+        );
     }
     let mut client = server.client();
     client.login("frank", "pw");

@@ -5,7 +5,10 @@
 
 mod common;
 
-use common::{fake_upstream, plugin, test_certificate, unstuff, Client, Server, DEADLINE};
+use common::{
+    fake_upstream, plugin, test_certificate, try_login, unstuff, Client, Server, TestCertificate,
+    DEADLINE,
+};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -59,15 +62,6 @@ fn proxy_to(upstream: SocketAddr, extra: Value) -> Server {
     let mut config = json!({"upstream": upstream.to_string(), "io_timeout": 5});
     merge(&mut config, extra);
     proxy(config)
-}
-
-/// Sends USER and PASS after the greeting and returns the reply to PASS.
-fn try_login(server: &Server, user: &str, pass: &str) -> (Client, String) {
-    let mut c = server.client();
-    assert!(c.line().starts_with("+OK"));
-    assert!(c.cmd(&format!("USER {user}")).starts_with("+OK"));
-    let reply = c.cmd(&format!("PASS {pass}"));
-    (c, reply)
 }
 
 /// Logs in once the maildrop is free: a session that just ended may hold the upstream's
@@ -533,12 +527,15 @@ fn an_upstream_without_user_and_top_gets_sasl_plain_and_a_dropped_session_sends_
 
 /// TLS upstreams: pop3host with a test certificate, STLS on its plain port and implicit TLS
 /// on a second one.
-fn tls_upstream(name: &str) -> (Server, String) {
-    let (cert, key) = test_certificate(name);
-    let (cert, key) = (cert.to_str().unwrap().to_string(), key.to_str().unwrap());
+fn tls_upstream(name: &str) -> (Server, TestCertificate) {
+    let certificate = test_certificate(name);
+    let (cert, key) = (
+        certificate.cert.to_str().unwrap(),
+        certificate.key.to_str().unwrap(),
+    );
     let args = [
         "--tls-cert",
-        &cert,
+        cert,
         "--tls-key",
         key,
         "--tls-listen",
@@ -546,7 +543,7 @@ fn tls_upstream(name: &str) -> (Server, String) {
     ];
     (
         Server::with_static(Some(&upstream_config(json!({}))), &args),
-        cert,
+        certificate,
     )
 }
 
@@ -561,7 +558,7 @@ fn starttls_and_implicit_tls_upstreams_serve_the_same_maildrop() {
     for (addr, tls) in [(upstream.addr, "starttls"), (tls_addr, "implicit")] {
         let proxy = proxy_to(
             addr,
-            json!({"tls": tls, "ca_file": ca_file, "server_name": "localhost"}),
+            json!({"tls": tls, "ca_file": ca_file.cert, "server_name": "localhost"}),
         );
         let mut c = login_when_free(&proxy, "alice", "pw");
         assert_same(&expected, &transcript(&mut c));
@@ -595,8 +592,6 @@ fn an_untrusted_certificate_fails_unless_insecure_is_chosen() {
 #[test]
 fn without_a_config_the_proxy_asks_for_an_upstream() {
     let plugin = plugin("proxy");
-    let log = Server::try_start(&["--plugin", plugin.to_str().unwrap()])
-        .err()
-        .expect("no upstream, no start");
+    let log = Server::start_fails(&["--plugin", plugin.to_str().unwrap()]);
     assert!(log.contains("proxy config: upstream: required"), "{log}");
 }

@@ -5,13 +5,14 @@
 mod common;
 
 use common::abi_v1::fixture_plugin;
-use common::{plugin, pop3host, temp_path, Client, Server, DEADLINE};
+use common::{plugin, pop3host, Client, Server, TempDir, DEADLINE};
 use serde_json::json;
+use std::net::SocketAddr;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 fn users(name: &str) -> String {
@@ -29,17 +30,10 @@ fn server_with_config_file(file: &Path) -> Server {
     ])
 }
 
-/// Whether `user` can log in with password `pw` on a fresh connection.
-fn can_log_in(server: &Server, user: &str) -> bool {
-    let mut c = server.client();
-    c.line();
-    c.cmd(&format!("USER {user}"));
-    c.cmd("PASS pw").starts_with("+OK")
-}
-
 #[test]
 fn sighup_swaps_the_plugin_for_new_sessions_only() {
-    let file = temp_path("reload-swap.json");
+    let dir = TempDir::new("reload-swap");
+    let file = dir.join("plugin.json");
     std::fs::write(&file, users("alice")).unwrap();
     let server = server_with_config_file(&file);
     let mut old = server.client();
@@ -47,8 +41,8 @@ fn sighup_swaps_the_plugin_for_new_sessions_only() {
     std::fs::write(&file, users("carol")).unwrap();
     server.signal("HUP");
     server.wait_for_log("new sessions use the reloaded plugin");
-    assert!(can_log_in(&server, "carol"));
-    assert!(!can_log_in(&server, "alice"));
+    wait_until_served(&server, "carol", "pw");
+    assert!(!serves(&server, "alice", "pw"));
     // The session that started before the swap finishes on the old plugin.
     assert!(old.cmd("RETR 1").starts_with("+OK"));
     old.body();
@@ -57,76 +51,199 @@ fn sighup_swaps_the_plugin_for_new_sessions_only() {
 
 #[test]
 fn a_plugin_that_fails_to_load_leaves_the_old_one_serving() {
-    let file = temp_path("reload-broken.json");
+    let dir = TempDir::new("reload-broken");
+    let file = dir.join("plugin.json");
     std::fs::write(&file, users("alice")).unwrap();
     let server = server_with_config_file(&file);
     std::fs::write(&file, r#"{"users": {"x": {"nonsense": 1}}}"#).unwrap();
     server.signal("HUP");
     server.wait_for_log("kept the old plugin");
-    assert!(can_log_in(&server, "alice"));
+    assert!(serves(&server, "alice", "pw"));
     std::fs::write(&file, users("alice")).unwrap();
     server.signal("HUP");
     server.wait_for_log("plugin and its configuration unchanged");
 }
 
+/// How many times the load test reloads the plugin.
+const RELOADS: usize = 3;
+
+/// The static-messages config of generation `generation`: user `load` (any number of sessions
+/// at once) with one message that names the generation, as its text and as its UIDL.
+fn generation_config(generation: usize) -> String {
+    let message = json!({"id": format!("gen-{generation}"), "text": generation_text(generation)});
+    let user = json!({"password": "pw", "exclusive": false, "messages": [message]});
+    json!({"users": {"load": user}}).to_string()
+}
+
+fn generation_text(generation: usize) -> String {
+    format!("Subject: generation {generation}\r\n\r\nserved by generation {generation}\r\n")
+}
+
+/// How a load session ended: served whole by the plugin of a generation, or refused with a
+/// clean `-ERR`. Anything else is a protocol violation (the `Err`).
+enum Outcome {
+    Served(usize),
+    Refused(String),
+}
+
+/// One session of the load test: USER/PASS, UIDL 1, STAT, RETR 1, QUIT, each reply checked
+/// against the generation that UIDL names.
+fn load_session(addr: SocketAddr) -> Result<Outcome, String> {
+    let mut c = Client::connect(addr);
+    let greeting = c.line();
+    if !greeting.starts_with("+OK") {
+        return Err(format!("greeting {greeting:?}"));
+    }
+    // A clean refusal ends the session; any other reply but +OK is a violation.
+    let mut command = |command: &str| match c.cmd(command) {
+        reply if reply.starts_with("+OK") => Ok(Ok(reply)),
+        reply if reply.starts_with("-ERR ") && reply.ends_with("\r\n") => {
+            Ok(Err(Outcome::Refused(reply)))
+        }
+        reply => Err(format!("{command}: {reply:?}")),
+    };
+    for login in ["USER load", "PASS pw"] {
+        if let Err(refused) = command(login)? {
+            return Ok(refused);
+        }
+    }
+    let uidl = match command("UIDL 1")? {
+        Ok(uidl) => uidl,
+        Err(refused) => return Ok(refused),
+    };
+    let generation: usize = uidl
+        .trim_end()
+        .strip_prefix("+OK 1 gen-")
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| format!("UIDL 1: {uidl:?}"))?;
+    let text = generation_text(generation);
+    let stat = c.cmd("STAT");
+    if stat != format!("+OK 1 {}\r\n", text.len()) {
+        return Err(format!("STAT on generation {generation}: {stat:?}"));
+    }
+    let retr = c.cmd("RETR 1");
+    let body = if retr.starts_with("+OK") {
+        c.body()
+    } else {
+        Vec::new()
+    };
+    if body != text.as_bytes() {
+        let body = String::from_utf8_lossy(&body);
+        return Err(format!(
+            "RETR 1 on generation {generation}: {retr:?} {body:?}"
+        ));
+    }
+    match c.cmd("QUIT").as_str() {
+        "+OK Logging out, 0 messages deleted.\r\n" => Ok(Outcome::Served(generation)),
+        quit => Err(format!("QUIT: {quit:?}")),
+    }
+}
+
+/// What the load test's clients saw, shared between them.
+#[derive(Default)]
+struct Tally {
+    /// Sessions served, by generation.
+    served: Vec<usize>,
+    refused: Vec<String>,
+    violations: Vec<String>,
+}
+
 #[test]
-fn no_connection_is_refused_or_dropped_during_swaps() {
-    let file = temp_path("reload-busy.json");
-    std::fs::write(&file, users("alice")).unwrap();
-    let server = Arc::new(server_with_config_file(&file));
+fn sessions_go_on_through_swaps_and_new_ones_use_the_new_plugin() {
+    let dir = TempDir::new("reload-busy");
+    let file = dir.join("plugin.json");
+    std::fs::write(&file, generation_config(0)).unwrap();
+    let server = server_with_config_file(&file);
+    let tally = Arc::new(Mutex::new(Tally {
+        served: vec![0; RELOADS + 1],
+        ..Tally::default()
+    }));
     let done = Arc::new(AtomicBool::new(false));
+    // Each client runs sessions back to back until every reload is done. Its sessions follow
+    // one another, so the generation that serves them never goes back.
     let clients: Vec<_> = (0..4)
         .map(|_| {
-            let (server, done) = (server.clone(), done.clone());
+            let (addr, tally, done) = (server.addr, tally.clone(), done.clone());
             std::thread::spawn(move || {
-                let mut served = 0;
-                while !done.load(Ordering::Relaxed) && served < 500 {
-                    let mut c = Client::connect(server.addr);
-                    assert!(c.line().starts_with("+OK"), "greeting");
-                    assert!(c.cmd("NOOP").starts_with("-ERR Not allowed"), "answered");
-                    assert_eq!(c.cmd("QUIT"), "+OK Logging out.\r\n");
-                    served += 1;
+                let mut newest = 0;
+                while !done.load(Ordering::Relaxed) {
+                    let outcome = load_session(addr);
+                    let mut tally = tally.lock().unwrap();
+                    match outcome {
+                        Ok(Outcome::Served(generation)) if generation >= newest => {
+                            newest = generation;
+                            tally.served[generation] += 1;
+                        }
+                        Ok(Outcome::Served(generation)) => tally.violations.push(format!(
+                            "generation {generation} served a session after {newest} did"
+                        )),
+                        Ok(Outcome::Refused(reply)) => tally.refused.push(reply),
+                        Err(violation) => tally.violations.push(violation),
+                    }
                 }
-                served
             })
         })
         .collect();
-    for (i, user) in ["bob", "carol", "dave"].iter().enumerate() {
-        std::fs::write(&file, users(user)).unwrap();
+    // Sessions are served by each generation in turn, with the clients busy throughout.
+    let served = |generation: usize| tally.lock().unwrap().served[generation];
+    let wait_until_served = |generation: usize| {
+        let started = Instant::now();
+        while served(generation) == 0 {
+            assert!(
+                started.elapsed() < DEADLINE,
+                "no session served by generation {generation}; violations: {:?}\n{}",
+                tally.lock().unwrap().violations,
+                server.log()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    };
+    wait_until_served(0);
+    for generation in 1..=RELOADS {
+        std::fs::write(&file, generation_config(generation)).unwrap();
         server.signal("HUP");
-        server.wait_for_log_count("new sessions use the reloaded plugin", i + 1);
+        server.wait_for_log_count("new sessions use the reloaded plugin", generation);
+        wait_until_served(generation);
     }
     done.store(true, Ordering::Relaxed);
-    let served: usize = clients
-        .into_iter()
-        .map(|c| c.join().expect("no client failed"))
-        .sum();
-    assert!(served > 0);
-    assert!(can_log_in(&server, "dave"));
+    for client in clients {
+        client.join().expect("no client failed");
+    }
+    let tally = tally.lock().unwrap();
+    eprintln!(
+        "{RELOADS} reloads; sessions served by each generation: {:?}; refused: {}",
+        tally.served,
+        tally.refused.len()
+    );
+    assert!(tally.violations.is_empty(), "{:?}", tally.violations);
+    assert!(tally.served.iter().all(|&n| n > 0), "{:?}", tally.served);
+    assert!(
+        tally.refused.len() <= tally.served.iter().sum::<usize>() / 10,
+        "most sessions are served: {:?}",
+        tally.refused
+    );
 }
 
 #[test]
 fn check_config_validates_without_serving() {
-    let output = Command::new(pop3host())
-        .args(["--plugin", "static_messages", "--check-config"])
-        .output()
-        .unwrap();
+    let output = common::process::output(Command::new(pop3host()).args([
+        "--plugin",
+        "static_messages",
+        "--check-config",
+    ]));
     assert!(
         output.status.success(),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(String::from_utf8_lossy(&output.stdout).starts_with("configuration OK"));
-    let output = Command::new(pop3host())
-        .args([
-            "--plugin",
-            "static_messages",
-            "--check-config",
-            "--plugin-config",
-            r#"{"users": 1}"#,
-        ])
-        .output()
-        .unwrap();
+    let output = common::process::output(Command::new(pop3host()).args([
+        "--plugin",
+        "static_messages",
+        "--check-config",
+        "--plugin-config",
+        r#"{"users": 1}"#,
+    ]));
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("init failed"));
 }
@@ -136,6 +253,7 @@ fn check_config_validates_without_serving() {
 /// between the two is queued by the kernel and served by the second.
 const SUPERVISOR: &str = r#"
 import os, socket, subprocess, sys, time
+socket.setdefaulttimeout(20)
 binary, plugin = sys.argv[1], sys.argv[2]
 listener = socket.socket(); listener.bind(("127.0.0.1", 0)); listener.listen(64)
 port = listener.getsockname()[1]
@@ -160,15 +278,12 @@ second.terminate(); second.wait(timeout=20)
 #[test]
 fn a_restart_under_socket_activation_refuses_no_connection() {
     let started = Instant::now();
-    let output = Command::new("python3")
-        .args([
-            "-c",
-            SUPERVISOR,
-            pop3host().to_str().unwrap(),
-            plugin("static_messages").to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let output = common::process::output(Command::new("python3").args([
+        "-c",
+        SUPERVISOR,
+        pop3host().to_str().unwrap(),
+        plugin("static_messages").to_str().unwrap(),
+    ]));
     assert!(
         output.status.success(),
         "{}",
@@ -241,18 +356,8 @@ fn loaded_hashes(server: &Server) -> Vec<String> {
 
 /// SHA-256 of the file at `path`, in lowercase hex.
 fn sha256(path: &Path) -> String {
-    let output = Command::new("sha256sum").arg(path).output().unwrap();
-    assert!(output.status.success());
-    let text = String::from_utf8(output.stdout).unwrap();
+    let text = common::process::run(Command::new("sha256sum").arg(path));
     text.split_whitespace().next().unwrap().to_string()
-}
-
-/// A fresh directory of this test process.
-fn fresh_dir(name: &str) -> PathBuf {
-    let dir = temp_path(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// Plugin A is static-messages (user `test`, password `test`), plugin B the abi-v1 fixture's
@@ -273,9 +378,25 @@ fn finish_on_a(mut old: Client) {
     );
 }
 
+/// Sends SIGHUP to a server that serves plugin A (built as `a`) and session `old` on it,
+/// after B (built as `b`) took A's place in the configuration or on disk: new sessions get
+/// B, `old` finishes on A, and the log names each build.
+fn assert_sighup_swaps_a_for_b(server: &Server, old: Client, a: &Path, b: &Path) {
+    server.signal("HUP");
+    wait_for_load(server, 2);
+    wait_until_served(server, B_USER.0, B_USER.1);
+    assert!(
+        !serves(server, A_USER.0, A_USER.1),
+        "A still serves new sessions"
+    );
+    finish_on_a(old);
+    let hashes = loaded_hashes(server);
+    assert_eq!(hashes, [sha256(a), sha256(b)], "the log names each build");
+}
+
 #[test]
 fn sighup_swaps_to_a_plugin_at_another_path() {
-    let dir = fresh_dir("reload-other-path");
+    let dir = TempDir::new("reload-other-path");
     let (a, b) = (dir.join("a/libplugin.so"), dir.join("b/libplugin.so"));
     for (from, to) in [(plugin("static_messages"), &a), (fixture_plugin(), &b)] {
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
@@ -288,44 +409,33 @@ fn sighup_swaps_to_a_plugin_at_another_path() {
     old.login(A_USER.0, A_USER.1);
 
     std::fs::write(&config, json!({"plugin": b}).to_string()).unwrap();
-    server.signal("HUP");
-    wait_for_load(&server, 2);
-    wait_until_served(&server, B_USER.0, B_USER.1);
-    assert!(
-        !serves(&server, A_USER.0, A_USER.1),
-        "A still serves new sessions"
-    );
-    finish_on_a(old);
-
-    let hashes = loaded_hashes(&server);
-    assert_eq!(hashes, [sha256(&a), sha256(&b)], "the log names each build");
+    assert_sighup_swaps_a_for_b(&server, old, &a, &b);
 }
 
-/// Plugin A at a path, then B written over it by `replace` (A's build replaced by a rebuild),
-/// and SIGHUP with the configuration unchanged: new sessions get B, and a session that
-/// started on A finishes on A.
-fn sighup_reloads_a_plugin_rebuilt_at_the_same_path(name: &str, replace: fn(&Path, &Path)) {
-    let dir = fresh_dir(name);
+/// Plugin A at a path, then B written over it (A's build replaced by a rebuild), in place
+/// (`cp`: the same inode) or by a rename (a new inode), and SIGHUP with the configuration
+/// unchanged: new sessions get B, and a session that started on A finishes on A.
+fn sighup_reloads_a_plugin_rebuilt_at_the_same_path(name: &str, in_place: bool) {
+    let dir = TempDir::new(name);
     let path = dir.join("libplugin.so");
     let (a, b) = (plugin("static_messages"), fixture_plugin());
     std::fs::copy(&a, &path).unwrap();
-    let server = Server::start(&["--plugin", path.to_str().unwrap()]);
+    let mut server = Server::start(&["--plugin", path.to_str().unwrap()]);
     let mut old = server.client();
     old.login(A_USER.0, A_USER.1);
 
-    replace(&b, &path);
+    let inode = std::fs::metadata(&path).unwrap().ino();
+    if in_place {
+        std::fs::copy(&b, &path).unwrap();
+    } else {
+        let temp = path.with_extension("so.new");
+        std::fs::copy(&b, &temp).unwrap();
+        std::fs::rename(&temp, &path).unwrap();
+    }
+    let same_inode = std::fs::metadata(&path).unwrap().ino() == inode;
+    assert_eq!(same_inode, in_place, "replaced in place: {in_place}");
     assert_eq!(sha256(&path), sha256(&b));
-    server.signal("HUP");
-    wait_for_load(&server, 2);
-    wait_until_served(&server, B_USER.0, B_USER.1);
-    assert!(
-        !serves(&server, A_USER.0, A_USER.1),
-        "A still serves new sessions"
-    );
-    finish_on_a(old);
-    let hashes = loaded_hashes(&server);
-    assert_eq!(hashes, [sha256(&a), sha256(&b)], "the log names each build");
-    let mut server = server;
+    assert_sighup_swaps_a_for_b(&server, old, &a, &b);
     assert!(server.is_running(), "{}", server.log());
 }
 
@@ -333,35 +443,22 @@ fn sighup_reloads_a_plugin_rebuilt_at_the_same_path(name: &str, replace: fn(&Pat
 /// contents, while the server has the old build loaded.
 #[test]
 fn sighup_reloads_a_plugin_overwritten_in_place() {
-    sighup_reloads_a_plugin_rebuilt_at_the_same_path("reload-in-place", |from, to| {
-        let inode = std::fs::metadata(to).unwrap().ino();
-        std::fs::copy(from, to).unwrap();
-        assert_eq!(
-            std::fs::metadata(to).unwrap().ino(),
-            inode,
-            "written in place"
-        );
-    });
+    sighup_reloads_a_plugin_rebuilt_at_the_same_path("reload-in-place", true);
 }
 
 /// A new file renamed over the old one (what `install` and package managers do): a new
 /// inode at the same path.
 #[test]
 fn sighup_reloads_a_plugin_replaced_by_rename() {
-    sighup_reloads_a_plugin_rebuilt_at_the_same_path("reload-rename", |from, to| {
-        let inode = std::fs::metadata(to).unwrap().ino();
-        let temp = to.with_extension("so.new");
-        std::fs::copy(from, &temp).unwrap();
-        std::fs::rename(&temp, to).unwrap();
-        assert_ne!(std::fs::metadata(to).unwrap().ino(), inode, "a new file");
-    });
+    sighup_reloads_a_plugin_rebuilt_at_the_same_path("reload-rename", false);
 }
 
 /// RFC 1939's maildrop lock holds across a reload: a session that started on the old
 /// backend still holds `test`'s maildrop, though the new backend never saw it log in.
 #[test]
 fn a_maildrop_stays_in_use_across_a_reload() {
-    let file = temp_path("reload-in-use.json");
+    let dir = TempDir::new("reload-in-use");
+    let file = dir.join("plugin.json");
     std::fs::write(&file, "null").unwrap();
     let server = server_with_config_file(&file);
     let mut first = server.client();

@@ -3,7 +3,8 @@
 
 mod common;
 
-use common::{proc_status_field, test_certificate, Client, Server, DEADLINE};
+use common::proxy_protocol::{behind_proxy, proxy_v4};
+use common::{proc_status_field, test_certificate, Client, Server, TestCertificate, DEADLINE};
 use serde_json::json;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -22,18 +23,18 @@ fn users() -> String {
 
 /// A server with a certificate of its own: tests run in parallel, and one of them replaces
 /// its certificate file.
-fn tls_server(extra: &[&str]) -> (Server, std::path::PathBuf) {
+fn tls_server(extra: &[&str]) -> (Server, TestCertificate) {
     static SERVERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = SERVERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let (cert, key) = test_certificate(&format!("tls-{n}"));
+    let certificate = test_certificate(&format!("tls-{n}"));
     let mut args = vec![
         "--tls-cert",
-        cert.to_str().unwrap(),
+        certificate.cert.to_str().unwrap(),
         "--tls-key",
-        key.to_str().unwrap(),
+        certificate.key.to_str().unwrap(),
     ];
     args.extend(extra);
-    (Server::with_static(Some(&users()), &args), cert)
+    (Server::with_static(Some(&users()), &args), certificate)
 }
 
 /// Runs a Python snippet with `port` and `cafile` as argv[1] and argv[2], plus the helpers
@@ -41,6 +42,7 @@ fn tls_server(extra: &[&str]) -> (Server, std::path::PathBuf) {
 fn python(script: &str, port: u16, cafile: &Path) -> String {
     let prelude = r#"
 import socket, ssl, sys, base64
+socket.setdefaulttimeout(20)
 port, cafile = int(sys.argv[1]), sys.argv[2]
 context = ssl.create_default_context(cafile=cafile)
 def line(f):
@@ -56,15 +58,12 @@ def body(f):
             return lines
         lines.append(l)
 "#;
-    let output = Command::new("python3")
-        .args([
-            "-c",
-            &format!("{prelude}\n{script}"),
-            &port.to_string(),
-            cafile.to_str().unwrap(),
-        ])
-        .output()
-        .expect("python3 runs");
+    let output = common::process::output(Command::new("python3").args([
+        "-c",
+        &format!("{prelude}\n{script}"),
+        &port.to_string(),
+        cafile.to_str().unwrap(),
+    ]));
     assert!(
         output.status.success(),
         "python failed: {}",
@@ -90,7 +89,7 @@ print(cmd(sock, f, "STLS"))
 print(cmd(sock, f, "USER alice")); print(cmd(sock, f, "PASS pw")); print(cmd(sock, f, "QUIT"))
 "#,
         server.port(),
-        &cert,
+        &cert.cert,
     );
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "+OK");
@@ -135,7 +134,7 @@ print(cmd(sock, f, "STLS"))
 print(cmd(sock, f, "USER alice")); print(cmd(sock, f, "PASS pw"))
 "#,
         port,
-        &cert,
+        &cert.cert,
     );
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "+OK pop3host ready.");
@@ -168,7 +167,7 @@ sock = context.wrap_socket(sock, server_hostname="localhost"); f = sock.makefile
 print(cmd(sock, f, "NOOP"))
 "#,
         server.port(),
-        &cert,
+        &cert.cert,
     );
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "+OK Begin TLS negotiation.");
@@ -194,11 +193,13 @@ fn a_failed_handshake_ends_the_session() {
 
 #[test]
 fn certificate_errors_name_the_file() {
-    let (cert, key) = test_certificate("errors-a");
-    let (_, other_key) = test_certificate("errors-b");
+    let certificate = test_certificate("errors-a");
+    let (cert, key) = (&certificate.cert, &certificate.key);
+    let other = test_certificate("errors-b");
+    let other_key = &other.key;
     let plugin = common::plugin("static_messages");
     let start = |cert: &str, key: &str| {
-        Server::try_start(&[
+        Server::start_fails(&[
             "--plugin",
             plugin.to_str().unwrap(),
             "--tls-cert",
@@ -206,8 +207,6 @@ fn certificate_errors_name_the_file() {
             "--tls-key",
             key,
         ])
-        .err()
-        .expect("startup fails")
     };
     let log = start("/nonexistent/cert.pem", key.to_str().unwrap());
     assert!(log.contains("--tls-cert /nonexistent/cert.pem"), "{log}");
@@ -229,13 +228,13 @@ import hashlib
 sock = context.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost")
 print(hashlib.sha256(sock.getpeercert(binary_form=True)).hexdigest())
 "#;
-    let before = python(fingerprint, port, &cert);
-    let (new_cert, new_key) = test_certificate("tls-new");
-    std::fs::copy(&new_cert, &cert).unwrap();
-    std::fs::copy(&new_key, cert.with_file_name("key.pem")).unwrap();
+    let before = python(fingerprint, port, &cert.cert);
+    let new = test_certificate("tls-new");
+    std::fs::copy(&new.cert, &cert.cert).unwrap();
+    std::fs::copy(&new.key, &cert.key).unwrap();
     server.signal("HUP");
     server.wait_for_log("reloaded the TLS certificate");
-    let after = python(fingerprint, port, &new_cert);
+    let after = python(fingerprint, port, &new.cert);
     assert_ne!(before, after);
 }
 
@@ -453,35 +452,20 @@ fn sessions_per_user_are_capped() {
     );
 }
 
-fn proxy_v2(client: [u8; 4], port: u16) -> Vec<u8> {
-    let mut header = b"\r\n\r\n\0\r\nQUIT\n\x21\x11\x00\x0c".to_vec();
-    header.extend(client);
-    header.extend([127, 0, 0, 1]);
-    header.extend(port.to_be_bytes());
-    header.extend(110u16.to_be_bytes());
-    header
-}
-
 #[test]
 fn proxy_headers_from_a_trusted_balancer_set_the_client_address() {
-    let proxied = [
-        "--proxy-protocol-from",
-        "127.0.0.1",
-        "--plaintext-auth",
-        "always",
-    ];
-    let server = Server::with_static(Some(&users()), &proxied);
+    let server = behind_proxy(&users(), &["--plaintext-auth", "always"]);
     let mut v1 = server.client();
     v1.send(b"PROXY TCP4 203.0.113.7 127.0.0.1 50000 110\r\n");
     v1.login("alice", "pw");
     server.wait_for_log("peer=203.0.113.7:50000");
     v1.cmd("QUIT");
     let mut v2 = server.client();
-    v2.send(&proxy_v2([198, 51, 100, 9], 40000));
+    v2.send(&proxy_v4([198, 51, 100, 9], 40000));
     v2.login("bob", "pw");
     server.wait_for_log("peer=198.51.100.9:40000");
     // The real client address is not loopback: the default plaintext policy refuses it.
-    let server = Server::with_static(Some(&users()), &["--proxy-protocol-from", "127.0.0.1"]);
+    let server = behind_proxy(&users(), &[]);
     let mut remote = server.client();
     remote.send(b"PROXY TCP4 203.0.113.8 127.0.0.1 50001 110\r\n");
     remote.line();
@@ -522,7 +506,7 @@ fn a_proxy_header_from_an_untrusted_client_is_refused() {
     c.closed();
     let mut c = server.client();
     c.line();
-    c.send(&proxy_v2([203, 0, 113, 7], 1));
+    c.send(&proxy_v4([203, 0, 113, 7], 1));
     let rest = String::from_utf8_lossy(&c.rest()).into_owned();
     assert!(
         rest.ends_with("+OK Logging out.\r\n"),
@@ -546,14 +530,12 @@ fn root_drops_privileges_after_startup() {
     assert!(!server.log().contains("running as root"));
     let root = Server::with_static(Some(&users()), &[]);
     root.wait_for_log("running as root");
-    let log = Server::try_start(&[
+    let log = Server::start_fails(&[
         "--plugin",
         common::plugin("static_messages").to_str().unwrap(),
         "--user",
         "no-such-user-here",
-    ])
-    .err()
-    .expect("startup fails");
+    ]);
     assert!(
         log.contains("--user no-such-user-here: no such user"),
         "{log}"
@@ -565,8 +547,7 @@ fn root_drops_privileges_after_startup() {
 #[test]
 fn root_drops_to_the_given_group_and_chroot() {
     common::require_root("it starts pop3host as root to see it drop to --group and --chroot");
-    let jail = common::temp_path("chroot-jail");
-    std::fs::create_dir_all(&jail).unwrap();
+    let jail = common::TempDir::new("chroot-jail");
     let jail_arg = jail.to_str().unwrap();
     let server = Server::with_static(
         Some(&users()),
@@ -591,16 +572,14 @@ fn root_drops_to_the_given_group_and_chroot() {
     c.login("alice", "pw");
     assert!(c.cmd("STAT").starts_with("+OK"));
 
-    let log = Server::try_start(&[
+    let log = Server::start_fails(&[
         "--plugin",
         common::plugin("static_messages").to_str().unwrap(),
         "--user",
         "nobody",
         "--group",
         "no-such-group-here",
-    ])
-    .err()
-    .expect("startup fails");
+    ]);
     assert!(
         log.contains("--group no-such-group-here: no such group"),
         "{log}"

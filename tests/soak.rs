@@ -8,11 +8,13 @@
 
 mod common;
 
-use common::{bin_dir, plugin, temp_path, Server};
+use common::process::output_within;
+use common::{bin_dir, cargo_build, packages, plugin, Server, TempDir, DEADLINE};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
+use std::time::Duration;
 
 /// Messages in every user's mailbox.
 const MESSAGES: u64 = 30;
@@ -32,16 +34,7 @@ fn pop3bench() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
         .get_or_init(|| {
-            let mut cargo = Command::new(env!("CARGO"));
-            cargo.args(["build", "--quiet", "-p", "pop3bench"]);
-            if bin_dir().ends_with("release") {
-                cargo.arg("--release");
-            }
-            let status = cargo
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .status()
-                .expect("cargo runs");
-            assert!(status.success(), "building pop3bench failed");
+            cargo_build(packages(&["pop3bench"]));
             bin_dir().join("pop3bench")
         })
         .clone()
@@ -56,11 +49,10 @@ fn env_number(name: &str, default: u64) -> u64 {
     }
 }
 
-fn run(args: &[&str]) -> Output {
-    let output = Command::new(pop3bench())
-        .args(args)
-        .output()
-        .expect("pop3bench runs");
+/// Runs pop3bench, which may take `seconds` of load on top of the usual deadline.
+fn run(args: &[&str], seconds: u64) -> Output {
+    let deadline = DEADLINE * 3 + Duration::from_secs(seconds);
+    let output = output_within(Command::new(pop3bench()).args(args), deadline);
     println!("{}", String::from_utf8_lossy(&output.stdout));
     eprintln!("{}", String::from_utf8_lossy(&output.stderr));
     output
@@ -74,31 +66,32 @@ fn path(p: &Path) -> &str {
 fn soak_loses_no_message_and_gives_memory_back() {
     let seconds = env_number("SOAK_SECONDS", 5);
     let sessions = env_number("SOAK_SESSIONS", 200);
-    let site = temp_path("soak");
-    let _ = std::fs::remove_dir_all(&site);
-    std::fs::create_dir_all(&site).unwrap();
+    let site = TempDir::new("soak");
     let (template, users) = (site.join("template"), site.join("users"));
 
     // Every user's maildir: hard links to one template of tricky messages (line ends, dots,
     // no final newline, 8-bit and NUL octets, long lines), a third of them still in new/.
-    let made = run(&[
-        "corpus",
-        "--template",
-        path(&template),
-        "--messages",
-        &MESSAGES.to_string(),
-        "--size",
-        "6000",
-        "--tricky",
-        "--write-users",
-        path(&users),
-        "--user-pattern",
-        "soak%d",
-        "--users",
-        &sessions.to_string(),
-        "--home-root",
-        path(&site.join("home")),
-    ]);
+    let made = run(
+        &[
+            "corpus",
+            "--template",
+            path(&template),
+            "--messages",
+            &MESSAGES.to_string(),
+            "--size",
+            "6000",
+            "--tricky",
+            "--write-users",
+            path(&users),
+            "--user-pattern",
+            "soak%d",
+            "--users",
+            &sessions.to_string(),
+            "--home-root",
+            path(&site.join("home")),
+        ],
+        0,
+    );
     assert!(made.status.success(), "pop3bench corpus failed");
 
     let config = serde_json::json!({ "passwd_file": users }).to_string();
@@ -115,27 +108,30 @@ fn soak_loses_no_message_and_gives_memory_back() {
     ]);
 
     let json = site.join("soak.json");
-    let soak = run(&[
-        "soak",
-        "--addr",
-        &server.addr.to_string(),
-        "--user-pattern",
-        "soak%d",
-        "--users",
-        &sessions.to_string(),
-        "--sessions",
-        &sessions.to_string(),
-        "--seconds",
-        &seconds.to_string(),
-        "--corpus",
-        path(&template),
-        "--server-pid",
-        &server.pid().to_string(),
-        "--warmup-seconds",
-        WARMUP_SECONDS,
-        "--json",
-        path(&json),
-    ]);
+    let soak = run(
+        &[
+            "soak",
+            "--addr",
+            &server.addr.to_string(),
+            "--user-pattern",
+            "soak%d",
+            "--users",
+            &sessions.to_string(),
+            "--sessions",
+            &sessions.to_string(),
+            "--seconds",
+            &seconds.to_string(),
+            "--corpus",
+            path(&template),
+            "--server-pid",
+            &server.pid().to_string(),
+            "--warmup-seconds",
+            WARMUP_SECONDS,
+            "--json",
+            path(&json),
+        ],
+        seconds + WARMUP_SECONDS.parse::<u64>().unwrap(),
+    );
     let report: Value = serde_json::from_slice(&std::fs::read(&json).unwrap_or_default())
         .unwrap_or_else(|_| panic!("no JSON report; exit status {}", soak.status));
     let figure = |key: &str| {

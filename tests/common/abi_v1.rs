@@ -3,7 +3,7 @@
 //! 1.0 as far as loading plugins goes) driven over pipes, one command and one answer at a
 //! time.
 
-use super::{bin_dir, DEADLINE};
+use super::{bin_dir, cargo_build, DEADLINE};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -34,25 +34,22 @@ pub fn profile() -> &'static str {
 
 /// Builds the workspace at `dir` (the fixture or a mutant of it) with the locked
 /// dependencies, into the fixture's target dir.
-pub fn cargo_build(dir: &Path) {
-    let mut cargo = Command::new(env!("CARGO"));
-    cargo
-        .args(["build", "--quiet", "--locked", "--manifest-path"])
-        .arg(dir.join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(fixture_target_dir());
-    if profile() == "release" {
-        cargo.arg("--release");
-    }
-    let status = cargo.status().expect("cargo runs");
-    assert!(status.success(), "building {} failed", dir.display());
+pub fn build_fixture(dir: &Path) {
+    let manifest = dir.join("Cargo.toml");
+    cargo_build([
+        "--locked".as_ref(),
+        "--manifest-path".as_ref(),
+        manifest.as_os_str(),
+        "--target-dir".as_ref(),
+        fixture_target_dir().as_os_str(),
+    ]);
 }
 
 /// Where the fixture's artifacts are, once it is built (once per test binary).
 fn built() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
-        cargo_build(&fixture_dir());
+        build_fixture(&fixture_dir());
         fixture_target_dir().join(profile())
     })
 }

@@ -1,37 +1,22 @@
 //! Real POP3 clients driven from tests: curl's pop3://, Python's poplib and Perl's Net::POP3.
 //! Each fetches a whole maildrop; the tests compare what they got with a raw client's view.
 
+use super::process::{output, run};
 use std::path::Path;
 use std::process::Command;
-
-/// Runs a command that must succeed and returns its standard output.
-pub fn run(command: &mut Command) -> String {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("{command:?} runs: {e}"));
-    assert!(
-        output.status.success(),
-        "{command:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
 
 /// Message `n` as curl prints it (curl opens one session per message).
 pub fn curl_message(port: u16, user: &str, pass: &str, n: usize) -> Vec<u8> {
     let url = format!("pop3://127.0.0.1:{port}/{n}");
-    let output = Command::new("curl")
-        .args([
-            "--silent",
-            "--show-error",
-            "--max-time",
-            "20",
-            "--user",
-            &format!("{user}:{pass}"),
-            &url,
-        ])
-        .output()
-        .expect("curl runs");
+    let output = output(Command::new("curl").args([
+        "--silent",
+        "--show-error",
+        "--max-time",
+        "20",
+        "--user",
+        &format!("{user}:{pass}"),
+        &url,
+    ]));
     assert!(
         output.status.success(),
         "curl {url}: {}",
@@ -45,8 +30,15 @@ pub fn curl_message(port: u16, user: &str, pass: &str, n: usize) -> Vec<u8> {
     }
 }
 
+/// The sizes curl's LIST gives, one per message, in order.
+pub fn curl_sizes(port: u16, user: &str, pass: &str) -> Vec<String> {
+    let listing = curl_list(port, user, pass);
+    let sizes = listing.lines().map(|l| l.split_once(' ').unwrap().1);
+    sizes.map(str::to_string).collect()
+}
+
 /// curl's LIST: one "n size" line per message.
-pub fn curl_list(port: u16, user: &str, pass: &str) -> String {
+fn curl_list(port: u16, user: &str, pass: &str) -> String {
     run(Command::new("curl").args([
         "--silent",
         "--max-time",

@@ -5,7 +5,8 @@
 //! Every wait is bounded; the server is stopped (immediately) and its directory removed when
 //! the value drops, which also happens when a test fails.
 
-use super::{bin_dir, build, DEADLINE};
+use super::process::{output_within, Guarded};
+use super::{bin_dir, build, cargo_build, packages, DEADLINE};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -17,18 +18,7 @@ pub const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
 pub fn build_postgres() {
     static BUILT: OnceLock<()> = OnceLock::new();
     build();
-    BUILT.get_or_init(|| {
-        let mut cargo = Command::new(env!("CARGO"));
-        cargo.args(["build", "--quiet", "-p", "postgres-backend"]);
-        if bin_dir().ends_with("release") {
-            cargo.arg("--release");
-        }
-        let status = cargo
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "building the postgres plugin failed");
-    });
+    BUILT.get_or_init(|| cargo_build(packages(&["postgres-backend"])));
 }
 
 pub fn postgres_plugin() -> PathBuf {
@@ -77,11 +67,9 @@ fn pg_command(program: &str) -> Command {
     }
 }
 
+/// Runs a PostgreSQL tool, which may take a while on a loaded machine (initdb, a start).
 fn run(mut command: Command, what: &str) -> Output {
-    let output = command
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|err| panic!("{what}: {err}"));
+    let output = output_within(&mut command, DEADLINE * 3);
     assert!(
         output.status.success(),
         "{what} failed: {}{}",
@@ -266,17 +254,17 @@ impl Postgres {
     /// The same with more options of `pop3host-pg` (`--tls ...`).
     pub fn deliver_with(&self, options: &[&str], user: &str, message: &[u8]) -> i32 {
         use std::io::Write;
-        let mut child = Command::new(pop3host_pg())
-            .args(["--url", &self.url()])
-            .args(options)
-            .args(["deliver", user])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = Guarded::spawn(
+            Command::new(pop3host_pg())
+                .args(["--url", &self.url()])
+                .args(options)
+                .args(["deliver", user])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        );
         child.stdin.take().unwrap().write_all(message).unwrap();
-        child.wait().unwrap().code().unwrap_or(-1)
+        child.wait(DEADLINE).code().unwrap_or(-1)
     }
 }
 
@@ -288,7 +276,8 @@ impl Drop for Postgres {
             .arg("stop")
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        let _ = ctl.status();
+        // No panic here: this may run while a failed test unwinds.
+        let _ = Guarded::spawn(&mut ctl).wait_within(DEADLINE);
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -6,13 +6,19 @@
 pub mod abi_v1;
 pub mod clients;
 pub mod cluster;
+pub mod maildir_site;
+pub mod process;
+pub mod proxy_protocol;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+
+pub use process::BUILD_DEADLINE;
 
 /// How long any single wait may take before the test fails.
 pub const DEADLINE: Duration = Duration::from_secs(20);
@@ -27,35 +33,35 @@ pub fn bin_dir() -> PathBuf {
         .to_path_buf()
 }
 
-/// Builds pop3host and the plugins once per test binary. `cargo test` does not build
+/// `cargo build --quiet` with `args` (and `--release` when the tests are a release build),
+/// from the workspace root; fails the test unless it succeeds within [`BUILD_DEADLINE`].
+pub fn cargo_build<S: AsRef<std::ffi::OsStr>>(args: impl IntoIterator<Item = S>) {
+    let mut cargo = Command::new(env!("CARGO"));
+    cargo.args(["build", "--quiet"]).args(args);
+    if bin_dir().ends_with("release") {
+        cargo.arg("--release");
+    }
+    cargo.current_dir(env!("CARGO_MANIFEST_DIR"));
+    let output = process::output_within(&mut cargo, BUILD_DEADLINE);
+    assert!(
+        output.status.success(),
+        "{cargo:?} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// `-p` before each package name, for [`cargo_build`].
+pub fn packages<'a>(names: &'a [&'a str]) -> impl Iterator<Item = &'a str> {
+    names.iter().flat_map(|name| ["-p", name])
+}
+
+/// Builds pop3host and the plugins once per test binary. `cargo test` does not build the
 /// cdylibs of other workspace members, so the tests do it themselves.
 pub fn build() {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let release = bin_dir().ends_with("release");
-        let mut cargo = Command::new(env!("CARGO"));
-        cargo.args([
-            "build",
-            "--quiet",
-            "-p",
-            "pop3host",
-            "-p",
-            "static-messages",
-            "-p",
-            "maildir",
-            "-p",
-            "proxy",
-            "-p",
-            "rule-breaker",
-        ]);
-        if release {
-            cargo.arg("--release");
-        }
-        let status = cargo
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "building pop3host and the plugins failed");
+        let plugins = ["static-messages", "maildir", "proxy", "rule-breaker"];
+        cargo_build(packages(&[&["pop3host"][..], &plugins].concat()));
     });
 }
 
@@ -143,6 +149,14 @@ impl Server {
         }
     }
 
+    /// Starts pop3host with `args`, which must fail to start; returns the log.
+    pub fn start_fails(args: &[&str]) -> String {
+        match Self::try_start(args) {
+            Ok(server) => panic!("pop3host started:\n{}", server.log()),
+            Err(log) => log,
+        }
+    }
+
     /// pop3host on the static-messages plugin, with its built-in mailbox or `config`.
     pub fn with_static(config: Option<&str>, extra: &[&str]) -> Server {
         let plugin = plugin("static_messages");
@@ -185,11 +199,7 @@ impl Server {
     }
 
     pub fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .args(["-s", name, &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
+        process::run(Command::new("kill").args(["-s", name, &self.child.id().to_string()]));
     }
 
     /// Waits for the process to exit and returns whether it exited successfully.
@@ -398,6 +408,15 @@ pub fn stuck_logins(server: &Server, count: usize) {
     server.wait_for_log_count("stuck past its deadline", count);
 }
 
+/// USER/PASS on a new connection: the client and the reply to PASS.
+pub fn try_login(server: &Server, user: &str, pass: &str) -> (Client, String) {
+    let mut c = server.client();
+    assert!(c.line().starts_with("+OK"));
+    assert!(c.cmd(&format!("USER {user}")).starts_with("+OK"));
+    let reply = c.cmd(&format!("PASS {pass}"));
+    (c, reply)
+}
+
 /// Fails the test unless it runs as root: tests of uid switching and privilege dropping must
 /// fail, not pass silently, where they cannot run (CI runs them as root).
 pub fn require_root(why: &str) {
@@ -439,22 +458,68 @@ pub fn crlf_normalized(message: &[u8]) -> Vec<u8> {
     out
 }
 
-/// A file in a fresh temporary directory for this test process.
-pub fn temp_path(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("pop3host-e2e-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+/// Set to keep the temporary directory of a test that fails, to look at what it left.
+pub const KEEP_TEMP: &str = "POP3HOST_KEEP_TEMP";
+
+/// A fresh temporary directory of one test, removed when dropped: when the test passes and
+/// when it panics (unless [`KEEP_TEMP`] is set). Declare it before the servers that use it, so
+/// that they are dropped (killed) first. It derefs to its path.
+pub struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    /// `<tmp>/pop3host-e2e-<pid>-<n>-<name>`: `name` says whose it is, `n` keeps directories
+    /// of tests running at once apart.
+    pub fn new(name: &str) -> TempDir {
+        static CREATED: AtomicUsize = AtomicUsize::new(0);
+        let n = CREATED.fetch_add(1, Ordering::Relaxed);
+        let unique = format!("pop3host-e2e-{}-{n}-{name}", std::process::id());
+        let path = std::env::temp_dir().join(unique);
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir { path }
+    }
+}
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl AsRef<Path> for TempDir {
+    fn as_ref(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for TempDir {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.path.as_os_str()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if std::thread::panicking() && std::env::var_os(KEEP_TEMP).is_some() {
+            eprintln!("kept {} ({KEEP_TEMP} is set)", self.path.display());
+            return;
+        }
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
 }
 
 /// `pop3host check --allow-delete` on a plugin; the report is on stdout.
 pub fn check(plugin: &Path, config: &str, user: &str, pass: &str) -> std::process::Output {
-    Command::new(pop3host())
+    let mut command = Command::new(pop3host());
+    command
         .args(["check", "--allow-delete", "--plugin"])
         .arg(plugin)
         .args(["--plugin-config", config, "--user", user, "--pass", pass])
-        .env("RUST_LOG", "error")
-        .output()
-        .expect("pop3host check runs")
+        .env("RUST_LOG", "error");
+    // Every rule against the plugin, the largest message included: slow on a loaded machine.
+    process::output_within(&mut command, DEADLINE * 3)
 }
 
 /// Asserts that every rule of `pop3host check` passed.
@@ -477,17 +542,26 @@ pub fn assert_check_passes(output: &std::process::Output, prefetch: bool) {
     );
 }
 
-/// A self-signed certificate for `localhost` and its key, as PEM files in a fresh directory
-/// named `name`.
-pub fn test_certificate(name: &str) -> (PathBuf, PathBuf) {
-    let dir = temp_path(name);
-    std::fs::create_dir_all(&dir).unwrap();
+/// A self-signed certificate for `localhost` and its key, as PEM files in a temporary
+/// directory that goes with it.
+pub struct TestCertificate {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    _dir: TempDir,
+}
+
+pub fn test_certificate(name: &str) -> TestCertificate {
+    let dir = TempDir::new(name);
     let certified =
         rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("rcgen");
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     std::fs::write(&cert, certified.cert.pem()).unwrap();
     std::fs::write(&key, certified.key_pair.serialize_pem()).unwrap();
-    (cert, key)
+    TestCertificate {
+        cert,
+        key,
+        _dir: dir,
+    }
 }
 
 /// A fake server on a loopback port (an upstream for the proxy plugin): each connection is
