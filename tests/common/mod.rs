@@ -6,6 +6,7 @@
 pub mod abi_v1;
 pub mod clients;
 pub mod cluster;
+pub mod user_sources;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

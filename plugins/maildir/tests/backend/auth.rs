@@ -202,6 +202,12 @@ fn describe_documents_every_key() {
     assert!(!info.version.is_empty());
     for key in [
         "passwd_file",
+        "passdb",
+        "userdb",
+        "\"passwd-file\"",
+        "\"checkpassword\"",
+        "timeout_seconds",
+        "max_running",
         "maildir",
         "create",
         "uidl",
