@@ -58,7 +58,12 @@ impl Site {
 
     /// pop3host with the maildir plugin, `~/Maildir` maildirs and these user sources.
     pub fn start(&self, passdb: Value, userdb: Value) -> Server {
-        let config = json!({"passdb": passdb, "userdb": userdb, "maildir": "~/Maildir"});
+        self.start_with(passdb, userdb, "~/Maildir")
+    }
+
+    /// pop3host with the maildir plugin, these user sources and this maildir template.
+    pub fn start_with(&self, passdb: Value, userdb: Value, maildir: &str) -> Server {
+        let config = json!({"passdb": passdb, "userdb": userdb, "maildir": maildir});
         let plugin = plugin("maildir");
         Server::start(&[
             "--plugin",

@@ -1,7 +1,7 @@
 //! The `--plugin-config` JSON: parsed strictly (unknown keys are errors, so a typo such as
 //! `"no_flag_update"` cannot silently leave a default in force), with errors that name the key.
 
-use crate::drivers::{checkpassword, passwd_file};
+use crate::drivers::{checkpassword, passwd_file, system};
 use pop3_plugin_api::PopError;
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -25,6 +25,7 @@ pub enum UidlMode {
 pub enum PassDbConfig {
     PasswdFile(passwd_file::Settings),
     Checkpassword(checkpassword::Settings),
+    System(system::PassDbSettings),
 }
 
 /// Where a user's mail is and as whom: the `userdb` key, one variant per driver.
@@ -32,6 +33,7 @@ pub enum PassDbConfig {
 #[serde(tag = "driver", rename_all = "kebab-case")]
 pub enum UserDbConfig {
     PasswdFile(passwd_file::Settings),
+    System(system::UserDbSettings),
 }
 
 /// The keys as written; [`Config::parse`] fills in the user sources.
@@ -102,10 +104,24 @@ pub const HELP: &str = r#"JSON object; keys:
                        (stdin, stdout, stderr are /dev/null) and only PATH, SERVICE=pop3,
                        TCPREMOTEIP, TCPREMOTEPORT, TCPLOCALIP and TCPLOCALPORT in its
                        environment. The program decides what an unknown user costs. No APOP.
+                     {"driver": "system", "pam_service": "pop3host", "timeout_seconds": 5,
+                      "max_running": 4}
+                       PAM with the service pam_service (default "pop3host": /etc/pam.d/pop3host
+                       says which modules check the password), auth then account. A check that
+                       takes longer than timeout_seconds (default 5) is [SYS/TEMP], as is a PAM
+                       error that is not a refusal (a module's source unavailable); at most
+                       max_running (default 4) checks at once, a check past its deadline
+                       keeping its place until PAM returns. An unknown user (PAM's
+                       USER_UNKNOWN) is answered no sooner than the slowest of the last 32
+                       checks of known users. PAM's prompts get the login and the password;
+                       only PAM's own messages are logged (debug). No APOP.
   "userdb"           (object, default {"driver": "passwd-file", "path": passwd_file}) where a user's
                      mail is and as which uid:gid, as Dovecot's userdb; "driver" chooses:
                      {"driver": "passwd-file", "path": "/etc/dovecot/users"}
                        the uid, gid and home fields of a passwd-file (its passwords are not used).
+                     {"driver": "system"}
+                       the system's user database (getpwnam: /etc/passwd or whatever NSS
+                       is set to): uid, gid and home.
                      A user the passdb accepts and the userdb does not know cannot log in.
   "maildir"          (string, default "%h/Maildir") the user's Maildir++ INBOX: %u user name,
                      %n its local part, %d its domain, %h home from the userdb, %% a percent sign;
@@ -138,7 +154,9 @@ Examples:
   {"passwd_file": "/etc/dovecot/users", "maildir": "/var/vmail/%d/%n/Maildir", "uidl": "auto"}
   {"passwd_file": "/etc/dovecot/users", "maildir": "/var/vmail/%d/%n", "virtual_users": true}
   {"passdb": {"driver": "checkpassword", "program": "/usr/local/bin/checkpassword"},
-   "userdb": {"driver": "passwd-file", "path": "/etc/dovecot/users"}, "maildir": "~/Maildir"}"#;
+   "userdb": {"driver": "passwd-file", "path": "/etc/dovecot/users"}, "maildir": "~/Maildir"}
+  {"passdb": {"driver": "system", "pam_service": "pop3host"}, "userdb": {"driver": "system"},
+   "maildir": "%h/Maildir"}"#;
 
 impl Config {
     /// Parses the config text the host passes to `init` (`null` when none was given).
@@ -245,6 +263,7 @@ mod tests {
     fn userdb_file(config: &Config) -> Option<&Path> {
         match &config.userdb {
             UserDbConfig::PasswdFile(settings) => Some(&settings.path),
+            UserDbConfig::System(_) => None,
         }
     }
 
@@ -269,6 +288,15 @@ mod tests {
         .unwrap();
         assert_eq!(passdb_file(&config), Some(Path::new("/p")));
         assert_eq!(userdb_file(&config), Some(Path::new("/q")));
+
+        let config =
+            Config::parse(r#"{"passdb": {"driver": "system"}, "userdb": {"driver": "system"}}"#)
+                .unwrap();
+        let PassDbConfig::System(pam) = &config.passdb else {
+            panic!("{:?}", config.passdb)
+        };
+        assert_eq!(pam.pam_service, "pop3host");
+        assert!(matches!(config.userdb, UserDbConfig::System(_)));
     }
 
     #[test]

@@ -8,8 +8,10 @@
 //!
 //! Module map, one concern each:
 //! - users: `config` (the JSON), `drivers` (the passdb and userdb drivers, one module each:
-//!   `passwd_file`, `checkpassword`), `passwd` (the passwd-file format), the password schemes
-//!   in the workspace crate `password_schemes`, `template` (where a user's maildir is);
+//!   `passwd_file`, `checkpassword`, `system`; `slots` and `pace`, the bound on calls and
+//!   the unknown-user timing rule they share), `passwd` (the passwd-file format), the
+//!   password schemes in the workspace crate `password_schemes`, `template` (where a user's
+//!   maildir is);
 //! - mail: `listing` (reading `new/`, `cur/`), `filename` (maildir names), `snapshot`
 //!   (what a session sees), `uidl` and `uidlist` (UIDLs), `size_cache` (sizes, measured with
 //!   `pop3_plugin_api::crlf_size`), `lock` (one session per maildrop), `update` (QUIT),

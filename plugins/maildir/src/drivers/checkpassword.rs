@@ -9,12 +9,13 @@
 //! pop3host but the input (no other descriptors, a fixed environment), and its output goes
 //! to /dev/null: a script that echoes its input cannot put a password in the log.
 
+use super::slots::Slots;
 use super::PassDb;
 use nix::spawn::{posix_spawn, PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
-use pop3_plugin_api::{debug, Connection, PopError};
+use pop3_plugin_api::{Connection, PopError};
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::process::{kill_process_group, pidfd_open, PidfdFlags};
 use serde::Deserialize;
@@ -24,7 +25,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
-use std::sync::{Condvar, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// `{"driver": "checkpassword", "program": ..., "timeout_seconds": 5, "max_running": 4}`.
@@ -58,7 +59,7 @@ const TEMPORARY_FAILURE: i32 = 111;
 pub struct Checkpassword {
     program: CString,
     timeout: Duration,
-    slots: Slots,
+    slots: Arc<Slots>,
 }
 
 impl Checkpassword {
@@ -90,7 +91,7 @@ impl Checkpassword {
             program: CString::new(program.as_os_str().as_bytes())
                 .map_err(|_| bad("\"program\" contains a NUL".to_string()))?,
             timeout: Duration::from_secs(settings.timeout_seconds.into()),
-            slots: Slots::new(settings.max_running),
+            slots: Arc::new(Slots::new(settings.max_running)),
         })
     }
 
@@ -214,7 +215,7 @@ impl PassDb for Checkpassword {
             )));
         }
         let deadline = Instant::now() + self.timeout;
-        let Some(_slot) = self.slots.take(deadline) else {
+        let Some(_slot) = self.slots.take(deadline, "checkpassword runs") else {
             return Err(PopError::temporary(format!(
                 "login {login:?}: no free checkpassword run within {}s",
                 self.timeout.as_secs()
@@ -242,71 +243,7 @@ impl PassDb for Checkpassword {
             "checkpassword {} (timeout {}s, at most {} at once)",
             self.name(),
             self.timeout.as_secs(),
-            self.slots.total
+            self.slots.total()
         )
-    }
-}
-
-/// A counting semaphore: how many runs may go on at once.
-struct Slots {
-    total: u32,
-    free: Mutex<u32>,
-    freed: Condvar,
-}
-
-/// One run's place; freed when dropped.
-struct Slot<'a>(&'a Slots);
-
-impl Slots {
-    fn new(total: u32) -> Self {
-        Self {
-            total,
-            free: Mutex::new(total),
-            freed: Condvar::new(),
-        }
-    }
-
-    /// A place, waiting for one until `deadline`.
-    fn take(&self, deadline: Instant) -> Option<Slot<'_>> {
-        let free = self.free.lock().unwrap_or_else(|p| p.into_inner());
-        if *free == 0 {
-            debug!(
-                "all {} checkpassword runs busy, waiting for one",
-                self.total
-            );
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        let (mut free, _) = self
-            .freed
-            .wait_timeout_while(free, left, |free| *free == 0)
-            .unwrap_or_else(|p| p.into_inner());
-        if *free == 0 {
-            return None;
-        }
-        *free -= 1;
-        Some(Slot(self))
-    }
-}
-
-impl Drop for Slot<'_> {
-    fn drop(&mut self) {
-        *self.0.free.lock().unwrap_or_else(|p| p.into_inner()) += 1;
-        self.0.freed.notify_one();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn slots_bound_the_runs_and_come_back() {
-        let slots = Slots::new(2);
-        let soon = || Instant::now() + Duration::from_millis(20);
-        let a = slots.take(soon()).unwrap();
-        let _b = slots.take(soon()).unwrap();
-        assert!(slots.take(soon()).is_none(), "a third waits and gives up");
-        drop(a);
-        assert!(slots.take(soon()).is_some());
     }
 }

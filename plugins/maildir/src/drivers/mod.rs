@@ -9,7 +9,10 @@
 //! wrong password.
 
 pub mod checkpassword;
+mod pace;
 pub mod passwd_file;
+mod slots;
+pub mod system;
 
 use crate::config::{PassDbConfig, UserDbConfig};
 use pop3_plugin_api::{Connection, PopError};
@@ -71,23 +74,30 @@ impl Sources {
         userdb: &UserDbConfig,
         need_home: bool,
     ) -> Result<Self, PopError> {
-        let UserDbConfig::PasswdFile(userdb_file) = userdb;
         // One passwd-file as both sources is read once, and checked as the userdb needs.
-        let shared = Arc::new(passwd_file::PasswdFile::open(&userdb_file.path, need_home)?);
-        let passdb: Arc<dyn PassDb> = match passdb {
-            PassDbConfig::PasswdFile(settings) if settings.path == userdb_file.path => {
-                shared.clone()
+        let userdb_file = match userdb {
+            UserDbConfig::PasswdFile(settings) => Some((
+                settings.path.as_path(),
+                Arc::new(passwd_file::PasswdFile::open(&settings.path, need_home)?),
+            )),
+            UserDbConfig::System(_) => None,
+        };
+        let passdb: Arc<dyn PassDb> = match (passdb, &userdb_file) {
+            (PassDbConfig::PasswdFile(settings), Some((path, file))) if settings.path == *path => {
+                file.clone()
             }
-            PassDbConfig::PasswdFile(settings) => {
+            (PassDbConfig::PasswdFile(settings), _) => {
                 Arc::new(passwd_file::PasswdFile::open(&settings.path, false)?)
             }
-            PassDbConfig::Checkpassword(settings) => {
+            (PassDbConfig::Checkpassword(settings), _) => {
                 Arc::new(checkpassword::Checkpassword::new(settings)?)
             }
+            (PassDbConfig::System(settings), _) => Arc::new(system::Pam::new(settings)?),
         };
-        Ok(Self {
-            passdb,
-            userdb: shared,
-        })
+        let userdb: Arc<dyn UserDb> = match userdb_file {
+            Some((_, file)) => file,
+            None => Arc::new(system::Passwd),
+        };
+        Ok(Self { passdb, userdb })
     }
 }

@@ -208,6 +208,8 @@ fn describe_documents_every_key() {
         "\"checkpassword\"",
         "timeout_seconds",
         "max_running",
+        "\"system\"",
+        "pam_service",
         "maildir",
         "create",
         "uidl",
