@@ -110,26 +110,27 @@ impl Checkpassword {
         // At most MAX_INPUT octets, less than any pipe holds: the write cannot block. A
         // program that exits without reading makes it fail, which its exit status explains.
         let _ = std::fs::File::from(write).write_all(input);
-        let exited = wait_until(pid, deadline).map_err(|err| format!("waiting: {err}"))?;
-        if !exited {
-            // The whole group: a script's children die with it.
-            let group = rustix::process::Pid::from_raw(pid.as_raw());
-            if let Some(group) = group {
+        let waited = wait_until(pid, deadline);
+        if !matches!(waited, Ok(true)) {
+            // Past the deadline, or it cannot be watched: the whole group goes, so that a
+            // script's children die with it and nothing is left unreaped.
+            if let Some(group) = rustix::process::Pid::from_raw(pid.as_raw()) {
                 let _ = kill_process_group(group, rustix::process::Signal::KILL);
             }
         }
         let status = waitpid(pid, None).map_err(|err| format!("waiting: {err}"))?;
-        match status {
-            _ if !exited => Err(format!(
+        match (waited, status) {
+            (Err(err), _) => Err(format!("cannot watch {}: {err}", self.name())),
+            (Ok(false), _) => Err(format!(
                 "{} ran past {}s and was killed",
                 self.name(),
                 self.timeout.as_secs()
             )),
-            WaitStatus::Exited(_, code) => Ok(code),
-            WaitStatus::Signaled(_, signal, _) => {
+            (_, WaitStatus::Exited(_, code)) => Ok(code),
+            (_, WaitStatus::Signaled(_, signal, _)) => {
                 Err(format!("{} was killed by {signal}", self.name()))
             }
-            other => Err(format!("{} ended as {other:?}", self.name())),
+            (_, other) => Err(format!("{} ended as {other:?}", self.name())),
         }
     }
 
