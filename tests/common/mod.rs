@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod maildir_site;
 pub mod process;
 pub mod proxy_protocol;
+pub mod user_sources;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

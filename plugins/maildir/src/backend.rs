@@ -1,47 +1,38 @@
-//! The backend: who may log in (the passwd-file) and where their mail is (the template).
+//! The backend: who may log in (the passdb), where their mail is and as whom (the userdb and
+//! the template).
 
 use crate::config::{Config, HELP};
+use crate::drivers::{PassDb, Sources, UserDb};
 use crate::fs_identity::{self, Identity};
 use crate::mailbox::{MaildirMailbox, Options};
-use crate::passwd::{is_safe_user_name, User, Users};
+use crate::passwd::is_safe_user_name;
 use crate::template::Template;
-use crate::userdb::UserDb;
-use pop3_plugin_api::{apop_matches, info, Backend, Connection, PluginInfo, PopError};
+use pop3_plugin_api::{info, Backend, Connection, PluginInfo, PopError};
+use std::sync::Arc;
 
 pub struct MaildirBackend {
-    users: UserDb,
+    passdb: Arc<dyn PassDb>,
+    userdb: Arc<dyn UserDb>,
     template: Template,
     options: Options,
 }
 
 impl MaildirBackend {
-    /// Looks up `login` and runs `check` on its user, or, for an unknown or unsafe name, on
-    /// `None` (the check must then cost what it costs for a real user: see
-    /// [`Users::credential_for`]).
-    /// Opens the mailbox when the user exists and the check passed.
-    fn login(
-        &self,
-        login: &str,
-        check: impl FnOnce(&Users, Option<&User>) -> bool,
-    ) -> Result<MaildirMailbox, PopError> {
-        let users = self.users.current();
-        let user = if is_safe_user_name(login) {
-            users.lookup(login)
-        } else {
-            None
-        };
-        let passed = check(&users, user);
-        let user = match user {
-            Some(user) if passed => user,
-            Some(_) => return Err(PopError::auth(format!("wrong password for {login:?}"))),
-            None => return Err(PopError::auth(format!("unknown user {login:?}"))),
-        };
+    /// Opens the mailbox of `user`, whom the passdb accepted.
+    fn open(&self, user: &str) -> Result<MaildirMailbox, PopError> {
+        let fields = self.userdb.lookup(user)?;
+        if !is_safe_user_name(&fields.name) {
+            return Err(PopError::auth(format!(
+                "user name {:?} cannot be served: it contains '/', '..' or control characters",
+                fields.name
+            )));
+        }
         let maildir = self
             .template
-            .expand(&user.name, &user.home)
+            .expand(&fields.name, &fields.home)
             .map_err(PopError::permanent)?;
         // Asked at each login (one capget): `--user` drops the rights after init.
-        let identity = Identity::for_user(user.ids, fs_identity::can_switch());
+        let identity = Identity::for_user(fields.ids, fs_identity::can_switch());
         MaildirMailbox::open(maildir, self.options, identity)
     }
 }
@@ -58,10 +49,10 @@ impl Backend for MaildirBackend {
         PluginInfo {
             name: "maildir".into(),
             version: env!("CARGO_PKG_VERSION").into(),
-            description:
-                "Maildir++ INBOXes of users listed in a Dovecot passwd-file; serves the UIDLs \
-                          Dovecot or Courier served, so clients download nothing twice."
-                    .into(),
+            description: "Maildir++ INBOXes of users from Dovecot-style passdb and userdb \
+                          sources; serves the UIDLs Dovecot or Courier served, so clients \
+                          download nothing twice."
+                .into(),
             config_help: HELP.into(),
         }
     }
@@ -69,12 +60,12 @@ impl Backend for MaildirBackend {
     fn init(config: &str) -> Result<Self, PopError> {
         let config = Config::parse(config)?;
         let template = Template::parse(&config.maildir).map_err(PopError::permanent)?;
-        let users =
-            UserDb::open(&config.passwd_file, template.uses_home()).map_err(PopError::permanent)?;
+        let Sources { passdb, userdb } =
+            Sources::open(&config.passdb, &config.userdb, template.uses_home())?;
         info!(
-            "{} users from {}, maildirs at {}",
-            users.current().len(),
-            config.passwd_file.display(),
+            "passdb: {}; userdb: {}; maildirs at {}",
+            passdb.describe(),
+            userdb.describe(),
             config.maildir
         );
         let options = Options {
@@ -85,7 +76,8 @@ impl Backend for MaildirBackend {
             virtual_users: config.virtual_users,
         };
         Ok(Self {
-            users,
+            passdb,
+            userdb,
             template,
             options,
         })
@@ -95,15 +87,14 @@ impl Backend for MaildirBackend {
         &self,
         user: &str,
         password: &str,
-        _conn: &Connection,
+        conn: &Connection,
     ) -> Result<MaildirMailbox, PopError> {
-        self.login(user, |users, found| {
-            users.credential_for(found).verify(password)
-        })
+        let user = self.passdb.verify(user, password, conn)?;
+        self.open(&user)
     }
 
     fn supports_apop(&self) -> bool {
-        self.users.current().any_plaintext()
+        self.passdb.supports_apop()
     }
 
     fn apop(
@@ -113,13 +104,7 @@ impl Backend for MaildirBackend {
         timestamp: &str,
         _conn: &Connection,
     ) -> Result<MaildirMailbox, PopError> {
-        self.login(user, |_, found| {
-            // Users without a stored plain password never match, at the same cost.
-            apop_matches(
-                digest,
-                timestamp,
-                found.and_then(|u| u.credential.plaintext()),
-            )
-        })
+        let user = self.passdb.apop(user, digest, timestamp)?;
+        self.open(&user)
     }
 }

@@ -1,6 +1,7 @@
 //! The `--plugin-config` JSON: parsed strictly (unknown keys are errors, so a typo such as
 //! `"no_flag_update"` cannot silently leave a default in force), with errors that name the key.
 
+use crate::drivers::{checkpassword, passwd_file, system};
 use pop3_plugin_api::PopError;
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -18,22 +19,55 @@ pub enum UidlMode {
     Dovecot,
 }
 
-/// The plugin configuration, one field per documented key.
+/// Who may log in: the `passdb` key, one variant per driver (see [`crate::drivers`]).
+#[derive(Debug, Deserialize)]
+#[serde(tag = "driver", rename_all = "kebab-case")]
+pub enum PassDbConfig {
+    PasswdFile(passwd_file::Settings),
+    Checkpassword(checkpassword::Settings),
+    System(system::PassDbSettings),
+}
+
+/// Where a user's mail is and as whom: the `userdb` key, one variant per driver.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "driver", rename_all = "kebab-case")]
+pub enum UserDbConfig {
+    PasswdFile(passwd_file::Settings),
+    System(system::UserDbSettings),
+}
+
+/// The keys as written; [`Config::parse`] fills in the user sources.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Config {
-    pub passwd_file: PathBuf,
+struct Keys {
+    passwd_file: Option<PathBuf>,
+    passdb: Option<PassDbConfig>,
+    userdb: Option<UserDbConfig>,
     #[serde(default = "default_maildir")]
-    pub maildir: String,
+    maildir: String,
     #[serde(default)]
-    pub create: bool,
+    create: bool,
     #[serde(default)]
-    pub uidl: UidlMode,
+    uidl: UidlMode,
     #[serde(default)]
-    pub no_flag_updates: bool,
+    no_flag_updates: bool,
     #[serde(default = "enabled")]
-    pub size_cache: bool,
+    size_cache: bool,
     #[serde(default)]
+    virtual_users: bool,
+}
+
+/// The plugin configuration, one field per documented key; `passwd_file` is the default of
+/// both user sources.
+#[derive(Debug)]
+pub struct Config {
+    pub passdb: PassDbConfig,
+    pub userdb: UserDbConfig,
+    pub maildir: String,
+    pub create: bool,
+    pub uidl: UidlMode,
+    pub no_flag_updates: bool,
+    pub size_cache: bool,
     pub virtual_users: bool,
 }
 
@@ -47,14 +81,50 @@ fn enabled() -> bool {
 
 /// What `pop3host --describe` shows for this plugin.
 pub const HELP: &str = r#"JSON object; keys:
-  "passwd_file"      (string, required) users in Dovecot's passwd-file format:
+  "passwd_file"      (string) users in Dovecot's passwd-file format:
                      user:{SCHEME}hash:uid:gid:gecos:home:shell:extra (trailing fields optional).
                      Schemes: PLAIN (CLEARTEXT), CRYPT, SHA512-CRYPT, SHA256-CRYPT, MD5-CRYPT (MD5),
                      BLF-CRYPT, ARGON2I, ARGON2ID, SHA, SSHA, SHA256, SSHA256, SHA512, SSHA512; a hash
                      without {SCHEME} is read by its $id$. Re-read when it changes; APOP works for
-                     PLAIN users.
+                     PLAIN users. The passdb and the userdb when these keys are not given: required
+                     unless both are.
+  "passdb"           (object, default {"driver": "passwd-file", "path": passwd_file}) who may log in,
+                     as Dovecot's passdb; "driver" chooses:
+                     {"driver": "passwd-file", "path": "/etc/dovecot/users"}
+                       the password field of a passwd-file (as "passwd_file" above). An unknown
+                       user costs what the costliest user's password check costs.
+                     {"driver": "checkpassword", "program": "/usr/local/bin/checkpassword",
+                      "timeout_seconds": 5, "max_running": 4}
+                       qmail's checkpassword interface: runs `program /bin/true` with
+                       user\0password\0timestamp\0 on file descriptor 3; exit 0 accepts, 1 refuses
+                       ([AUTH]), 111 or anything else is a temporary failure ([SYS/TEMP]), as is a
+                       run past timeout_seconds (default 5; the program's process group is
+                       killed). At most max_running (default 4) runs at once; a login waits for a
+                       turn within the same timeout. The program gets no other descriptors
+                       (stdin, stdout, stderr are /dev/null) and only PATH, SERVICE=pop3,
+                       TCPREMOTEIP, TCPREMOTEPORT, TCPLOCALIP and TCPLOCALPORT in its
+                       environment. The program decides what an unknown user costs. No APOP.
+                     {"driver": "system", "pam_service": "pop3host", "timeout_seconds": 5,
+                      "max_running": 4}
+                       PAM with the service pam_service (default "pop3host": /etc/pam.d/pop3host
+                       says which modules check the password), auth then account. A check that
+                       takes longer than timeout_seconds (default 5) is [SYS/TEMP], as is a PAM
+                       error that is not a refusal (a module's source unavailable); at most
+                       max_running (default 4) checks at once, a check past its deadline
+                       keeping its place until PAM returns. An unknown user (PAM's
+                       USER_UNKNOWN) is answered no sooner than the slowest of the last 32
+                       checks of known users. PAM's prompts get the login and the password;
+                       only PAM's own messages are logged (debug). No APOP.
+  "userdb"           (object, default {"driver": "passwd-file", "path": passwd_file}) where a user's
+                     mail is and as which uid:gid, as Dovecot's userdb; "driver" chooses:
+                     {"driver": "passwd-file", "path": "/etc/dovecot/users"}
+                       the uid, gid and home fields of a passwd-file (its passwords are not used).
+                     {"driver": "system"}
+                       the system's user database (getpwnam: /etc/passwd or whatever NSS
+                       is set to): uid, gid and home.
+                     A user the passdb accepts and the userdb does not know cannot log in.
   "maildir"          (string, default "%h/Maildir") the user's Maildir++ INBOX: %u user name,
-                     %n its local part, %d its domain, %h home from passwd_file, %% a percent sign;
+                     %n its local part, %d its domain, %h home from the userdb, %% a percent sign;
                      a leading "~/" means "%h/". Must be absolute and name the user.
   "create"           (bool, default false) create a missing maildir (cur/ new/ tmp/) at login;
                      otherwise a missing maildir is an empty mailbox.
@@ -70,11 +140,11 @@ pub const HELP: &str = r#"JSON object; keys:
   "virtual_users"    (bool, default false) every maildir belongs to one mail user that no login
                      user can write as (the usual virtual-users setup): serve maildirs whatever
                      their owner. Otherwise, when pop3host cannot switch to a user's uid:gid (it
-                     is not root and lacks CAP_SETUID/CAP_SETGID) or the line has none, a maildir
+                     is not root and lacks CAP_SETUID/CAP_SETGID) or the userdb gives none, a maildir
                      owned by another uid than pop3host's is refused ([SYS/PERM], logged with the
                      path): its owner could plant links to files only pop3host may read.
 Users' files: with the right to switch, each user's files are read and written with the
-passwd-file's uid and gid (per thread, as Dovecot does), so the kernel stops a user's links to
+userdb's uid and gid (per thread, as Dovecot does), so the kernel stops a user's links to
 files they cannot read themselves. In every setup, nothing in a maildir is followed if it is a
 symlink (cur/, new/, messages, pop3host.lock, dovecot-uidlist, pop3host-sizes), only regular
 files are opened (a FIFO, device or socket is skipped with a warning), dovecot-uidlist and
@@ -82,7 +152,11 @@ pop3host-sizes larger than the maildir warrants (1 MiB + 1 KiB a message, at mos
 ignored, and a message is sent with the length it had when RETR opened it.
 Examples:
   {"passwd_file": "/etc/dovecot/users", "maildir": "/var/vmail/%d/%n/Maildir", "uidl": "auto"}
-  {"passwd_file": "/etc/dovecot/users", "maildir": "/var/vmail/%d/%n", "virtual_users": true}"#;
+  {"passwd_file": "/etc/dovecot/users", "maildir": "/var/vmail/%d/%n", "virtual_users": true}
+  {"passdb": {"driver": "checkpassword", "program": "/usr/local/bin/checkpassword"},
+   "userdb": {"driver": "passwd-file", "path": "/etc/dovecot/users"}, "maildir": "~/Maildir"}
+  {"passdb": {"driver": "system", "pam_service": "pop3host"}, "userdb": {"driver": "system"},
+   "maildir": "%h/Maildir"}"#;
 
 impl Config {
     /// Parses the config text the host passes to `init` (`null` when none was given).
@@ -93,7 +167,7 @@ impl Config {
             ));
         }
         let mut json = serde_json::Deserializer::from_str(text);
-        serde_path_to_error::deserialize(&mut json).map_err(|err| {
+        let keys: Keys = serde_path_to_error::deserialize(&mut json).map_err(|err| {
             let path = err.path().to_string();
             let message = if path == "." {
                 format!("maildir config: {}", err.inner())
@@ -101,18 +175,65 @@ impl Config {
                 format!("maildir config key \"{path}\": {}", err.inner())
             };
             PopError::permanent(message)
+        })?;
+        let (passdb, userdb) = user_sources(keys.passwd_file, keys.passdb, keys.userdb)?;
+        Ok(Self {
+            passdb,
+            userdb,
+            maildir: keys.maildir,
+            create: keys.create,
+            uidl: keys.uidl,
+            no_flag_updates: keys.no_flag_updates,
+            size_cache: keys.size_cache,
+            virtual_users: keys.virtual_users,
         })
     }
+}
+
+/// `passdb` and `userdb`, each defaulting to the `passwd_file`, which is required unless both
+/// are given, and refused when neither uses it (a key that does nothing is a mistake).
+fn user_sources(
+    passwd_file: Option<PathBuf>,
+    passdb: Option<PassDbConfig>,
+    userdb: Option<UserDbConfig>,
+) -> Result<(PassDbConfig, UserDbConfig), PopError> {
+    let default = |key: &str| {
+        passwd_file
+            .clone()
+            .map(|path| passwd_file::Settings { path })
+            .ok_or_else(|| {
+                PopError::permanent(format!(
+                    "maildir config: \"passwd_file\" is required unless \"{key}\" is given"
+                ))
+            })
+    };
+    if passwd_file.is_some() && passdb.is_some() && userdb.is_some() {
+        return Err(PopError::permanent(
+            "maildir config: \"passwd_file\" is not used when both \"passdb\" and \"userdb\" are given",
+        ));
+    }
+    let passdb = match passdb {
+        Some(passdb) => passdb,
+        None => PassDbConfig::PasswdFile(default("passdb")?),
+    };
+    let userdb = match userdb {
+        Some(userdb) => userdb,
+        None => UserDbConfig::PasswdFile(default("userdb")?),
+    };
+    Ok((passdb, userdb))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn defaults_fill_the_optional_keys() {
         let config = Config::parse(r#"{"passwd_file": "/etc/users"}"#).unwrap();
-        assert_eq!(config.passwd_file, PathBuf::from("/etc/users"));
+        for path in [passdb_file(&config), userdb_file(&config)] {
+            assert_eq!(path, Some(Path::new("/etc/users")));
+        }
         assert_eq!(config.maildir, "%h/Maildir");
         assert!(!config.create && !config.no_flag_updates && config.size_cache);
         assert!(!config.virtual_users);
@@ -130,6 +251,90 @@ mod tests {
         assert_eq!(config.maildir, "/m/%u");
         assert!(config.create && config.no_flag_updates && !config.size_cache);
         assert_eq!(config.uidl, UidlMode::Dovecot);
+    }
+
+    fn passdb_file(config: &Config) -> Option<&Path> {
+        match &config.passdb {
+            PassDbConfig::PasswdFile(settings) => Some(&settings.path),
+            _ => None,
+        }
+    }
+
+    fn userdb_file(config: &Config) -> Option<&Path> {
+        match &config.userdb {
+            UserDbConfig::PasswdFile(settings) => Some(&settings.path),
+            UserDbConfig::System(_) => None,
+        }
+    }
+
+    #[test]
+    fn passdb_and_userdb_are_chosen_separately() {
+        let config = Config::parse(
+            r#"{"passwd_file": "/u",
+                "passdb": {"driver": "checkpassword", "program": "/bin/check"}}"#,
+        )
+        .unwrap();
+        let PassDbConfig::Checkpassword(check) = &config.passdb else {
+            panic!("{:?}", config.passdb)
+        };
+        assert_eq!(check.program, Path::new("/bin/check"));
+        assert_eq!((check.timeout_seconds, check.max_running), (5, 4));
+        assert_eq!(userdb_file(&config), Some(Path::new("/u")));
+
+        let config = Config::parse(
+            r#"{"passdb": {"driver": "passwd-file", "path": "/p"},
+                "userdb": {"driver": "passwd-file", "path": "/q"}}"#,
+        )
+        .unwrap();
+        assert_eq!(passdb_file(&config), Some(Path::new("/p")));
+        assert_eq!(userdb_file(&config), Some(Path::new("/q")));
+
+        let config =
+            Config::parse(r#"{"passdb": {"driver": "system"}, "userdb": {"driver": "system"}}"#)
+                .unwrap();
+        let PassDbConfig::System(pam) = &config.passdb else {
+            panic!("{:?}", config.passdb)
+        };
+        assert_eq!(pam.pam_service, "pop3host");
+        assert!(matches!(config.userdb, UserDbConfig::System(_)));
+    }
+
+    #[test]
+    fn a_missing_or_unused_passwd_file_and_bad_drivers_are_errors() {
+        let err = Config::parse(r#"{"passdb": {"driver": "checkpassword", "program": "/c"}}"#)
+            .unwrap_err();
+        assert!(
+            err.message
+                .contains("\"passwd_file\" is required unless \"userdb\""),
+            "{}",
+            err.message
+        );
+        let err = Config::parse(
+            r#"{"passwd_file": "/u", "passdb": {"driver": "passwd-file", "path": "/p"},
+                "userdb": {"driver": "passwd-file", "path": "/q"}}"#,
+        )
+        .unwrap_err();
+        assert!(err.message.contains("not used"), "{}", err.message);
+        for (passdb, needle) in [
+            (r#"{"driver": "kerberos"}"#, "kerberos"),
+            (r#"{"path": "/p"}"#, "driver"),
+            (
+                r#"{"driver": "passwd-file", "path": "/p", "colour": 1}"#,
+                "colour",
+            ),
+            (
+                r#"{"driver": "checkpassword", "program": "/c", "timeout": 1}"#,
+                "timeout",
+            ),
+        ] {
+            let text = format!(r#"{{"passwd_file": "/u", "passdb": {passdb}}}"#);
+            let err = Config::parse(&text).unwrap_err();
+            assert!(
+                err.message.contains("key \"passdb") && err.message.contains(needle),
+                "{passdb}: {}",
+                err.message
+            );
+        }
     }
 
     #[test]

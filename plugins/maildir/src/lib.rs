@@ -1,14 +1,17 @@
 //! # maildir: a pop3host backend for Maildir++ mailboxes
 //!
-//! Serves the INBOX maildirs of users listed in a Dovecot-style passwd-file, so that a site can
+//! Serves the INBOX maildirs of users from Dovecot-style sources (a passdb for passwords, a
+//! userdb for homes and ids; a passwd-file for both by default), so that a site can
 //! point pop3host at the files Dovecot or Courier served and have clients notice nothing: the
 //! same passwords (every common scheme), the same UIDLs (Dovecot's, from its `dovecot-uidlist`,
 //! or the file names Courier serves), the same sizes, and flags updated the same way.
 //!
 //! Module map, one concern each:
-//! - users: `config` (the JSON), `passwd` (the file format), `userdb` (re-reading it),
-//!   the password schemes in the workspace crate `password_schemes`,
-//!   `template` (where a user's maildir is);
+//! - users: `config` (the JSON), `drivers` (the passdb and userdb drivers, one module each:
+//!   `passwd_file`, `checkpassword`, `system`; `slots` and `pace`, the bound on calls and
+//!   the unknown-user timing rule they share), `passwd` (the passwd-file format), the
+//!   password schemes in the workspace crate `password_schemes`, `template` (where a user's
+//!   maildir is);
 //! - mail: `listing` (reading `new/`, `cur/`), `filename` (maildir names), `snapshot`
 //!   (what a session sees) and `message` (one message of it, found again when renamed),
 //!   `uidl` and `uidlist` (UIDLs), `size_cache` (sizes measured once, remembered), `lock`
@@ -23,6 +26,7 @@
 mod backend;
 mod config;
 mod control_file;
+mod drivers;
 mod filename;
 mod fs_at;
 mod fs_identity;
@@ -39,7 +43,6 @@ mod template;
 mod uidl;
 mod uidlist;
 mod update;
-mod userdb;
 
 pub use backend::MaildirBackend;
 

@@ -16,7 +16,7 @@ enum Var {
     Local,
     /// `%d`: the domain (after the first `@`).
     Domain,
-    /// `%h`: the home directory from the passwd-file.
+    /// `%h`: the home directory from the userdb.
     Home,
 }
 
@@ -109,7 +109,7 @@ impl Template {
         Ok(parsed)
     }
 
-    /// Whether the template needs the passwd-file home (`%h`), which must then be absolute.
+    /// Whether the template needs the userdb's home (`%h`), which must then be absolute.
     pub fn uses_home(&self) -> bool {
         self.parts.iter().any(|p| matches!(p, Part::Var(Var::Home)))
     }
@@ -130,6 +130,11 @@ impl Template {
                 Part::Var(Var::User) => ("%u", user),
                 Part::Var(Var::Local) => ("%n", local),
                 Part::Var(Var::Domain) => ("%d", domain),
+                Part::Var(Var::Home) if !home.starts_with('/') => {
+                    return Err(format!(
+                        "user {user} has no absolute home for the maildir template's %h"
+                    ))
+                }
                 Part::Var(Var::Home) => ("%h", home.trim_end_matches('/')),
             };
             if value.is_empty() && name != "%h" {
@@ -190,6 +195,11 @@ mod tests {
             .expand("ann", "")
             .unwrap_err();
         assert!(err.contains("%d"), "{err}");
+        let err = Template::parse("%h/Maildir")
+            .unwrap()
+            .expand("ann", "relative")
+            .unwrap_err();
+        assert!(err.contains("absolute home"), "{err}");
     }
 
     #[test]

@@ -202,6 +202,14 @@ fn describe_documents_every_key() {
     assert!(!info.version.is_empty());
     for key in [
         "passwd_file",
+        "passdb",
+        "userdb",
+        "\"passwd-file\"",
+        "\"checkpassword\"",
+        "timeout_seconds",
+        "max_running",
+        "\"system\"",
+        "pam_service",
         "maildir",
         "create",
         "uidl",

@@ -1,4 +1,5 @@
-//! The passwd-file as a live user database: read at init (where any bad line stops the server)
+//! The `passwd-file` driver, passdb and userdb: Dovecot's passwd-file (see [`crate::passwd`]),
+//! read at init (where any bad line stops the server)
 //! and re-read whenever its modification time, size or inode changes, checked with one `stat`
 //! per login.
 //!
@@ -8,13 +9,22 @@
 //! changed or removed password never lives on. A file that cannot be read serves nobody until
 //! it can.
 
-use crate::passwd::Users;
-use pop3_plugin_api::{error, info};
+use super::{PassDb, UserDb, UserFields};
+use crate::passwd::{is_safe_user_name, User, Users};
+use pop3_plugin_api::{apop_matches, error, info, Connection, PopError};
+use serde::Deserialize;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
+
+/// `{"driver": "passwd-file", "path": ...}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub path: PathBuf,
+}
 
 /// What identifies one version of the file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,7 +53,7 @@ struct State {
 }
 
 #[derive(Debug)]
-pub struct UserDb {
+pub struct PasswdFile {
     path: PathBuf,
     need_home: bool,
     state: RwLock<State>,
@@ -57,12 +67,13 @@ fn load(path: &Path, need_home: bool) -> Result<(Stamp, Users), String> {
     Ok((stamp, users))
 }
 
-impl UserDb {
+impl PasswdFile {
     /// Reads the file; an error here, a bad line included, is fatal for `init`.
-    pub fn open(path: &Path, need_home: bool) -> Result<Self, String> {
-        let (stamp, users) = load(path, need_home)?;
+    /// `need_home`: every user needs an absolute home (the maildir template uses `%h`).
+    pub fn open(path: &Path, need_home: bool) -> Result<Self, PopError> {
+        let (stamp, users) = load(path, need_home).map_err(PopError::permanent)?;
         if let Some(problems) = users.problems() {
-            return Err(problems);
+            return Err(PopError::permanent(problems));
         }
         let state = State {
             seen: Some(stamp),
@@ -97,6 +108,27 @@ impl UserDb {
         Arc::clone(&state.users)
     }
 
+    /// Looks up `login` and runs `check` on its user's credential or, for an unknown or
+    /// unsafe name, on the dummy of the costliest scheme (see [`Users::credential_for`]).
+    fn verify_with(
+        &self,
+        login: &str,
+        check: impl FnOnce(&Users, Option<&User>) -> bool,
+    ) -> Result<String, PopError> {
+        let users = self.current();
+        let user = if is_safe_user_name(login) {
+            users.lookup(login)
+        } else {
+            None
+        };
+        let passed = check(&users, user);
+        match user {
+            Some(user) if passed => Ok(user.name.clone()),
+            Some(_) => Err(PopError::auth(format!("wrong password for {login:?}"))),
+            None => Err(PopError::auth(format!("unknown user {login:?}"))),
+        }
+    }
+
     fn reload(&self, state: &mut State, stamp: Option<Stamp>) {
         let path = self.path.display();
         match load(&self.path, self.need_home) {
@@ -120,6 +152,55 @@ impl UserDb {
     }
 }
 
+impl PassDb for PasswdFile {
+    fn verify(&self, login: &str, password: &str, _conn: &Connection) -> Result<String, PopError> {
+        self.verify_with(login, |users, user| {
+            users.credential_for(user).verify(password)
+        })
+    }
+
+    fn supports_apop(&self) -> bool {
+        self.current().any_plaintext()
+    }
+
+    fn apop(&self, login: &str, digest: &str, timestamp: &str) -> Result<String, PopError> {
+        self.verify_with(login, |_, user| {
+            // Users without a stored plain password never match, at the same cost.
+            apop_matches(
+                digest,
+                timestamp,
+                user.and_then(|u| u.credential.plaintext()),
+            )
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{} users from {}",
+            self.current().len(),
+            self.path.display()
+        )
+    }
+}
+
+impl UserDb for PasswdFile {
+    fn lookup(&self, user: &str) -> Result<UserFields, PopError> {
+        let users = self.current();
+        let user = users
+            .lookup(user)
+            .ok_or_else(|| PopError::auth(format!("user {user:?} is not in the userdb")))?;
+        Ok(UserFields {
+            name: user.name.clone(),
+            home: user.home.clone(),
+            ids: user.ids,
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!("homes and ids from {}", self.path.display())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,7 +210,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("users");
         fs::write(&path, "ann:{PLAIN}one\n").unwrap();
-        let db = UserDb::open(&path, false).unwrap();
+        let db = PasswdFile::open(&path, false).unwrap();
         assert!(db.current().lookup("ann").unwrap().credential.verify("one"));
 
         fs::write(&path, "ann:{PLAIN}two\nbob:{PLAIN}three\n").unwrap();
@@ -153,10 +234,14 @@ mod tests {
     fn open_fails_on_a_missing_or_bad_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("users");
-        assert!(UserDb::open(&path, false).unwrap_err().contains("users"));
-        fs::write(&path, "\nann:{NOPE}x\n").unwrap();
-        assert!(UserDb::open(&path, false)
+        assert!(PasswdFile::open(&path, false)
             .unwrap_err()
+            .message
+            .contains("users"));
+        fs::write(&path, "\nann:{NOPE}x\n").unwrap();
+        assert!(PasswdFile::open(&path, false)
+            .unwrap_err()
+            .message
             .contains("users:2: user ann"));
     }
 }
