@@ -432,11 +432,19 @@ fn who_lists_the_open_sessions_and_kick_ends_a_users_without_update() {
     );
 }
 
-/// pop3host started under `ulimit`: a soft limit of 32 open files and a hard one of `hard`.
+/// pop3host on the static-messages plugin started under `ulimit`: a soft limit of 32 open
+/// files and a hard one of `hard`.
 fn start_with_file_limit(hard: u32, args: &[&str]) -> Server {
+    let plugin = common::plugin("static_messages");
+    let mut all = vec!["--plugin", plugin.to_str().unwrap()];
+    all.extend(args);
+    start_limited(hard, &all)
+}
+
+/// pop3host with `args` (a plugin among them) under `ulimit`, as above.
+fn start_limited(hard: u32, args: &[&str]) -> Server {
     let script = format!("ulimit -S -n 32 && ulimit -H -n {hard} && exec \"$0\" \"$@\"");
     let pop3host = common::pop3host();
-    let plugin = common::plugin("static_messages");
     let mut all = vec![
         "-c",
         &script,
@@ -445,8 +453,6 @@ fn start_with_file_limit(hard: u32, args: &[&str]) -> Server {
         "127.0.0.1:0",
         "--log-level",
         "debug",
-        "--plugin",
-        plugin.to_str().unwrap(),
     ];
     all.extend(args);
     Server::try_start_binary(std::path::Path::new("/bin/sh"), &all)
@@ -475,4 +481,59 @@ fn running_out_of_descriptors_is_logged_with_the_fix_once() {
     server.wait_for_log_count("accept failed, retrying", 5);
     assert_eq!(server.log().matches("out of file descriptors").count(), 1);
     drop(clients);
+}
+
+#[test]
+fn a_login_that_runs_out_of_descriptors_is_logged_with_the_fix() {
+    use std::io::{BufRead, BufReader};
+    let site = common::maildir_site::MaildirSite::new("descriptors", b"alice:{PLAIN}pw\n");
+    site.deliver("alice", "new/1700000000.M1P1.host", b"Subject: a\n\na\n");
+    let (plugin, config) = (common::plugin("maildir"), site.config(json!({})));
+    let server = start_limited(
+        40,
+        &[
+            "--plugin",
+            plugin.to_str().unwrap(),
+            "--plugin-config",
+            &config,
+        ],
+    );
+    // Connections until the server has no descriptor left to accept the next.
+    let started = Instant::now();
+    let mut greeted = Vec::new();
+    while !server.log().contains("accept failed, retrying") {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{}",
+            server.log()
+        );
+        let stream = TcpStream::connect(server.addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let mut reader = BufReader::new(stream);
+        let mut greeting = String::new();
+        while greeting.is_empty() && !server.log().contains("accept failed, retrying") {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "{}",
+                server.log()
+            );
+            let _ = reader.read_line(&mut greeting);
+        }
+        greeted.push(reader);
+    }
+    // A session greeted before: its login needs the maildir's descriptors, and there are none.
+    let session = &mut greeted[0];
+    session
+        .get_mut()
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    for (command, expected) in [("USER alice", "+OK"), ("PASS pw", "-ERR [SYS/TEMP]")] {
+        writeln!(session.get_mut(), "{command}\r").unwrap();
+        let mut reply = String::new();
+        session.read_line(&mut reply).unwrap();
+        assert!(reply.starts_with(expected), "{command}: {reply}");
+    }
+    server.wait_for_log("login failed: out of file descriptors");
 }
