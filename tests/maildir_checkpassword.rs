@@ -7,10 +7,8 @@
 
 mod common;
 
-use common::user_sources::{
-    passwd_file_userdb, retr_and_quit, try_login, userdb_line, Site, AUTH_FAILED,
-};
-use common::{Server, DEADLINE};
+use common::user_sources::{passwd_file_userdb, retr_and_quit, userdb_line, Site, AUTH_FAILED};
+use common::{try_login, Server, DEADLINE};
 use serde_json::{json, Value};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

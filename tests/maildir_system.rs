@@ -8,7 +8,8 @@
 
 mod common;
 
-use common::user_sources::{retr_and_quit, try_login, Site, AUTH_FAILED};
+use common::try_login;
+use common::user_sources::{retr_and_quit, Site, AUTH_FAILED};
 use common::Server;
 use serde_json::{json, Value};
 use std::fs;

@@ -4,22 +4,10 @@
 
 mod common;
 
-use common::process::{output_within, run};
+use common::process::{run, run_within};
 use common::{Server, TempDir, BUILD_DEADLINE};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-/// A cargo build (release, so slow) to its end; fails the test unless it succeeds.
-fn build(command: &mut Command) -> String {
-    let output = output_within(command, BUILD_DEADLINE);
-    assert!(
-        output.status.success(),
-        "{command:?} failed:\n{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
 
 fn cargo() -> Command {
     let mut cargo = Command::new(env!("CARGO"));
@@ -29,7 +17,7 @@ fn cargo() -> Command {
 
 /// Builds the package into `dir`; its path.
 fn build_package(dir: &Path) -> PathBuf {
-    build(cargo().args([
+    let release = [
         "build",
         "--release",
         "--quiet",
@@ -41,12 +29,10 @@ fn build_package(dir: &Path) -> PathBuf {
         "maildir",
         "-p",
         "proxy",
-    ]));
-    let built = build(
-        cargo()
-            .args(["deb", "-p", "pop3host", "--no-build", "--output"])
-            .arg(dir),
-    );
+    ];
+    run_within(cargo().args(release), BUILD_DEADLINE);
+    let deb = ["deb", "-p", "pop3host", "--no-build", "--output"];
+    let built = run_within(cargo().args(deb).arg(dir), BUILD_DEADLINE);
     PathBuf::from(
         built
             .lines()

@@ -116,7 +116,12 @@ pub fn output(command: &mut Command) -> Output {
 
 /// Runs `command` and fails the test unless it succeeds within [`DEADLINE`]; returns stdout.
 pub fn run(command: &mut Command) -> String {
-    let output = output(command);
+    run_within(command, DEADLINE)
+}
+
+/// [`run`] with its own deadline.
+pub fn run_within(command: &mut Command, deadline: Duration) -> String {
+    let output = output_within(command, deadline);
     assert!(
         output.status.success(),
         "{command:?} failed: {}{}",

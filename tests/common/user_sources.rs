@@ -85,15 +85,6 @@ pub fn passwd_file_userdb(path: &Path, lines: &str) -> Value {
     json!({"driver": "passwd-file", "path": path})
 }
 
-/// Logs in on a new connection with USER/PASS; returns the client and the reply to PASS.
-pub fn try_login(server: &Server, user: &str, pass: &str) -> (Client, String) {
-    let mut c = server.client();
-    assert!(c.line().starts_with("+OK"));
-    assert!(c.cmd(&format!("USER {user}")).starts_with("+OK"));
-    let reply = c.cmd(&format!("PASS {pass}"));
-    (c, reply)
-}
-
 /// Retrieves message `n` and returns it as sent (still dot-stuffed), QUITting after.
 pub fn retr_and_quit(c: &mut Client, n: usize) -> Vec<u8> {
     assert!(c.cmd(&format!("RETR {n}")).starts_with("+OK"));
