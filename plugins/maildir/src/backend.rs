@@ -27,10 +27,20 @@ impl MaildirBackend {
                 fields.name
             )));
         }
-        let maildir = self
-            .template
-            .expand(&fields.name, &fields.home)
-            .map_err(PopError::permanent)?;
+        let maildir = match fields.maildir {
+            Some(maildir) if maildir.is_absolute() => maildir,
+            Some(maildir) => {
+                return Err(PopError::permanent(format!(
+                    "user {:?}: the userdb's maildir {} is not absolute",
+                    fields.name,
+                    maildir.display()
+                )))
+            }
+            None => self
+                .template
+                .expand(&fields.name, &fields.home)
+                .map_err(PopError::permanent)?,
+        };
         // Asked at each login (one capget): `--user` drops the rights after init.
         let identity = Identity::for_user(fields.ids, fs_identity::can_switch());
         MaildirMailbox::open(maildir, self.options, identity)

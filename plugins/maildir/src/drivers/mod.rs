@@ -16,6 +16,7 @@ pub mod system;
 
 use crate::config::{PassDbConfig, UserDbConfig};
 use pop3_plugin_api::{Connection, PopError};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Who may log in.
@@ -48,6 +49,9 @@ pub struct UserFields {
     pub home: String,
     /// The uid and gid whose file rights the session runs with, when the source gives them.
     pub ids: Option<(u32, u32)>,
+    /// The user's own maildir, when the source gives one (Dovecot's userdb `mail` field): it
+    /// replaces the `maildir` template for this user, and must be absolute.
+    pub maildir: Option<PathBuf>,
 }
 
 /// Where a user's mail is.

@@ -193,6 +193,7 @@ impl UserDb for PasswdFile {
             name: user.name.clone(),
             home: user.home.clone(),
             ids: user.ids,
+            maildir: None,
         })
     }
 

@@ -200,6 +200,7 @@ impl UserDb for Passwd {
                 name: found.name,
                 home: found.dir.to_string_lossy().into_owned(),
                 ids: Some((found.uid.as_raw(), found.gid.as_raw())),
+                maildir: None,
             }),
             Ok(None) => Err(PopError::auth(format!(
                 "user {user:?} is not in the system's user database"
