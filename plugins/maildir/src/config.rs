@@ -1,7 +1,7 @@
 //! The `--plugin-config` JSON: parsed strictly (unknown keys are errors, so a typo such as
 //! `"no_flag_update"` cannot silently leave a default in force), with errors that name the key.
 
-use crate::drivers::{checkpassword, passwd_file, system};
+use crate::drivers::{checkpassword, ldap, passwd_file, system};
 use pop3_plugin_api::PopError;
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -26,6 +26,7 @@ pub enum PassDbConfig {
     PasswdFile(passwd_file::Settings),
     Checkpassword(checkpassword::Settings),
     System(system::PassDbSettings),
+    Ldap(ldap::Settings),
 }
 
 /// Where a user's mail is and as whom: the `userdb` key, one variant per driver.
@@ -34,6 +35,7 @@ pub enum PassDbConfig {
 pub enum UserDbConfig {
     PasswdFile(passwd_file::Settings),
     System(system::UserDbSettings),
+    Ldap(ldap::Settings),
 }
 
 /// The keys as written; [`Config::parse`] fills in the user sources.
@@ -263,7 +265,7 @@ mod tests {
     fn userdb_file(config: &Config) -> Option<&Path> {
         match &config.userdb {
             UserDbConfig::PasswdFile(settings) => Some(&settings.path),
-            UserDbConfig::System(_) => None,
+            UserDbConfig::System(_) | UserDbConfig::Ldap(_) => None,
         }
     }
 

@@ -9,6 +9,7 @@
 //! wrong password.
 
 pub mod checkpassword;
+pub mod ldap;
 mod pace;
 pub mod passwd_file;
 mod slots;
@@ -84,7 +85,7 @@ impl Sources {
                 settings.path.as_path(),
                 Arc::new(passwd_file::PasswdFile::open(&settings.path, need_home)?),
             )),
-            UserDbConfig::System(_) => None,
+            UserDbConfig::System(_) | UserDbConfig::Ldap(_) => None,
         };
         let passdb: Arc<dyn PassDb> = match (passdb, &userdb_file) {
             (PassDbConfig::PasswdFile(settings), Some((path, file))) if settings.path == *path => {
@@ -97,10 +98,12 @@ impl Sources {
                 Arc::new(checkpassword::Checkpassword::new(settings)?)
             }
             (PassDbConfig::System(settings), _) => Arc::new(system::Pam::new(settings)?),
+            (PassDbConfig::Ldap(settings), _) => Arc::new(ldap::LdapPassDb::open(settings)?),
         };
-        let userdb: Arc<dyn UserDb> = match userdb_file {
-            Some((_, file)) => file,
-            None => Arc::new(system::Passwd),
+        let userdb: Arc<dyn UserDb> = match (userdb_file, userdb) {
+            (Some((_, file)), _) => file,
+            (None, UserDbConfig::Ldap(settings)) => Arc::new(ldap::LdapUserDb::open(settings)?),
+            (None, _) => Arc::new(system::Passwd),
         };
         Ok(Self { passdb, userdb })
     }
