@@ -205,3 +205,24 @@ fn a_stored_hash_is_verified_with_the_shared_schemes() {
     let err = verify_hash("{ROT13}frperg", "secret").unwrap_err();
     assert!(err.contains("ROT13") && !err.contains("frperg"), "{err}");
 }
+
+#[test]
+fn an_empty_password_is_refused_before_any_connection() {
+    // Nothing listens on port 1: a bind would be a temporary failure, not a refusal.
+    let connection = Connection {
+        id: 1,
+        peer: "127.0.0.1:1110".parse().unwrap(),
+        local: "127.0.0.1:110".parse().unwrap(),
+        tls: false,
+    };
+    for keys in [
+        json!({"url": "ldap://127.0.0.1:1", "user_dn": "uid=%u,o=x"}),
+        json!({"url": "ldap://127.0.0.1:1", "base": "o=x"}),
+    ] {
+        let passdb = LdapPassDb::open(&settings(keys)).unwrap();
+        let err = passdb.verify("ann", "", &connection).unwrap_err();
+        assert_eq!(err.code, PopError::auth("").code, "{}", err.message);
+        let err = passdb.verify("ann", "x", &connection).unwrap_err();
+        assert_eq!(err.code, PopError::temporary("").code, "{}", err.message);
+    }
+}
