@@ -3,7 +3,8 @@
 //! configuration and database: see common/ldap.rs). Each passdb mode (bind with a DN
 //! template, search then bind, a `{SSHA}` userPassword read with a service bind) with right
 //! and wrong passwords, unknown users and logins that would break out of the DN or the filter;
-//! the userdb's home, maildir and uid/gid reaching the session; slapd killed ([SYS/TEMP],
+//! an unknown user answered no sooner than a slow known one; the userdb's home, maildir and
+//! uid/gid reaching the session; slapd killed ([SYS/TEMP],
 //! then back by itself) and frozen (SIGSTOP: [SYS/TEMP] by the deadline); LDAPS and StartTLS
 //! with a test CA, and a server certificate no configured CA signed.
 
@@ -207,6 +208,39 @@ fn a_frozen_server_is_temporary_by_the_deadline() {
             "{mode}: {reply}\n{}",
             server.log()
         );
+    }
+}
+
+#[test]
+fn an_unknown_user_waits_as_long_as_the_slowest_known_one() {
+    let (site, slapd) = site_and_directory("ldap-pace", None);
+    // A bind to a templated DN, where the server tells no difference, and a search.
+    for (mode, passdb) in passdbs(&slapd.url()).into_iter().take(2) {
+        let server = site.start(passdb, userdb(&slapd.url(), json!({})));
+        // ann's check is held up: slapd is frozen until her request has waited SLOW.
+        const SLOW: Duration = Duration::from_millis(600);
+        slapd.freeze(true);
+        let addr = server.addr;
+        let ann = std::thread::spawn(move || {
+            let mut c = common::Client::connect(addr);
+            assert!(c.line().starts_with("+OK"));
+            assert!(c.cmd("USER ann").starts_with("+OK"));
+            c.cmd(&format!("PASS {PASSWORD}"))
+        });
+        slapd.wait_for_unread_request();
+        std::thread::sleep(SLOW);
+        slapd.freeze(false);
+        let reply = ann.join().unwrap();
+        assert!(reply.starts_with("+OK"), "{mode}: {reply}");
+        // ghost's search or bind is quick, the answer is not.
+        let started = Instant::now();
+        assert_eq!(
+            try_login(&server, "ghost", PASSWORD).1,
+            AUTH_FAILED,
+            "{mode}"
+        );
+        let took = started.elapsed();
+        assert!(took >= SLOW, "{mode}: ghost answered after {took:?}");
     }
 }
 

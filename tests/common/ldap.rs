@@ -152,6 +152,33 @@ impl Slapd {
         run(Command::new("kill").args([signal, &pid]));
     }
 
+    /// Waits until a request sits unread on one of slapd's connections on the plain port
+    /// (while it is frozen): a client's check is under way.
+    pub fn wait_for_unread_request(&self) {
+        let local = format!("0100007F:{:04X}", self.port);
+        let started = Instant::now();
+        loop {
+            let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+            // sl local rem st tx_queue:rx_queue ...; st 01 is ESTABLISHED.
+            let unread = table.lines().skip(1).any(|line| {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                let rx_queue = fields.get(4).and_then(|queues| queues.split(':').nth(1));
+                fields.get(1) == Some(&local.as_str())
+                    && fields.get(3) == Some(&"01")
+                    && rx_queue.is_some_and(|rx| rx != "00000000")
+            });
+            if unread {
+                return;
+            }
+            assert!(
+                started.elapsed() < DEADLINE,
+                "no request reached slapd on {}",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     pub fn url(&self) -> String {
         format!("ldap://127.0.0.1:{}", self.port)
     }
