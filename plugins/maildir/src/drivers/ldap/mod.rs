@@ -60,20 +60,18 @@ impl LdapPassDb {
         })
     }
 
+    /// What the directory says of `login` and `password`, asked on the leased connection.
     fn check(&self, lease: &mut Lease, login: &str, password: &str) -> Result<Answer, String> {
-        let bound = |lease: &mut Lease, dn: &str| {
-            Ok(match lease.bind(dn, password)? {
-                true => Answer::Accepted,
-                false => Answer::WrongPassword,
-            })
-        };
         match &self.mode {
             PassMode::BindDn(template) => match lease.bind(&template.expand(login), password)? {
                 true => Ok(Answer::Accepted),
                 false => Ok(Answer::Unknown),
             },
             PassMode::SearchBind(search) => match find(lease, search, login, &[NO_ATTRIBUTES])? {
-                Some(entry) => bound(lease, &entry.dn),
+                Some(entry) => match lease.bind(&entry.dn, password)? {
+                    true => Ok(Answer::Accepted),
+                    false => Ok(Answer::WrongPassword),
+                },
                 None => Ok(Answer::Unknown),
             },
             PassMode::Hash { search, attr } => {

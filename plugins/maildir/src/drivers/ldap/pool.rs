@@ -220,7 +220,8 @@ impl Lease<'_> {
         if !matches!(result.rc, 0 | SIZE_LIMIT_EXCEEDED) {
             return Err(refused(&format!("search {filter} under {base}"), &result));
         }
-        let mut entries = entries.into_iter();
+        // Search references (referrals to other servers) are not followed.
+        let mut entries = entries.into_iter().filter(|entry| !entry.is_ref());
         match (entries.next(), entries.next()) {
             (None, _) => Ok(None),
             (Some(entry), None) => Ok(Some(SearchEntry::construct(entry))),

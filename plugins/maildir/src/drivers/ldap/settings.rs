@@ -102,7 +102,7 @@ impl Keyed<'_> {
 }
 
 impl Settings {
-    /// The passdb's connections and mode. `key` names the config key in errors.
+    /// The passdb's connections and mode.
     pub fn passdb(&self) -> Result<(Pool, PassMode), PopError> {
         let keyed = Keyed("passdb");
         keyed.unused(
