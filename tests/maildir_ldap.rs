@@ -4,7 +4,8 @@
 //! template, search then bind, a `{SSHA}` userPassword read with a service bind) with right
 //! and wrong passwords, unknown users and logins that would break out of the DN or the filter;
 //! an unknown user answered no sooner than a slow known one; the userdb's home, maildir and
-//! uid/gid reaching the session; slapd killed ([SYS/TEMP],
+//! uid/gid reaching the session; a directory that cannot answer (an ambiguous filter, a wrong
+//! service password, a missing base) and slapd killed ([SYS/TEMP],
 //! then back by itself) and frozen (SIGSTOP: [SYS/TEMP] by the deadline); LDAPS and StartTLS
 //! with a test CA, and a server certificate no configured CA signed.
 
@@ -164,21 +165,58 @@ fn userdb_fields_reach_the_maildir_and_the_uid() {
 }
 
 #[test]
+fn directory_trouble_is_temporary_not_a_wrong_password() {
+    let (site, slapd) = site_and_directory("ldap-trouble", None);
+    let url = slapd.url();
+    let (_, hash_mode) = passdbs(&url).remove(2);
+    let mut wrong_service_password = hash_mode.clone();
+    wrong_service_password["bind_password"] = json!("not-the-service-password");
+    let mut missing_base = hash_mode;
+    missing_base["base"] = json!(format!("ou=nowhere,{SUFFIX}"));
+    for (what, passdb, logged) in [
+        (
+            "a filter that singles out no user",
+            ldap(
+                &url,
+                json!({"base": people_base(), "filter": "(|(uid=%u)(uid=bob))"}),
+            ),
+            "more than one entry",
+        ),
+        ("a wrong service password", wrong_service_password, "rc=49"),
+        ("a base that does not exist", missing_base, "LDAP result 32"),
+    ] {
+        let server = site.start(passdb, userdb(&url, json!({})));
+        let (_c, reply) = try_login(&server, "ann", PASSWORD);
+        assert!(reply.starts_with("-ERR [SYS/TEMP]"), "{what}: {reply}");
+        server.wait_for_log(logged);
+    }
+}
+
+#[test]
 fn a_server_down_is_temporary_and_the_connections_come_back() {
     let (site, mut slapd) = site_and_directory("ldap-down", None);
     let (_, passdb) = passdbs(&slapd.url()).remove(2);
     let server = site.start(passdb, userdb(&slapd.url(), json!({})));
+    // The userdb alone in LDAP: its own pool, down too.
+    let users = site.path("users");
+    std::fs::write(&users, format!("ann:{{PLAIN}}{PASSWORD}\n")).unwrap();
+    let file_passdb = json!({"driver": "passwd-file", "path": users});
+    let userdb_only = site.start(file_passdb, userdb(&slapd.url(), json!({})));
     // Connections are made and kept in the pools.
-    assert!(try_login(&server, "ann", PASSWORD).1.starts_with("+OK"));
+    for server in [&server, &userdb_only] {
+        assert!(try_login(server, "ann", PASSWORD).1.starts_with("+OK"));
+    }
     slapd.stop();
-    let (_c, reply) = try_login(&server, "ann", PASSWORD);
-    assert!(reply.starts_with("-ERR [SYS/TEMP]"), "{reply}");
-    let (_c, reply) = try_login(&server, "ghost", PASSWORD);
-    assert!(reply.starts_with("-ERR [SYS/TEMP]"), "{reply}");
+    for (server, user) in [(&server, "ann"), (&server, "ghost"), (&userdb_only, "ann")] {
+        let (_c, reply) = try_login(server, user, PASSWORD);
+        assert!(reply.starts_with("-ERR [SYS/TEMP]"), "{user}: {reply}");
+    }
     // The kept connections are dead; new ones are made when slapd is back.
     slapd.start_again();
-    let (_c, reply) = try_login(&server, "ann", PASSWORD);
-    assert!(reply.starts_with("+OK"), "{reply}\n{}", server.log());
+    for server in [&server, &userdb_only] {
+        let (_c, reply) = try_login(server, "ann", PASSWORD);
+        assert!(reply.starts_with("+OK"), "{reply}\n{}", server.log());
+    }
 }
 
 #[test]
