@@ -5,9 +5,9 @@
 //! and wrong passwords, unknown users and logins that would break out of the DN or the filter;
 //! an unknown user answered no sooner than a slow known one; the userdb's home, maildir and
 //! uid/gid reaching the session; a directory that cannot answer (an ambiguous filter, a wrong
-//! service password, a missing base) and slapd killed ([SYS/TEMP],
-//! then back by itself) and frozen (SIGSTOP: [SYS/TEMP] by the deadline); LDAPS and StartTLS
-//! with a test CA, and a server certificate no configured CA signed.
+//! service password, a missing base) and slapd killed ([SYS/TEMP], then back by itself) and
+//! frozen (SIGSTOP: [SYS/TEMP] by the deadline); LDAPS and StartTLS with a test CA, and a
+//! server certificate no configured CA signed.
 
 mod common;
 
