@@ -133,7 +133,13 @@ impl AuthCache {
     /// Verifies `password` against the stored `credential` of `login` in `source`, or finds a
     /// recent success for the same credential. Never for an unknown user's dummy credential:
     /// verify that directly, so that it is never remembered.
-    pub fn verify(&self, source: &str, login: &str, credential: &Credential, password: &str) -> bool {
+    pub fn verify(
+        &self,
+        source: &str,
+        login: &str,
+        credential: &Credential,
+        password: &str,
+    ) -> bool {
         let subject = Subject {
             source,
             login,
@@ -168,6 +174,13 @@ impl AuthCache {
         if let Some(on) = &self.remembered {
             on.entries.insert(on.tag(subject, password), now + on.ttl);
         }
+    }
+}
+
+impl std::fmt::Debug for AuthCache {
+    /// The settings, never the key.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
     }
 }
 

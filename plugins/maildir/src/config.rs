@@ -2,6 +2,7 @@
 //! `"no_flag_update"` cannot silently leave a default in force), with errors that name the key.
 
 use crate::drivers::{checkpassword, ldap, passwd_file, system};
+use password_schemes::AuthCacheSettings;
 use pop3_plugin_api::PopError;
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -59,6 +60,7 @@ struct Keys {
     size_cache: bool,
     #[serde(default)]
     virtual_users: bool,
+    auth_cache: Option<AuthCacheSettings>,
 }
 
 /// The plugin configuration, one field per documented key; `passwd_file` is the default of
@@ -73,6 +75,8 @@ pub struct Config {
     pub no_flag_updates: bool,
     pub size_cache: bool,
     pub virtual_users: bool,
+    /// The authentication cache; off when `None`.
+    pub auth_cache: Option<AuthCacheSettings>,
 }
 
 fn default_maildir() -> String {
@@ -163,6 +167,18 @@ pub const HELP: &str = r#"JSON object; keys:
                        path that replaces the "maildir" template. The connection keys are
                        those of the ldap passdb; its own pool.
                      A user the passdb accepts and the userdb does not know cannot log in.
+  "auth_cache"       (object, default none: off) remember successful logins, as Dovecot's
+                     auth_cache_size and auth_cache_ttl, so that a client polling every few
+                     minutes pays a costly hash (SHA512-CRYPT, BLF-CRYPT, ARGON2) once per TTL:
+                     {"size": 10000, "ttl_seconds": 600} (the defaults of the two keys; size 1 to
+                     1000000, ttl_seconds 1 to 86400). What is kept is an HMAC-SHA256, under a
+                     random key drawn at each start, of the password with the user and what it
+                     was checked against, never the password. With the passwd-file the user's
+                     password field is part of it: a changed password is refused at once when
+                     the file is re-read. PAM and checkpassword hold no field to compare: a
+                     password changed there still works here for up to ttl_seconds. Wrong
+                     passwords and unknown users are never remembered (an unknown user still
+                     costs what a wrong password costs); APOP does not use the cache.
   "maildir"          (string, default "%h/Maildir") the user's Maildir++ INBOX: %u user name,
                      %n its local part, %d its domain, %h home from the userdb, %% a percent sign;
                      a leading "~/" means "%h/". Must be absolute and name the user.
@@ -196,7 +212,7 @@ Examples:
   {"passdb": {"driver": "checkpassword", "program": "/usr/local/bin/checkpassword"},
    "userdb": {"driver": "passwd-file", "path": "/etc/dovecot/users"}, "maildir": "~/Maildir"}
   {"passdb": {"driver": "system", "pam_service": "pop3host"}, "userdb": {"driver": "system"},
-   "maildir": "%h/Maildir"}
+   "maildir": "%h/Maildir", "auth_cache": {"size": 10000, "ttl_seconds": 600}}
   {"passdb": {"driver": "ldap", "url": "ldap://ldap.example.org", "starttls": true,
               "ca_file": "/etc/ssl/certs/example-ca.pem", "base": "ou=people,dc=example,dc=org"},
    "userdb": {"driver": "ldap", "url": "ldap://ldap.example.org", "starttls": true,
@@ -231,6 +247,7 @@ impl Config {
             no_flag_updates: keys.no_flag_updates,
             size_cache: keys.size_cache,
             virtual_users: keys.virtual_users,
+            auth_cache: keys.auth_cache,
         })
     }
 }
@@ -283,16 +300,20 @@ mod tests {
         assert!(!config.create && !config.no_flag_updates && config.size_cache);
         assert!(!config.virtual_users);
         assert_eq!(config.uidl, UidlMode::Auto);
+        assert_eq!(config.auth_cache, None);
     }
 
     #[test]
     fn every_key_is_read() {
         let config = Config::parse(
             r#"{"passwd_file": "/u", "maildir": "/m/%u", "create": true, "uidl": "dovecot",
-                "no_flag_updates": true, "size_cache": false, "virtual_users": true}"#,
+                "no_flag_updates": true, "size_cache": false, "virtual_users": true,
+                "auth_cache": {"ttl_seconds": 60}}"#,
         )
         .unwrap();
         assert!(config.virtual_users);
+        let cache = config.auth_cache.unwrap();
+        assert_eq!((cache.size, cache.ttl_seconds), (10_000, 60));
         assert_eq!(config.maildir, "/m/%u");
         assert!(config.create && config.no_flag_updates && !config.size_cache);
         assert_eq!(config.uidl, UidlMode::Dovecot);
@@ -416,6 +437,15 @@ mod tests {
         assert!(err.message.contains("\"uidl\""), "{}", err.message);
         let err = Config::parse(r#"{"passwd_file": "/u", "no_flag_update": true}"#).unwrap_err();
         assert!(err.message.contains("no_flag_update"), "{}", err.message);
+        let err =
+            Config::parse(r#"{"passwd_file": "/u", "auth_cache": {"size": -1}}"#).unwrap_err();
+        assert!(
+            err.message.contains("\"auth_cache.size\""),
+            "{}",
+            err.message
+        );
+        let err = Config::parse(r#"{"passwd_file": "/u", "auth_cache": {"ttl": 1}}"#).unwrap_err();
+        assert!(err.message.contains("key \"auth_cache"), "{}", err.message);
         let err = Config::parse(r#"{"maildir": "/m/%u"}"#).unwrap_err();
         assert!(err.message.contains("passwd_file"), "{}", err.message);
     }

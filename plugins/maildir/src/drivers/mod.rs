@@ -7,16 +7,23 @@
 //! user costs), so that logins reveal no user names; a source that is down or too slow is
 //! [`PopError::temporary`], never `[AUTH]`, so that a client does not take an outage for a
 //! wrong password.
+//!
+//! Every passdb verifies through the authentication cache when it is on (`auth_cache`, see
+//! [`password_schemes::AuthCache`]): the passwd-file with the user's stored credential, the
+//! others through [`remembered::Remembered`].
 
 pub mod checkpassword;
 pub mod ldap;
 mod pace;
 pub mod passwd_file;
+mod remembered;
 mod slots;
 pub mod system;
 
 use crate::config::{PassDbConfig, UserDbConfig};
+use password_schemes::AuthCache;
 use pop3_plugin_api::{Connection, PopError};
+use remembered::Remembered;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -74,16 +81,22 @@ pub struct Sources {
 impl Sources {
     /// Opens and checks the configured sources (an error here stops the server at startup).
     /// `need_home`: the maildir template uses `%h`, so every user needs an absolute home.
+    /// `cache`: the authentication cache every passdb verifies through.
     pub fn open(
         passdb: &PassDbConfig,
         userdb: &UserDbConfig,
         need_home: bool,
+        cache: AuthCache,
     ) -> Result<Self, PopError> {
+        let cache = Arc::new(cache);
         // One passwd-file as both sources is read once, and checked as the userdb needs.
         let userdb_file = match userdb {
             UserDbConfig::PasswdFile(settings) => Some((
                 settings.path.as_path(),
-                Arc::new(passwd_file::PasswdFile::open(&settings.path, need_home)?),
+                Arc::new(
+                    passwd_file::PasswdFile::open(&settings.path, need_home)?
+                        .remembering(cache.clone()),
+                ),
             )),
             UserDbConfig::System(_) | UserDbConfig::Ldap(_) => None,
         };
@@ -92,12 +105,18 @@ impl Sources {
                 file.clone()
             }
             (PassDbConfig::PasswdFile(settings), _) => {
-                Arc::new(passwd_file::PasswdFile::open(&settings.path, false)?)
+                Arc::new(passwd_file::PasswdFile::open(&settings.path, false)?.remembering(cache))
             }
-            (PassDbConfig::Checkpassword(settings), _) => {
-                Arc::new(checkpassword::Checkpassword::new(settings)?)
-            }
-            (PassDbConfig::System(settings), _) => Arc::new(system::Pam::new(settings)?),
+            (PassDbConfig::Checkpassword(settings), _) => Arc::new(Remembered::new(
+                Arc::new(checkpassword::Checkpassword::new(settings)?),
+                format!("checkpassword {}", settings.program.display()),
+                cache,
+            )),
+            (PassDbConfig::System(settings), _) => Arc::new(Remembered::new(
+                Arc::new(system::Pam::new(settings)?),
+                format!("PAM service {}", settings.pam_service),
+                cache,
+            )),
             (PassDbConfig::Ldap(settings), _) => Arc::new(ldap::LdapPassDb::open(settings)?),
         };
         let userdb: Arc<dyn UserDb> = match (userdb_file, userdb) {
