@@ -7,17 +7,13 @@
 
 mod common;
 
+use common::auth_cache::{login_is, remembered_after_the_first_login, NEW_SHA512, SLOW_SHA512};
 use common::maildir_site::MaildirSite;
-use common::{try_login, Server};
+use common::Server;
 use serde_json::json;
 use std::fs;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// `openssl passwd -6 -salt 'rounds=400000$slowslow' password`: 80 times the default rounds,
-/// so that a verification stands far above a login's other costs.
-const SLOW_SHA512: &str = "$6$rounds=400000$slowslow$ZOQtVEhKFni/nX5wYHObhZL7173JwXfcHQ4cIGt.hZWE3sfpChWbaQeUW8oWxkRn8MaDs4dHEibUacBULT9gN.";
-/// `openssl passwd -6 -salt newsalt1 newpass` (the default 5000 rounds).
-const NEW_SHA512: &str = "$6$newsalt1$DhxaHtaeulihy8htOwpVlg5f7xc48JuCYGWkRqPMpw7lVqa2xWkUgaD6APamRCy6zpQLInMNEx0cdk3DjKvDd.";
 /// `openssl passwd -6 -salt 'rounds=50000$timetime' password`.
 const TIMING_SHA512: &str = "$6$rounds=50000$timetime$6Eqt.OCZGahmcQRQbWw4ckbVgzh/Kclu9hvWgnDE1axfiFCcdZur56Q97x6yoeL//qez6KUsS2.9Eoo9uuAdc1";
 
@@ -25,29 +21,6 @@ const CACHE_ON: &str = r#"{"auth_cache": {"size": 100, "ttl_seconds": 600}}"#;
 
 fn cache_on() -> serde_json::Value {
     serde_json::from_str(CACHE_ON).unwrap()
-}
-
-/// Logs in, and returns the reply to PASS and how long it took; a session that logged in
-/// QUITs, so the maildrop is free for the next login.
-fn timed_login(server: &Server, user: &str, pass: &str) -> (String, Duration) {
-    let started = Instant::now();
-    let (mut c, reply) = try_login(server, user, pass);
-    let elapsed = started.elapsed();
-    if reply.starts_with("+OK") {
-        assert!(c.cmd("QUIT").starts_with("+OK"));
-        c.closed();
-    }
-    (reply, elapsed)
-}
-
-fn login_is(server: &Server, user: &str, pass: &str, expected: &str) -> Duration {
-    let (reply, elapsed) = timed_login(server, user, pass);
-    assert!(
-        reply.starts_with(expected),
-        "{user} {pass}: {reply}\n{}",
-        server.log()
-    );
-    elapsed
 }
 
 /// Replaces the passwd-file as an administrator's tool does: a new file renamed over it.
@@ -66,16 +39,7 @@ fn a_changed_password_is_refused_at_once_and_wrong_ones_are_never_remembered() {
     let server = site.start(cache_on());
     server.wait_for_log("auth cache of 100 entries for 600s");
 
-    let first = login_is(&server, "ann", "password", "+OK");
-    // Remembered: the next logins skip the 400,000 rounds.
-    let again = (0..3)
-        .map(|_| login_is(&server, "ann", "password", "+OK"))
-        .min()
-        .unwrap();
-    assert!(
-        again * 4 < first,
-        "a remembered login took {again:?}, the first {first:?}"
-    );
+    remembered_after_the_first_login(&server, "ann", "password");
     // A wrong password is checked, and refused, each time.
     for _ in 0..2 {
         login_is(&server, "ann", "wrong", "-ERR [AUTH]");
@@ -114,7 +78,12 @@ fn with_the_cache_an_unknown_user_takes_as_long_as_a_wrong_password() {
     // moment of the machine falls on both kinds alike.
     for _ in 0..15 {
         wrong.push(login_is(&server, "ann", "wrong password", "-ERR [AUTH]"));
-        unknown.push(login_is(&server, "nobody-here", "wrong password", "-ERR [AUTH]"));
+        unknown.push(login_is(
+            &server,
+            "nobody-here",
+            "wrong password",
+            "-ERR [AUTH]",
+        ));
         login_is(&server, "ann", "password", "+OK");
     }
     let (wrong, unknown) = (median(wrong), median(unknown));
@@ -131,7 +100,10 @@ fn a_bad_auth_cache_setting_stops_the_server_naming_the_key() {
     let site = MaildirSite::new("auth-cache-bad", b"ann:{PLAIN}pw\n");
     let plugin = common::plugin("maildir");
     for (extra, needle) in [
-        (json!({"auth_cache": {"size": 0}}), "\"auth_cache\": \"size\""),
+        (
+            json!({"auth_cache": {"size": 0}}),
+            "\"auth_cache\": \"size\"",
+        ),
         (json!({"auth_cache": {"ttl": 5}}), "\"auth_cache.ttl\""),
     ] {
         let config = site.config(extra);

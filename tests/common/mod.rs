@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test file uses a different part of the harness
 
 pub mod abi_v1;
+pub mod auth_cache;
 pub mod clients;
 pub mod cluster;
 pub mod ldap;
