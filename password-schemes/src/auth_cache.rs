@@ -24,7 +24,7 @@ use serde::Deserialize;
 use sha2::Sha256;
 use std::time::{Duration, Instant};
 
-/// At most this many entries (each about a hundred bytes with the map's overhead).
+/// At most this many entries (each a 32-byte tag and an expiry time, and the map's overhead).
 const MAX_SIZE: u32 = 1_000_000;
 /// At most a day: a remembered password outlives its change only where the source holds no
 /// credential to compare (PAM, checkpassword), so the TTL is the bound on that.
