@@ -7,15 +7,14 @@
 
 mod common;
 
-use common::auth_cache::{login_is, remembered_after_the_first_login, NEW_SHA512, SLOW_SHA512};
+use common::auth_cache::{
+    login_is, remembered_after_the_first_login, NEW_SHA512, SLOW_SHA512, TIMING_SHA512,
+};
 use common::maildir_site::MaildirSite;
 use common::Server;
 use serde_json::json;
 use std::fs;
 use std::time::Duration;
-
-/// `openssl passwd -6 -salt 'rounds=50000$timetime' password`.
-const TIMING_SHA512: &str = "$6$rounds=50000$timetime$6Eqt.OCZGahmcQRQbWw4ckbVgzh/Kclu9hvWgnDE1axfiFCcdZur56Q97x6yoeL//qez6KUsS2.9Eoo9uuAdc1";
 
 const CACHE_ON: &str = r#"{"auth_cache": {"size": 100, "ttl_seconds": 600}}"#;
 

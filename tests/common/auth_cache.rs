@@ -1,5 +1,5 @@
-//! What the tests of the authentication cache share: SHA512-CRYPT hashes of known passwords
-//! and a timed login.
+//! What the tests of the authentication cache (and of login timing) share: SHA512-CRYPT
+//! hashes of known passwords and a timed login.
 
 use super::{try_login, Server};
 use std::time::{Duration, Instant};
@@ -10,6 +10,10 @@ use std::time::{Duration, Instant};
 pub const SLOW_SHA512: &str = "$6$rounds=400000$slowslow$ZOQtVEhKFni/nX5wYHObhZL7173JwXfcHQ4cIGt.hZWE3sfpChWbaQeUW8oWxkRn8MaDs4dHEibUacBULT9gN.";
 /// `openssl passwd -6 -salt newsalt1 newpass` (the default 5000 rounds).
 pub const NEW_SHA512: &str = "$6$newsalt1$DhxaHtaeulihy8htOwpVlg5f7xc48JuCYGWkRqPMpw7lVqa2xWkUgaD6APamRCy6zpQLInMNEx0cdk3DjKvDd.";
+
+/// `openssl passwd -6 -salt 'rounds=50000$timetime' password`: 10 times the default
+/// rounds, for timing comparisons.
+pub const TIMING_SHA512: &str = "$6$rounds=50000$timetime$6Eqt.OCZGahmcQRQbWw4ckbVgzh/Kclu9hvWgnDE1axfiFCcdZur56Q97x6yoeL//qez6KUsS2.9Eoo9uuAdc1";
 
 /// Logs in, checks that the reply to PASS starts with `expected`, and returns how long the
 /// login took; a session that logged in QUITs, so the maildrop is free for the next login.
