@@ -325,7 +325,10 @@ def run_benchmarks(servers, hashed, opts, corpus_dirs):
     record = {s.name: recorder(figures[s.name], raw[s.name]) for s in servers}
     for run in range(opts.runs):
         run_started = time.monotonic()
-        log(f"run {run + 1} of {opts.runs}: hashed logins")
+        if opts.logins_only:
+            load = os.getloadavg()[0]
+            log(f"run {run + 1} of {opts.runs}: logins (load average {load:.1f})")
+            record["pop3host"]("load_average", load, load)
         hashed_logins(servers[0], *hashed, opts, record["pop3host"])
         if opts.logins_only:
             continue
@@ -580,9 +583,13 @@ def main():
             server.stop()
 
         print()
-        print(f"pop3host vs Dovecot on 127.0.0.1, {os.cpu_count()} CPUs, medians of up to "
-              f"{opts.runs} runs (idle: {opts.idle} pop3host / {opts.dovecot_idle} Dovecot "
-              f"sessions; big mailbox: {opts.big} messages)")
+        if opts.logins_only:
+            print(f"pop3host logins on 127.0.0.1, {os.cpu_count()} CPUs, {opts.users} "
+                  f"concurrent clients, medians of {opts.runs} runs")
+        else:
+            print(f"pop3host vs Dovecot on 127.0.0.1, {os.cpu_count()} CPUs, medians of up to "
+                  f"{opts.runs} runs (idle: {opts.idle} pop3host / {opts.dovecot_idle} "
+                  f"Dovecot sessions; big mailbox: {opts.big} messages)")
         print(table(results, with_dovecot))
         for name in ("pop3host", "dovecot"):
             if name in raw:
