@@ -173,10 +173,11 @@ pub const HELP: &str = r#"JSON object; keys:
                      {"size": 10000, "ttl_seconds": 600} (the defaults of the two keys; size 1 to
                      1000000, ttl_seconds 1 to 86400). What is kept is an HMAC-SHA256, under a
                      random key drawn at each start, of the password with the user and what it
-                     was checked against, never the password. With the passwd-file the user's
-                     password field is part of it: a changed password is refused at once when
-                     the file is re-read. PAM and checkpassword hold no field to compare: a
-                     password changed there still works here for up to ttl_seconds. Wrong
+                     was checked against, never the password. With the passwd-file and the ldap
+                     driver's password_attr the stored hash is part of it: a changed password is
+                     refused at once (the file re-read, the entry searched at each login). PAM,
+                     checkpassword and LDAP binds hold no hash to compare: a password changed
+                     there still works here for up to ttl_seconds. Wrong
                      passwords and unknown users are never remembered (an unknown user still
                      costs what a wrong password costs); APOP does not use the cache.
   "maildir"          (string, default "%h/Maildir") the user's Maildir++ INBOX: %u user name,

@@ -9,8 +9,9 @@
 //! wrong password.
 //!
 //! Every passdb verifies through the authentication cache when it is on (`auth_cache`, see
-//! [`password_schemes::AuthCache`]): the passwd-file with the user's stored credential, the
-//! others through [`remembered::Remembered`].
+//! [`password_schemes::AuthCache`]): the passwd-file and the ldap hash attribute with the
+//! stored credential, the others (PAM, checkpassword, LDAP binds) through
+//! [`remembered::Remembered`].
 
 pub mod checkpassword;
 pub mod ldap;
@@ -117,7 +118,9 @@ impl Sources {
                 format!("PAM service {}", settings.pam_service),
                 cache,
             )),
-            (PassDbConfig::Ldap(settings), _) => Arc::new(ldap::LdapPassDb::open(settings)?),
+            (PassDbConfig::Ldap(settings), _) => {
+                ldap::LdapPassDb::open(settings)?.remembering(cache)
+            }
         };
         let userdb: Arc<dyn UserDb> = match (userdb_file, userdb) {
             (Some((_, file)), _) => file,
