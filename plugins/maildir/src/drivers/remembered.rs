@@ -5,6 +5,7 @@
 //! hit never reaches the inner passdb, so its unknown-user pacing sees only real checks.
 //! Passdbs with a stored credential (the passwd-file, an LDAP hash attribute) use the cache
 //! themselves, with the credential.
+
 use super::PassDb;
 use password_schemes::{AuthCache, Subject};
 use pop3_plugin_api::{Connection, PopError};
