@@ -1,5 +1,6 @@
 //! The plugin's JSON configuration.
 
+pub use pop3_pg_pool::Tls;
 use pop3_plugin_api::PopError;
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -28,16 +29,6 @@ pub struct Config {
     /// How long a call waits for a free pooled connection before `[SYS/TEMP]`.
     #[serde(default = "default_connect_timeout")]
     pub connect_timeout_seconds: u32,
-}
-
-/// Transport security to the database, as libpq's `sslmode` of the same names (see `tls`).
-#[derive(Debug, Default, Clone, Deserialize, PartialEq, Eq, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum Tls {
-    #[default]
-    Disable,
-    Require,
-    VerifyFull,
 }
 
 fn default_pool_size() -> u32 {
