@@ -56,6 +56,32 @@ impl Database {
         self.config.options(&options);
     }
 
+    /// Where the database is, for the log (never a password): `user@host:port/dbname`.
+    pub fn describe(&self) -> String {
+        use postgres::config::Host;
+        let hosts: Vec<String> = self
+            .config
+            .get_hosts()
+            .iter()
+            .zip(
+                self.config
+                    .get_ports()
+                    .iter()
+                    .chain(std::iter::repeat(&5432)),
+            )
+            .map(|(host, port)| match host {
+                Host::Tcp(name) => format!("{name}:{port}"),
+                Host::Unix(path) => format!("{}:{port}", path.display()),
+            })
+            .collect();
+        format!(
+            "{}@{}/{}",
+            self.config.get_user().unwrap_or_default(),
+            hosts.join(","),
+            self.config.get_dbname().unwrap_or_default()
+        )
+    }
+
     /// One connection, outside the pool: at startup, so that a wrong URL, TLS setting or a
     /// database that is down stops the server with the cause (the pool keeps only the text of
     /// its last error: "error performing TLS handshake", but not which certificate failed).

@@ -1,7 +1,7 @@
 //! The `--plugin-config` JSON: parsed strictly (unknown keys are errors, so a typo such as
 //! `"no_flag_update"` cannot silently leave a default in force), with errors that name the key.
 
-use crate::drivers::{checkpassword, passwd_file, system};
+use crate::drivers::{checkpassword, passwd_file, sql, system};
 use pop3_plugin_api::PopError;
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -26,6 +26,7 @@ pub enum PassDbConfig {
     PasswdFile(passwd_file::Settings),
     Checkpassword(checkpassword::Settings),
     System(system::PassDbSettings),
+    Sql(sql::Settings),
 }
 
 /// Where a user's mail is and as whom: the `userdb` key, one variant per driver.
@@ -34,6 +35,7 @@ pub enum PassDbConfig {
 pub enum UserDbConfig {
     PasswdFile(passwd_file::Settings),
     System(system::UserDbSettings),
+    Sql(sql::Settings),
 }
 
 /// The keys as written; [`Config::parse`] fills in the user sources.
@@ -263,7 +265,7 @@ mod tests {
     fn userdb_file(config: &Config) -> Option<&Path> {
         match &config.userdb {
             UserDbConfig::PasswdFile(settings) => Some(&settings.path),
-            UserDbConfig::System(_) => None,
+            UserDbConfig::System(_) | UserDbConfig::Sql(_) => None,
         }
     }
 
@@ -332,6 +334,42 @@ mod tests {
             assert!(
                 err.message.contains("key \"passdb") && err.message.contains(needle),
                 "{passdb}: {}",
+                err.message
+            );
+        }
+    }
+
+    #[test]
+    fn sql_sources_have_defaults_and_bad_keys_are_named() {
+        let config = Config::parse(
+            r#"{"passdb": {"driver": "sql", "url": "sqlite:///var/lib/users.db",
+                           "password_query": "SELECT password FROM users WHERE name = ?1"},
+                "userdb": {"driver": "sql", "url": "postgresql://db/mail", "tls": "verify-full",
+                           "user_query": "SELECT home FROM users WHERE name = $1"}}"#,
+        )
+        .unwrap();
+        let PassDbConfig::Sql(passdb) = &config.passdb else {
+            panic!("{:?}", config.passdb)
+        };
+        assert_eq!((passdb.timeout_seconds, passdb.pool_size), (5, 4));
+        assert_eq!(passdb.tls, pop3_pg_pool::Tls::Disable);
+        let UserDbConfig::Sql(userdb) = &config.userdb else {
+            panic!("{:?}", config.userdb)
+        };
+        assert_eq!(userdb.tls, pop3_pg_pool::Tls::VerifyFull);
+        assert!(userdb.password_query.is_none());
+        for (sql, needle) in [
+            (r#""url": "x", "query": "q""#, "query"),
+            // Inside a driver's object serde names the object, not the field.
+            (r#""url": "x", "pool_size": "many""#, "\"many\""),
+            (r#""url": "x", "tls": "verify-ca""#, "verify-ca"),
+            (r#""password_query": "q""#, "url"),
+        ] {
+            let text = format!(r#"{{"passwd_file": "/u", "passdb": {{"driver": "sql", {sql}}}}}"#);
+            let err = Config::parse(&text).unwrap_err();
+            assert!(
+                err.message.contains("key \"passdb") && err.message.contains(needle),
+                "{sql}: {}",
                 err.message
             );
         }

@@ -9,9 +9,11 @@
 //! wrong password.
 
 pub mod checkpassword;
+mod deadline;
 mod pace;
 pub mod passwd_file;
 mod slots;
+pub mod sql;
 pub mod system;
 
 use crate::config::{PassDbConfig, UserDbConfig};
@@ -84,7 +86,7 @@ impl Sources {
                 settings.path.as_path(),
                 Arc::new(passwd_file::PasswdFile::open(&settings.path, need_home)?),
             )),
-            UserDbConfig::System(_) => None,
+            UserDbConfig::System(_) | UserDbConfig::Sql(_) => None,
         };
         let passdb: Arc<dyn PassDb> = match (passdb, &userdb_file) {
             (PassDbConfig::PasswdFile(settings), Some((path, file))) if settings.path == *path => {
@@ -97,10 +99,12 @@ impl Sources {
                 Arc::new(checkpassword::Checkpassword::new(settings)?)
             }
             (PassDbConfig::System(settings), _) => Arc::new(system::Pam::new(settings)?),
+            (PassDbConfig::Sql(settings), _) => Arc::new(sql::SqlPassDb::open(settings)?),
         };
-        let userdb: Arc<dyn UserDb> = match userdb_file {
-            Some((_, file)) => file,
-            None => Arc::new(system::Passwd),
+        let userdb: Arc<dyn UserDb> = match (userdb_file, userdb) {
+            (Some((_, file)), _) => file,
+            (None, UserDbConfig::Sql(settings)) => Arc::new(sql::SqlUserDb::open(settings)?),
+            (None, _) => Arc::new(system::Passwd),
         };
         Ok(Self { passdb, userdb })
     }
