@@ -117,6 +117,27 @@ pub const HELP: &str = r#"JSON object; keys:
                        USER_UNKNOWN) is answered no sooner than the slowest of the last 32
                        checks of known users. PAM's prompts get the login and the password;
                        only PAM's own messages are logged (debug). No APOP.
+                     {"driver": "sql", "url": "postgresql://pop3host@db.internal/mail",
+                      "password_query":
+                        "SELECT password, name AS \"user\" FROM users WHERE name = lower($1)",
+                      "tls": "disable", "ca_file": null, "timeout_seconds": 5, "pool_size": 4}
+                       users in PostgreSQL ("url": libpq's postgresql:// or postgres:// URL) or
+                       SQLite ("url": "sqlite:///var/lib/pop3host/users.db", an absolute path,
+                       opened read-only at each lookup), as Dovecot's dovecot-sql.conf.ext. The
+                       login is the query's one parameter ($1 in PostgreSQL, ?1 in SQLite), never
+                       put into its text. Columns by name: "password" ({SCHEME}hash as in
+                       passwd_file; NULL or empty: the user cannot log in) and optionally "user"
+                       (the name the userdb and %u get; default the login); other columns, more
+                       than one row or a parameter that is not text are errors. Checked at
+                       startup: the query is prepared, so a typo stops the server naming the
+                       key. No row or a wrong password is [AUTH] (no row answered no sooner than
+                       the slowest of the last 32 known users); the database down, an error or
+                       no answer within timeout_seconds (default 5) is [SYS/TEMP] (PostgreSQL
+                       also cancels it with statement_timeout; SQLite waits for a writer's lock
+                       only that long). pool_size (default 4): connections to PostgreSQL,
+                       lookups at once in SQLite. "tls" ("disable" | "require" | "verify-full")
+                       and "ca_file" (PEM CAs for verify-full) as the postgres plugin's,
+                       PostgreSQL only. APOP works for users whose password is {PLAIN}.
   "userdb"           (object, default {"driver": "passwd-file", "path": passwd_file}) where a user's
                      mail is and as which uid:gid, as Dovecot's userdb; "driver" chooses:
                      {"driver": "passwd-file", "path": "/etc/dovecot/users"}
@@ -124,6 +145,13 @@ pub const HELP: &str = r#"JSON object; keys:
                      {"driver": "system"}
                        the system's user database (getpwnam: /etc/passwd or whatever NSS
                        is set to): uid, gid and home.
+                     {"driver": "sql", "url": "sqlite:///var/lib/pop3host/users.db",
+                      "user_query": "SELECT home, uid, gid, maildir FROM users WHERE name = ?1"}
+                       the sql passdb's keys with "user_query" for "password_query"; its
+                       parameter is the name the passdb accepted. Columns by name, each
+                       optional (at least one): "home" (%h), "uid" and "gid" (numbers, both or
+                       neither), "maildir" (absolute: this user's maildir, instead of the
+                       "maildir" template). NULL or empty is absent; no row: cannot log in.
                      A user the passdb accepts and the userdb does not know cannot log in.
   "maildir"          (string, default "%h/Maildir") the user's Maildir++ INBOX: %u user name,
                      %n its local part, %d its domain, %h home from the userdb, %% a percent sign;
@@ -158,7 +186,11 @@ Examples:
   {"passdb": {"driver": "checkpassword", "program": "/usr/local/bin/checkpassword"},
    "userdb": {"driver": "passwd-file", "path": "/etc/dovecot/users"}, "maildir": "~/Maildir"}
   {"passdb": {"driver": "system", "pam_service": "pop3host"}, "userdb": {"driver": "system"},
-   "maildir": "%h/Maildir"}"#;
+   "maildir": "%h/Maildir"}
+  {"passdb": {"driver": "sql", "url": "postgresql://pop3host@db/mail",
+              "password_query": "SELECT password FROM users WHERE name = $1"},
+   "userdb": {"driver": "sql", "url": "postgresql://pop3host@db/mail",
+              "user_query": "SELECT home, uid, gid FROM users WHERE name = $1"}}"#;
 
 impl Config {
     /// Parses the config text the host passes to `init` (`null` when none was given).
