@@ -120,3 +120,51 @@ pub fn with_causes(err: &dyn std::error::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_are_added_to_the_urls_options_and_the_log_shows_no_password() {
+        let mut database = Database::new(
+            "postgresql://pop3:hunter2@db.internal:5433/mail?options=-c%20search_path%3Dmail",
+            &Tls::Disable,
+            None,
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        database.set("statement_timeout", "1000");
+        assert_eq!(
+            database.config.get_options(),
+            Some("-c search_path=mail -c statement_timeout=1000")
+        );
+        assert_eq!(database.describe(), "pop3@db.internal:5433/mail");
+        assert_eq!(
+            database.config.get_connect_timeout(),
+            Some(&Duration::from_secs(5))
+        );
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let err = Database::new(
+            "postgresql://db/mail?sslmode=bogus",
+            &Tls::Disable,
+            None,
+            Duration::from_secs(1),
+        );
+        assert!(err.err().unwrap().starts_with("\"url\": "));
+        let ca = Path::new("/ca.pem");
+        let err = Database::new(
+            "postgresql://db/mail",
+            &Tls::Require,
+            Some(ca),
+            Duration::from_secs(1),
+        );
+        assert!(err
+            .err()
+            .unwrap()
+            .starts_with("\"ca_file\": only used with"));
+    }
+}
