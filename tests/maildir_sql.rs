@@ -139,7 +139,11 @@ fn postgresql_answers_userdb_fields_and_an_outage() {
     // Down: an outage, not a wrong password, answered by the deadline; then back.
     pg.stop();
     temporary_within(&server, Duration::ZERO, Duration::from_secs(4));
-    server.wait_for_log("no connection to the database");
+    // Logged with the database (the cause: refused, or no answer by the deadline).
+    server.wait_for_log(&format!(
+        "sql PostgreSQL pop3@127.0.0.1:{}/postgres: login \"ann\": ",
+        pg.port
+    ));
     pg.start_again();
     logs_in_again(&server);
 }
