@@ -57,6 +57,10 @@ pub fn check(purpose: Purpose, parameters: usize, names: &[&str]) -> Result<(), 
     }
 }
 
+/// A query that finds two rows for one login is the query's mistake (a missing condition, a
+/// name that is not unique), not a user: the login is refused as an outage, and logged.
+pub const MORE_THAN_ONE_ROW: &str = "the query returned more than one row for the login";
+
 /// One row: each column's name and value as text (`None` for NULL).
 #[derive(Debug, Default)]
 pub struct Row {

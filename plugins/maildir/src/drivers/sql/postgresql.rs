@@ -109,7 +109,7 @@ fn first_row(
         return Ok(None);
     };
     if rows.next().map_err(failed)?.is_some() {
-        return Err("the query returned more than one row for the login".to_string());
+        return Err(columns::MORE_THAN_ONE_ROW.to_string());
     }
     let mut row = Row::default();
     for (index, column) in found.columns().iter().enumerate() {

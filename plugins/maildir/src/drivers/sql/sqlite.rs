@@ -93,7 +93,7 @@ impl Sqlite {
             );
         }
         if rows.next().map_err(failed)?.is_some() {
-            return Err("the query returned more than one row for the login".to_string());
+            return Err(columns::MORE_THAN_ONE_ROW.to_string());
         }
         Ok(Some(row))
     }
