@@ -1,7 +1,7 @@
 //! The maildir plugin's `sql` driver end to end: the real pop3host binary with libmaildir.so,
 //! the passdb and the userdb as queries on a real PostgreSQL 15 (on loopback, as `nobody` when
 //! root) and on a SQLite file made with Debian's `sqlite3`. For each: right and wrong
-//! passwords, unknown users, a NULL password, a login that tries SQL injection, the userdb's
+//! passwords, APOP, unknown users, a NULL password, a login that tries SQL injection, the userdb's
 //! home, maildir, uid and gid reaching the session's files, the database down (`[SYS/TEMP]`,
 //! and back), and a database slower than the deadline (a lock held by another session, and for
 //! PostgreSQL a server whose processes are stopped), answered by the deadline.
@@ -11,7 +11,7 @@ mod common;
 use common::cluster::Postgres;
 use common::process::{run, Guarded};
 use common::user_sources::{retr_and_quit, Site, AUTH_FAILED};
-use common::{try_login, Server, DEADLINE};
+use common::{try_apop, try_login, Server, DEADLINE};
 use serde_json::{json, Value};
 use std::fs;
 use std::os::unix::fs::MetadataExt;
@@ -92,6 +92,11 @@ fn answers(site: &Site, server: &Server) {
     ] {
         assert_eq!(try_login(server, user, pass).1, AUTH_FAILED, "{user}");
     }
+    // APOP for a {PLAIN} row, and not for a hashed one.
+    let (mut c, reply) = try_apop(server, "ann", "secret");
+    assert!(reply.starts_with("+OK"), "{reply}");
+    assert!(c.cmd("QUIT").starts_with("+OK"));
+    assert_eq!(try_apop(server, "cat", "password").1, AUTH_FAILED);
     assert!(!server.log().contains("secret"), "{}", server.log());
 }
 
