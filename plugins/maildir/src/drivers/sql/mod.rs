@@ -85,24 +85,26 @@ impl Query {
     /// config key (`key` is "passdb" or "userdb").
     fn open(settings: &Settings, key: &str, purpose: Purpose) -> Result<Self, PopError> {
         let bad = |why: String| PopError::permanent(format!("maildir config key \"{key}\": {why}"));
-        let (wanted, unwanted) = match purpose {
-            Purpose::PassDb => ("password_query", &settings.user_query),
-            Purpose::UserDb => ("user_query", &settings.password_query),
-        };
-        let query = match purpose {
-            Purpose::PassDb => &settings.password_query,
-            Purpose::UserDb => &settings.user_query,
+        // The query this side reads, and the other side's, which is a mistake here.
+        let (query, wanted, other, other_side) = match purpose {
+            Purpose::PassDb => (
+                &settings.password_query,
+                "password_query",
+                &settings.user_query,
+                "\"user_query\" belongs in the userdb",
+            ),
+            Purpose::UserDb => (
+                &settings.user_query,
+                "user_query",
+                &settings.password_query,
+                "\"password_query\" belongs in the passdb",
+            ),
         };
         let Some(query) = query else {
             return Err(bad(format!("the sql {key} needs \"{wanted}\"")));
         };
-        if unwanted.is_some() {
-            let other = if purpose == Purpose::PassDb {
-                "\"user_query\" belongs in the userdb"
-            } else {
-                "\"password_query\" belongs in the passdb"
-            };
-            return Err(bad(other.to_string()));
+        if other.is_some() {
+            return Err(bad(other_side.to_string()));
         }
         if settings.timeout_seconds == 0 || settings.pool_size == 0 {
             return Err(bad(
