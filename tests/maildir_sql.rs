@@ -4,7 +4,8 @@
 //! passwords, APOP, unknown users, a NULL password, a login that tries SQL injection, the userdb's
 //! home, maildir, uid and gid reaching the session's files, the database down (`[SYS/TEMP]`,
 //! and back), and a database slower than the deadline (a lock held by another session, and for
-//! PostgreSQL a server whose processes are stopped), answered by the deadline.
+//! PostgreSQL a server whose processes are stopped), answered by the deadline; PostgreSQL
+//! over TLS verified against a CA file.
 
 mod common;
 
@@ -260,6 +261,60 @@ fn postgresql_init_refuses_bad_queries_naming_the_key() {
         "password_query": "SELECT password FROM users WHERE name = $1"
     }));
     assert!(log.contains("the database is unreachable"), "{log}");
+}
+
+#[test]
+fn postgresql_over_tls_verified_against_the_ca_file() {
+    common::require_root("the userdb's uid is switched to");
+    let (ca, cert, key) = common::cluster::server_certificate();
+    let (other_ca, _, _) = common::cluster::server_certificate();
+    let site = Site::new("sql-pg-tls");
+    deliver(&site);
+    let pg = Postgres::start_with_tls(&cert, &key);
+    pg.sql(&users_table(&site));
+    fs::write(site.path("ca.pem"), ca).unwrap();
+    fs::write(site.path("other-ca.pem"), other_ca).unwrap();
+    let verify_full = |ca_file: &str| {
+        let (mut passdb, mut userdb) = sources(&pg.url(), "$1", 5);
+        for source in [&mut passdb, &mut userdb] {
+            source["tls"] = json!("verify-full");
+            source["ca_file"] = json!(site.path(ca_file));
+        }
+        (passdb, userdb)
+    };
+
+    let (passdb, userdb) = verify_full("ca.pem");
+    let server = site.start(passdb, userdb);
+    let (mut c, reply) = try_login(&server, "ann", "secret");
+    assert!(reply.starts_with("+OK"), "{reply}\n{}", server.log());
+    assert!(c.cmd("QUIT").starts_with("+OK"));
+    // The driver's connections (psql's own aside) are all encrypted.
+    let connections = |ssl: bool| {
+        pg.sql(&format!(
+            "SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity a USING (pid)
+             WHERE a.backend_type = 'client backend' AND pid <> pg_backend_pid() AND ssl = {ssl}"
+        ))
+    };
+    assert_ne!(connections(true), "0");
+    assert_eq!(connections(false), "0");
+    drop(server);
+
+    // A certificate of another CA stops the server at startup, naming the keys to check.
+    let (passdb, userdb) = verify_full("other-ca.pem");
+    let plugin = common::plugin("maildir");
+    let config = json!({"passdb": passdb, "userdb": userdb, "maildir": "~/Maildir"});
+    let log = Server::try_start(&[
+        "--plugin",
+        plugin.to_str().unwrap(),
+        "--plugin-config",
+        &config.to_string(),
+    ])
+    .err()
+    .expect("a certificate of another CA is refused");
+    assert!(
+        log.contains("certificate") && log.contains("keys \"url\" and \"tls\""),
+        "{log}"
+    );
 }
 
 /// The SQLite database of `site`, made with the `sqlite3` program.
