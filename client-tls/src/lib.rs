@@ -1,9 +1,10 @@
 //! # pop3_client_tls: rustls client settings for the plugins that connect out
 //!
-//! Whose certificates to trust, one place for the proxy plugin's upstreams and the postgres
-//! plugin's database: the system's roots by default (what an administrator expects of
-//! "verify the certificate"), a PEM `ca_file` for a private CA, or nobody's, only when the
-//! config says so (`"insecure": true`, `"tls": "require"`).
+//! Whose certificates to trust, one place for the proxy plugin's upstreams, the postgres
+//! plugin's database and the maildir plugin's directory server (ldap): the system's roots by
+//! default (what an administrator expects of "verify the certificate"), a PEM `ca_file` for a
+//! private CA, or nobody's, only when the config says so (`"insecure": true`,
+//! `"tls": "require"`).
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};

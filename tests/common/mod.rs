@@ -6,6 +6,7 @@
 pub mod abi_v1;
 pub mod clients;
 pub mod cluster;
+pub mod ldap;
 pub mod maildir_site;
 pub mod process;
 pub mod proxy_protocol;

@@ -37,22 +37,22 @@ impl Site {
 
     /// Delivers one message to `user`'s `~/Maildir/cur` and gives the home to `uid:gid`.
     pub fn deliver(&self, user: &str, message: &str, uid: u32, gid: u32) {
-        let maildir = self.home(user).join("Maildir");
+        self.deliver_to(&self.home(user).join("Maildir"), message, uid, gid);
+        chown(&self.home(user), uid, gid);
+    }
+
+    /// Delivers one message to `maildir`'s `cur` and gives the maildir to `uid:gid`.
+    pub fn deliver_to(&self, maildir: &Path, message: &str, uid: u32, gid: u32) {
         for sub in ["cur", "new", "tmp"] {
             fs::create_dir_all(maildir.join(sub)).unwrap();
         }
         fs::write(maildir.join("cur/1700000001.M1P1.h:2,"), message).unwrap();
-        super::process::run(
-            std::process::Command::new("chown")
-                .args(["-R", &format!("{uid}:{gid}")])
-                .arg(self.home(user)),
-        );
+        chown(maildir, uid, gid);
     }
 
     /// The owner of the lock file pop3host made in `user`'s maildir: whose rights it used.
     pub fn lock_owner(&self, user: &str) -> (u32, u32) {
-        let meta = fs::metadata(self.home(user).join("Maildir/pop3host.lock")).unwrap();
-        (meta.uid(), meta.gid())
+        lock_owner_at(&self.home(user).join("Maildir"))
     }
 
     /// pop3host with the maildir plugin, `~/Maildir` maildirs and these user sources.
@@ -71,6 +71,21 @@ impl Site {
             &config.to_string(),
         ])
     }
+}
+
+/// `chown -R uid:gid path`.
+fn chown(path: &Path, uid: u32, gid: u32) {
+    super::process::run(
+        std::process::Command::new("chown")
+            .args(["-R", &format!("{uid}:{gid}")])
+            .arg(path),
+    );
+}
+
+/// The owner of the lock file pop3host made in `maildir`: whose rights it used.
+pub fn lock_owner_at(maildir: &Path) -> (u32, u32) {
+    let meta = fs::metadata(maildir.join("pop3host.lock")).unwrap();
+    (meta.uid(), meta.gid())
 }
 
 /// A passwd-file userdb line for `user` with a home in `site` and `uid:gid` (no password:

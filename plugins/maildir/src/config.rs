@@ -1,7 +1,7 @@
 //! The `--plugin-config` JSON: parsed strictly (unknown keys are errors, so a typo such as
 //! `"no_flag_update"` cannot silently leave a default in force), with errors that name the key.
 
-use crate::drivers::{checkpassword, passwd_file, sql, system};
+use crate::drivers::{checkpassword, ldap, passwd_file, sql, system};
 use pop3_plugin_api::PopError;
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -26,6 +26,8 @@ pub enum PassDbConfig {
     PasswdFile(passwd_file::Settings),
     Checkpassword(checkpassword::Settings),
     System(system::PassDbSettings),
+    // Boxed: its many keys would make every variant as large.
+    Ldap(Box<ldap::Settings>),
     Sql(sql::Settings),
 }
 
@@ -35,6 +37,8 @@ pub enum PassDbConfig {
 pub enum UserDbConfig {
     PasswdFile(passwd_file::Settings),
     System(system::UserDbSettings),
+    // Boxed: its many keys would make every variant as large.
+    Ldap(Box<ldap::Settings>),
     Sql(sql::Settings),
 }
 
@@ -117,6 +121,32 @@ pub const HELP: &str = r#"JSON object; keys:
                        USER_UNKNOWN) is answered no sooner than the slowest of the last 32
                        checks of known users. PAM's prompts get the login and the password;
                        only PAM's own messages are logged (debug). No APOP.
+                     {"driver": "ldap", "url": "ldaps://ldap.example.org",
+                      "user_dn": "uid=%u,ou=people,dc=example,dc=org"}
+                       a directory server (ldap3). The password is checked one of three ways:
+                       "user_dn" binds as that DN (%u the login, escaped per RFC 4514); else
+                       "base" (required) with "filter" (default "(uid=%u)", %u escaped per
+                       RFC 4515) finds the user's entry (subtree; more than one is [SYS/TEMP])
+                       and binds as its DN; with "password_attr": "userPassword" it reads that
+                       {SCHEME} hash instead and verifies it here (the passwd_file schemes).
+                       An empty password is refused before any bind (LDAP would take it as an
+                       unauthenticated bind, which succeeds). An unknown user, and every refused
+                       bind to a user_dn (the server does not tell which), is answered no sooner
+                       than the slowest of the last 32 answers for known users. Keys shared
+                       with the ldap userdb:
+                         "url" ldap://host[:port] or ldaps://host[:port];
+                         "starttls" (bool, default false) StartTLS on an ldap:// URL;
+                         "ca_file" PEM CA certificates for ldaps:// or StartTLS (default: the
+                           system's roots);
+                         "bind_dn", "bind_password" the service bind for searches (both or
+                           neither, neither empty; default anonymous), e.g.
+                           "bind_dn": "cn=pop3host,dc=example,dc=org";
+                         "pool_size" (default 4) connections kept open, leased one per check;
+                         "timeout_seconds" (default 5) for a check as a whole: waiting for a
+                           connection, connecting (TLS included) and each operation; past it,
+                           [SYS/TEMP].
+                       A server that is down, slow or answers an error is [SYS/TEMP]; a kept
+                       connection the server closed is replaced at the next check. No APOP.
                      {"driver": "sql", "url": "postgresql://pop3host@db.internal/mail",
                       "password_query":
                         "SELECT password, name AS \"user\" FROM users WHERE name = lower($1)",
@@ -145,6 +175,16 @@ pub const HELP: &str = r#"JSON object; keys:
                      {"driver": "system"}
                        the system's user database (getpwnam: /etc/passwd or whatever NSS
                        is set to): uid, gid and home.
+                     {"driver": "ldap", "url": "ldaps://ldap.example.org",
+                      "base": "ou=people,dc=example,dc=org", "filter": "(uid=%u)",
+                      "home_attr": "homeDirectory", "uid_attr": "uidNumber",
+                      "gid_attr": "gidNumber", "maildir_attr": "mailMessageStore"}
+                       the user's entry under "base" that "filter" (default "(uid=%u)")
+                       matches, searched with the service bind: home, uid and gid from the
+                       attributes named (defaults as shown; uid and gid both or neither), and
+                       with "maildir_attr" (no default) the user's own maildir, an absolute
+                       path that replaces the "maildir" template. The connection keys are
+                       those of the ldap passdb; its own pool.
                      {"driver": "sql", "url": "sqlite:///var/lib/pop3host/users.db",
                       "user_query": "SELECT home, uid, gid, maildir FROM users WHERE name = ?1"}
                        the sql passdb's keys with "user_query" for "password_query"; its
@@ -186,6 +226,11 @@ Examples:
   {"passdb": {"driver": "checkpassword", "program": "/usr/local/bin/checkpassword"},
    "userdb": {"driver": "passwd-file", "path": "/etc/dovecot/users"}, "maildir": "~/Maildir"}
   {"passdb": {"driver": "system", "pam_service": "pop3host"}, "userdb": {"driver": "system"},
+   "maildir": "%h/Maildir"}
+  {"passdb": {"driver": "ldap", "url": "ldap://ldap.example.org", "starttls": true,
+              "ca_file": "/etc/ssl/certs/example-ca.pem", "base": "ou=people,dc=example,dc=org"},
+   "userdb": {"driver": "ldap", "url": "ldap://ldap.example.org", "starttls": true,
+              "ca_file": "/etc/ssl/certs/example-ca.pem", "base": "ou=people,dc=example,dc=org"},
    "maildir": "%h/Maildir"}
   {"passdb": {"driver": "sql", "url": "postgresql://pop3host@db/mail",
               "password_query": "SELECT password FROM users WHERE name = $1"},
@@ -297,7 +342,7 @@ mod tests {
     fn userdb_file(config: &Config) -> Option<&Path> {
         match &config.userdb {
             UserDbConfig::PasswdFile(settings) => Some(&settings.path),
-            UserDbConfig::System(_) | UserDbConfig::Sql(_) => None,
+            UserDbConfig::System(_) | UserDbConfig::Ldap(_) | UserDbConfig::Sql(_) => None,
         }
     }
 
@@ -405,6 +450,26 @@ mod tests {
                 err.message
             );
         }
+    }
+
+    #[test]
+    fn ldap_sources_parse_and_their_unknown_keys_are_named() {
+        let config = Config::parse(
+            r#"{"passdb": {"driver": "ldap", "url": "ldap://h", "user_dn": "uid=%u,o=x"},
+                "userdb": {"driver": "ldap", "url": "ldap://h", "base": "o=x"}}"#,
+        )
+        .unwrap();
+        assert!(matches!(config.passdb, PassDbConfig::Ldap(_)));
+        assert!(matches!(config.userdb, UserDbConfig::Ldap(_)));
+        let err = Config::parse(
+            r#"{"passwd_file": "/u", "passdb": {"driver": "ldap", "url": "ldap://h", "uris": "ldap://h"}}"#,
+        )
+        .unwrap_err();
+        assert!(
+            err.message.contains("key \"passdb") && err.message.contains("uris"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 pub mod checkpassword;
 mod deadline;
+pub mod ldap;
 mod pace;
 pub mod passwd_file;
 mod slots;
@@ -86,7 +87,7 @@ impl Sources {
                 settings.path.as_path(),
                 Arc::new(passwd_file::PasswdFile::open(&settings.path, need_home)?),
             )),
-            UserDbConfig::System(_) | UserDbConfig::Sql(_) => None,
+            UserDbConfig::System(_) | UserDbConfig::Ldap(_) | UserDbConfig::Sql(_) => None,
         };
         let passdb: Arc<dyn PassDb> = match (passdb, &userdb_file) {
             (PassDbConfig::PasswdFile(settings), Some((path, file))) if settings.path == *path => {
@@ -99,10 +100,12 @@ impl Sources {
                 Arc::new(checkpassword::Checkpassword::new(settings)?)
             }
             (PassDbConfig::System(settings), _) => Arc::new(system::Pam::new(settings)?),
+            (PassDbConfig::Ldap(settings), _) => Arc::new(ldap::LdapPassDb::open(settings)?),
             (PassDbConfig::Sql(settings), _) => Arc::new(sql::SqlPassDb::open(settings)?),
         };
         let userdb: Arc<dyn UserDb> = match (userdb_file, userdb) {
             (Some((_, file)), _) => file,
+            (None, UserDbConfig::Ldap(settings)) => Arc::new(ldap::LdapUserDb::open(settings)?),
             (None, UserDbConfig::Sql(settings)) => Arc::new(sql::SqlUserDb::open(settings)?),
             (None, _) => Arc::new(system::Passwd),
         };
