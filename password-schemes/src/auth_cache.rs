@@ -62,6 +62,25 @@ pub struct Subject<'a> {
     pub credential: Option<&'a Credential>,
 }
 
+/// What [`AuthCache::verify`] found. A source that paces unknown users by the time known
+/// ones take must not count a [`Verdict::Remembered`] (it costs nothing to find), or a run of
+/// them would let unknown users answer sooner than wrong passwords.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// A success found in the cache: no hash was computed.
+    Remembered,
+    /// The hash verified (and is now remembered).
+    Verified,
+    /// The password is wrong.
+    Wrong,
+}
+
+impl Verdict {
+    pub fn is_right(self) -> bool {
+        self != Verdict::Wrong
+    }
+}
+
 /// A remembered success: the tag of the password and its subject.
 type Tag = [u8; 32];
 
@@ -139,20 +158,20 @@ impl AuthCache {
         login: &str,
         credential: &Credential,
         password: &str,
-    ) -> bool {
+    ) -> Verdict {
         let subject = Subject {
             source,
             login,
             credential: Some(credential),
         };
         if self.remembers(subject, password) {
-            return true;
+            return Verdict::Remembered;
         }
-        let right = credential.verify(password);
-        if right {
-            self.remember(subject, password);
+        if !credential.verify(password) {
+            return Verdict::Wrong;
         }
-        right
+        self.remember(subject, password);
+        Verdict::Verified
     }
 
     fn remembers_at(&self, subject: Subject<'_>, password: &str, now: Instant) -> bool {
@@ -245,11 +264,12 @@ mod tests {
     fn a_wrong_password_is_never_remembered() {
         let cache = cache(10, 60);
         let credential = Credential::parse(SHA512).unwrap();
-        assert!(!cache.verify("test", "ann", &credential, "wrong"));
+        let verify = |password| cache.verify("test", "ann", &credential, password);
+        assert_eq!(verify("wrong"), Verdict::Wrong);
         assert!(!cache.remembers(subject("ann", &credential), "wrong"));
-        assert!(cache.verify("test", "ann", &credential, "password"));
-        assert!(cache.remembers(subject("ann", &credential), "password"));
-        assert!(!cache.verify("test", "ann", &credential, "wrong"));
+        assert_eq!(verify("password"), Verdict::Verified);
+        assert_eq!(verify("password"), Verdict::Remembered);
+        assert_eq!(verify("wrong"), Verdict::Wrong);
     }
 
     #[test]
@@ -257,9 +277,12 @@ mod tests {
         let cache = cache(10, 60);
         let old = Credential::parse("{PLAIN}password").unwrap();
         let new = Credential::parse("{PLAIN}other").unwrap();
-        assert!(cache.verify("test", "ann", &old, "password"));
+        assert!(cache.verify("test", "ann", &old, "password").is_right());
         assert!(!cache.remembers(subject("ann", &new), "password"));
-        assert!(!cache.verify("test", "ann", &new, "password"));
+        assert_eq!(
+            cache.verify("test", "ann", &new, "password"),
+            Verdict::Wrong
+        );
         assert!(!cache.remembers(subject("bob", &old), "password"));
         let elsewhere = Subject {
             source: "other",
@@ -320,7 +343,10 @@ mod tests {
     fn off_remembers_nothing_and_bad_settings_are_refused() {
         let off = AuthCache::new(None).unwrap();
         let credential = Credential::parse("{PLAIN}password").unwrap();
-        assert!(off.verify("test", "ann", &credential, "password"));
+        assert_eq!(
+            off.verify("test", "ann", &credential, "password"),
+            Verdict::Verified
+        );
         assert!(!off.remembers(subject("ann", &credential), "password"));
         assert_eq!(off.describe(), "auth cache off");
         let err = |size, ttl_seconds| {

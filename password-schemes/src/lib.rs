@@ -14,7 +14,7 @@ mod digest_schemes;
 mod md5_crypt;
 mod schemes;
 
-pub use auth_cache::{AuthCache, AuthCacheSettings, Subject};
+pub use auth_cache::{AuthCache, AuthCacheSettings, Subject, Verdict};
 pub use crypt::{CryptHash, CryptKind};
 pub use digest_schemes::DigestHash;
 pub use schemes::Credential;

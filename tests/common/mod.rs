@@ -420,6 +420,22 @@ pub fn try_login(server: &Server, user: &str, pass: &str) -> (Client, String) {
     (c, reply)
 }
 
+/// APOP on a new connection with the greeting's timestamp and `secret`: the client and the
+/// reply.
+pub fn try_apop(server: &Server, user: &str, secret: &str) -> (Client, String) {
+    use md5::{Digest, Md5};
+    let mut c = server.client();
+    let greeting = c.line();
+    let timestamp =
+        &greeting[greeting.find('<').expect("APOP timestamp")..=greeting.rfind('>').unwrap()];
+    let digest: String = Md5::digest(format!("{timestamp}{secret}").as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let reply = c.cmd(&format!("APOP {user} {digest}"));
+    (c, reply)
+}
+
 /// Fails the test unless it runs as root: tests of uid switching and privilege dropping must
 /// fail, not pass silently, where they cannot run (CI runs them as root).
 pub fn require_root(why: &str) {

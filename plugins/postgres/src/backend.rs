@@ -104,6 +104,7 @@ impl Backend for PostgresBackend {
         if !self
             .cache
             .verify("postgres", &row.name, &credential, password)
+            .is_right()
         {
             return Err(PopError::auth(format!("wrong password for {}", row.name)));
         }

@@ -1,6 +1,7 @@
 //! The plugin's JSON configuration.
 
 use password_schemes::{AuthCache, AuthCacheSettings};
+pub use pop3_pg_pool::Tls;
 use pop3_plugin_api::PopError;
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -32,16 +33,6 @@ pub struct Config {
     /// The authentication cache (off when absent): successes remembered with the row's
     /// password field, so that an update of the row is the end of them.
     pub auth_cache: Option<AuthCacheSettings>,
-}
-
-/// Transport security to the database, as libpq's `sslmode` of the same names (see `tls`).
-#[derive(Debug, Default, Clone, Deserialize, PartialEq, Eq, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum Tls {
-    #[default]
-    Disable,
-    Require,
-    VerifyFull,
 }
 
 fn default_pool_size() -> u32 {

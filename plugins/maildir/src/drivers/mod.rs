@@ -9,16 +9,18 @@
 //! wrong password.
 //!
 //! Every passdb verifies through the authentication cache when it is on (`auth_cache`, see
-//! [`password_schemes::AuthCache`]): the passwd-file and the ldap hash attribute with the
+//! [`password_schemes::AuthCache`]): the passwd-file, the sql row and the ldap hash attribute with the
 //! stored credential, the others (PAM, checkpassword, LDAP binds) through
 //! [`remembered::Remembered`].
 
 pub mod checkpassword;
+mod deadline;
 pub mod ldap;
 mod pace;
 pub mod passwd_file;
 mod remembered;
 mod slots;
+pub mod sql;
 pub mod system;
 
 use crate::config::{PassDbConfig, UserDbConfig};
@@ -99,7 +101,7 @@ impl Sources {
                         .remembering(cache.clone()),
                 ),
             )),
-            UserDbConfig::System(_) | UserDbConfig::Ldap(_) => None,
+            UserDbConfig::System(_) | UserDbConfig::Ldap(_) | UserDbConfig::Sql(_) => None,
         };
         let passdb: Arc<dyn PassDb> = match (passdb, &userdb_file) {
             (PassDbConfig::PasswdFile(settings), Some((path, file))) if settings.path == *path => {
@@ -121,10 +123,14 @@ impl Sources {
             (PassDbConfig::Ldap(settings), _) => {
                 ldap::LdapPassDb::open(settings)?.remembering(cache)
             }
+            (PassDbConfig::Sql(settings), _) => {
+                Arc::new(sql::SqlPassDb::open(settings)?.remembering(cache))
+            }
         };
         let userdb: Arc<dyn UserDb> = match (userdb_file, userdb) {
             (Some((_, file)), _) => file,
             (None, UserDbConfig::Ldap(settings)) => Arc::new(ldap::LdapUserDb::open(settings)?),
+            (None, UserDbConfig::Sql(settings)) => Arc::new(sql::SqlUserDb::open(settings)?),
             (None, _) => Arc::new(system::Passwd),
         };
         Ok(Self { passdb, userdb })

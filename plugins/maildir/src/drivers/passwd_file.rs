@@ -169,7 +169,8 @@ impl PassDb for PasswdFile {
         self.verify_with(login, |users, user| match user {
             Some(user) => self
                 .cache
-                .verify(&self.source, &user.name, &user.credential, password),
+                .verify(&self.source, &user.name, &user.credential, password)
+                .is_right(),
             // The dummy's verification is never remembered: an unknown user always pays it.
             None => users.credential_for(None).verify(password),
         })

@@ -33,7 +33,7 @@ use super::pace::Pace;
 use super::remembered::Remembered;
 use super::{PassDb, UserDb, UserFields};
 use ldap3::SearchEntry;
-use password_schemes::{AuthCache, Credential, Subject};
+use password_schemes::{AuthCache, Credential, Verdict};
 use pool::{Lease, Pool};
 use pop3_plugin_api::{Connection, PopError};
 use settings::{PassMode, Search, UserAttrs};
@@ -118,19 +118,11 @@ impl LdapPassDb {
 /// verifies a hash. Errors name the scheme, never the hash.
 fn verify_hash(cache: &AuthCache, dn: &str, hash: &str, password: &str) -> Result<Answer, String> {
     let credential = Credential::parse(hash)?;
-    let subject = Subject {
-        source: "ldap",
-        login: dn,
-        credential: Some(&credential),
-    };
-    if cache.remembers(subject, password) {
-        return Ok(Answer::Remembered);
-    }
-    if !credential.verify(password) {
-        return Ok(Answer::WrongPassword);
-    }
-    cache.remember(subject, password);
-    Ok(Answer::Accepted)
+    Ok(match cache.verify("ldap", dn, &credential, password) {
+        Verdict::Remembered => Answer::Remembered,
+        Verdict::Verified => Answer::Accepted,
+        Verdict::Wrong => Answer::WrongPassword,
+    })
 }
 
 /// The entry of `login` under the search's base.
