@@ -75,6 +75,9 @@ impl BodyEncoder {
     /// Appends the encoded form of `chunk` to `out`.
     pub fn encode(&mut self, mut chunk: &[u8], out: &mut Vec<u8>) {
         out.reserve(chunk.len() + chunk.len() / 32 + 4);
+        if self.top.is_none() {
+            return self.encode_whole(chunk, out);
+        }
         while !chunk.is_empty() && !self.is_done() {
             if self.at_line_start {
                 if chunk[0] == b'.' {
@@ -104,6 +107,36 @@ impl BodyEncoder {
                     chunk = &[];
                 }
             }
+        }
+    }
+
+    /// [`BodyEncoder::encode`] for RETR, which needs no line count: one pass of `memchr`
+    /// over the chunk and one copy per line, with none of TOP's bookkeeping per line (RETR
+    /// runs every octet of every message through here; `line_len` stays unused).
+    fn encode_whole(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
+        let mut start = 0;
+        for lf in memchr::memchr_iter(b'\n', chunk) {
+            let line = &chunk[start..lf];
+            if self.at_line_start && line.first() == Some(&b'.') {
+                out.push(b'.');
+            }
+            out.extend_from_slice(line);
+            let cr_before = line.last().map_or(self.prev_cr, |&b| b == b'\r');
+            out.extend_from_slice(if cr_before { b"\n" } else { b"\r\n" });
+            self.size += line.len() as u64 + 1 + u64::from(!cr_before);
+            self.at_line_start = true;
+            self.prev_cr = false;
+            start = lf + 1;
+        }
+        let rest = &chunk[start..];
+        if let Some(&last) = rest.last() {
+            if self.at_line_start && rest[0] == b'.' {
+                out.push(b'.');
+            }
+            out.extend_from_slice(rest);
+            self.size += rest.len() as u64;
+            self.at_line_start = false;
+            self.prev_cr = last == b'\r';
         }
     }
 
