@@ -120,9 +120,15 @@ impl BodyEncoder {
             if self.at_line_start && line.first() == Some(&b'.') {
                 out.push(b'.');
             }
-            out.extend_from_slice(line);
             let cr_before = line.last().map_or(self.prev_cr, |&b| b == b'\r');
-            out.extend_from_slice(if cr_before { b"\n" } else { b"\r\n" });
+            // The line with its LF in one copy; a bare LF becomes CR, and LF follows.
+            out.extend_from_slice(&chunk[start..=lf]);
+            if !cr_before {
+                if let Some(end) = out.last_mut() {
+                    *end = b'\r';
+                }
+                out.push(b'\n');
+            }
             self.size += line.len() as u64 + 1 + u64::from(!cr_before);
             self.at_line_start = true;
             self.prev_cr = false;

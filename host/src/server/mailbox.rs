@@ -74,8 +74,9 @@ impl SessionMailbox {
         Ok(ReadAhead::from_first(self.calls.clone(), first, chunk))
     }
 
-    /// After a RETR: starts reading `next`, the message a client downloading in order asks
-    /// for next, if the budget and an idle slot allow and no reader holds the turn.
+    /// For a RETR whose message is read: starts reading `next`, the message a client
+    /// downloading in order asks for next, if the budget and an idle slot allow and no reader
+    /// holds the turn.
     pub fn start_prefetch(&mut self, next: Transfer, budget: &Arc<Semaphore>) {
         let Ok(turn) = self.turn.clone().try_acquire_owned() else {
             return;

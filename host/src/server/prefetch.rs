@@ -1,8 +1,11 @@
-//! Prefetch (`pop3_plugin_api::Backend::PREFETCH`): after a RETR, the next message is opened
-//! and its first chunk read on the blocking pool while the client is still taking the last
-//! one. Clients download in order, so their next RETR usually finds its message read and
+//! Prefetch (`pop3_plugin_api::Backend::PREFETCH`): once a RETR has its message read (at once,
+//! when its first chunk held it whole; else after the terminator), the next message is opened
+//! and its first chunk read on the blocking pool while this one is sent and the client takes
+//! it. Clients download in order, so their next RETR usually finds its message read and
 //! skips the hand-off to the pool and back, which is most of what a RETR of a message of
-//! some hundred kilobytes costs besides copying.
+//! some hundred kilobytes costs besides copying; started before the sending, the read is
+//! done by the time the client asks, and the session's task is not woken once more to learn
+//! it.
 //!
 //! A prefetch holds the session's mailbox while it runs; every other use of the mailbox
 //! waits for it first ([`Prefetch::finish`]). Its buffer counts against one budget for the

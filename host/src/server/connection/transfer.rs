@@ -51,6 +51,13 @@ impl Driver {
             }
         };
         transfer.ok_line(&mut self.out);
+        if transfer.top.is_none() {
+            // A message read whole in its first chunk has given the mailbox back already: the
+            // next one is read while this one is encoded and sent, and is ready when the
+            // client asks, without a wake-up of this task by the pool. (A longer message still
+            // holds the mailbox; its next one is started after the terminator.)
+            self.start_prefetch(&transfer);
+        }
         // The listed size is what the plugin promised and the `+OK` line announced.
         let mut encoder = transfer
             .top
@@ -118,8 +125,8 @@ impl Driver {
         );
     }
 
-    /// After a RETR: starts reading the message a client downloading in order asks for next,
-    /// if the plugin allows prefetch.
+    /// For a RETR whose message is read (or being sent): starts reading the message a client
+    /// downloading in order asks for next, if the plugin allows prefetch.
     fn start_prefetch(&mut self, retrieved: &Transfer) {
         let (Some(mailbox), true) = (self.mailbox.as_mut(), self.service.prefetch) else {
             return;
