@@ -8,7 +8,8 @@
 //! most (enough for the transfers running at once, not a cache that grows with the sessions):
 //! so the memory held for reuse is at most [`KEPT_PER_CPU`] × CPUs × `CHUNK`, whatever the
 //! number of sessions, and the bounds per session are unchanged (a buffer in use belongs to
-//! one transfer or one prefetch, as before).
+//! one transfer or one prefetch, as before). A kept buffer more than [`LONGER_AT_MOST`] times
+//! as long as a message needs waits for a longer message.
 
 use std::sync::{LazyLock, Mutex};
 
@@ -25,9 +26,18 @@ fn free() -> std::sync::MutexGuard<'static, Vec<Vec<u8>>> {
     FREE.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// A buffer kept is handed out for at most this many times its length: a small message must
+/// not hold (nor a prefetch be charged for) the buffer of a large one.
+const LONGER_AT_MOST: usize = 4;
+
 /// A buffer of at least `len` octets (their content is whatever an earlier message left).
 pub fn take(len: usize) -> Vec<u8> {
-    let reused = free().pop();
+    let reused = {
+        let mut free = free();
+        let longest = len.saturating_mul(LONGER_AT_MOST);
+        let fits = free.iter().rposition(|buf| buf.len() <= longest);
+        fits.map(|i| free.swap_remove(i))
+    };
     match reused {
         Some(mut buf) => {
             if buf.len() < len {
@@ -62,6 +72,17 @@ mod tests {
             assert!(buf.len() >= len, "{} for {len}", buf.len());
             give_back(buf);
         }
+    }
+
+    #[test]
+    fn a_buffer_much_longer_than_asked_stays_for_a_longer_message() {
+        give_back(vec![0; 100_000]);
+        let small = take(10);
+        assert!(
+            (10..=10 * LONGER_AT_MOST).contains(&small.len()),
+            "{}",
+            small.len()
+        );
     }
 
     #[test]

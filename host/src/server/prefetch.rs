@@ -9,8 +9,8 @@
 //!
 //! A prefetch holds the session's mailbox while it runs; every other use of the mailbox
 //! waits for it first ([`Prefetch::finish`]). Its buffer counts against one budget for the
-//! whole server (the whole buffer, which [`super::buffers`] may hand over longer than the
-//! message needs), so that sessions idle after a RETR cannot pile up memory: when the budget
+//! whole server (the whole buffer, which [`super::buffers`] may hand over a few times longer
+//! than the message needs), so that sessions idle after a RETR cannot pile up memory: when the budget
 //! is spent, or no backend slot is idle, there is simply no prefetch.
 
 use super::buffers;
