@@ -15,6 +15,7 @@ mod memory;
 mod report;
 mod retr;
 mod soak;
+mod tls;
 mod users;
 
 use clap::{Parser, Subcommand};
