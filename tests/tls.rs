@@ -79,8 +79,9 @@ enum Port {
 }
 
 /// One whole session: TLS (on the TLS port, or after STLS on the plain one), login, STAT,
-/// QUIT, and the server's close, so that tickets sent after the handshake are read. Returns
-/// the kind of handshake and the protocol version.
+/// QUIT, and the server's close, so that tickets sent after the handshake are read; the close
+/// must come with a close_notify (rustls reports an end without one as an error). Returns the
+/// kind of handshake and the protocol version.
 fn session(server: &Server, port: Port, config: &Arc<ClientConfig>) -> (HandshakeKind, u16) {
     let addr = match port {
         Port::Implicit => server.tls_addr.expect("a TLS listener"),

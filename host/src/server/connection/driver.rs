@@ -380,12 +380,13 @@ impl Driver {
         self.maildrop_slot = None;
     }
 
-    /// Ends a session the server closes as TLS asks: with a close_notify alert (RFC 8446
-    /// §6.1), without which a client cannot tell the end from a cut connection, and some
-    /// clients then drop the session instead of resuming it next time. Bounded like a write.
+    /// Ends a TLS session as TLS asks: with a close_notify alert (RFC 8446 §6.1), without
+    /// which a client cannot tell the end from a cut connection, and some clients then drop
+    /// the session instead of resuming it next time. Bounded like a write.
     async fn close_write(&mut self) {
-        let close = self.stream.shutdown();
-        let _ = tokio::time::timeout(self.shared.idle_timeout, close).await;
+        if let Stream::Tls(tls) = &mut self.stream {
+            let _ = tokio::time::timeout(self.shared.idle_timeout, tls.shutdown()).await;
+        }
     }
 
     pub(super) async fn flush(&mut self) -> io::Result<()> {
