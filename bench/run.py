@@ -12,7 +12,7 @@ processes, Dovecot's short-lived login and mail processes included. Logins are m
 plaintext, after STLS and on the implicit-TLS port, each with a full handshake every time and
 with clients that keep their TLS sessions (resumed handshakes); idle sessions in plaintext and
 over implicit TLS. Both servers use one self-signed certificate for localhost, ECDSA P-256 (or
-RSA-2048 with --certificate rsa). The machine is shared and its load changes by the minute, so the
+RSA-2048 with --certificate rsa), made with openssl(1). The machine is shared and its load changes by the minute, so the
 figures compared as ratios (logins, RETR, LIST latency) are measured for the two servers back
 to back, and a ratio is the median of those pairs' ratios.
 

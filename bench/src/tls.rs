@@ -112,3 +112,28 @@ async fn handshake(
     let resumed = tls.get_ref().1.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
     Ok((Box::new(tls), resumed))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(tls: Mode, no_resumption: bool) -> TlsArgs {
+        TlsArgs { tls, no_resumption }
+    }
+
+    #[test]
+    fn labels_name_the_mode_and_the_handshake() {
+        assert_eq!(args(Mode::None, false).label(), "plain");
+        assert_eq!(args(Mode::None, true).label(), "plain");
+        assert_eq!(args(Mode::Stls, false).label(), "stls_resumed");
+        assert_eq!(args(Mode::Implicit, true).label(), "implicit_full");
+    }
+
+    #[test]
+    fn a_client_only_with_tls() {
+        assert!(args(Mode::None, false).client().unwrap().is_none());
+        let client = args(Mode::Implicit, true).client().unwrap().expect("TLS");
+        assert!(client.implicit);
+        assert!(!args(Mode::Stls, false).client().unwrap().unwrap().implicit);
+    }
+}
