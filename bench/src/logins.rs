@@ -43,12 +43,15 @@ pub async fn run(args: Args) -> Result<Report, String> {
     let resumed = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let deadline = started + run_for;
+    // Each client its own TLS session cache, as each mail client has.
+    let clients = (0..args.concurrency)
+        .map(|_| args.tls.client())
+        .collect::<Result<Vec<_>, _>>()?;
     let mut tasks = Vec::new();
-    for worker in 0..args.concurrency {
+    for (worker, tls) in clients.into_iter().enumerate() {
         let user = users[worker % users.len()].clone();
         let (errors, started_logins, resumed) =
             (errors.clone(), started_logins.clone(), resumed.clone());
-        let tls = args.tls.client()?;
         let (addr, timeout, max) = (args.target.addr, args.target.timeout(), args.max_logins);
         tasks.push(tokio::spawn(async move {
             let mut times = Vec::new();
