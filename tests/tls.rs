@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::metrics::{metrics_addr, sample, wait_for};
 use common::{Server, TempDir, DEADLINE};
 use rustls::client::{Resumption, Tls12Resumption};
 use rustls::pki_types::pem::PemObject;
@@ -37,7 +38,7 @@ fn certificate(
 }
 
 /// pop3host on the static plugin's built-in mailbox (user `test`, password `test`) with a
-/// plain listener (STLS) and an implicit-TLS one, and the CA file that verifies it.
+/// plain listener (STLS), an implicit-TLS one and metrics, and the CA file that verifies it.
 fn tls_server(dir: &TempDir, algorithm: &'static rcgen::SignatureAlgorithm) -> (Server, String) {
     let (ca, cert, key) = certificate(dir, algorithm);
     let args = [
@@ -46,6 +47,8 @@ fn tls_server(dir: &TempDir, algorithm: &'static rcgen::SignatureAlgorithm) -> (
         "--tls-key",
         &key,
         "--tls-listen",
+        "127.0.0.1:0",
+        "--metrics-listen",
         "127.0.0.1:0",
     ];
     (Server::with_static(None, &args), ca)
@@ -181,6 +184,21 @@ fn a_returning_client_resumes_on_tls_1_3_and_1_2_implicit_and_stls() {
             Tls12Resumption::SessionIdOrTickets,
             TLS12,
         );
+    }
+    // Six handshakes on each port, three of them resumed, and the metrics say so.
+    let metrics = wait_for(metrics_addr(&server), "/metrics", |_, m| {
+        sample(m, "pop3host_connections_open") == 0.0
+    });
+    for kind in ["implicit", "stls"] {
+        let handshakes = format!("pop3host_tls_handshakes_total{{kind=\"{kind}\",result=\"ok\"}}");
+        let resumed = format!("pop3host_tls_resumed_handshakes_total{{kind=\"{kind}\"}}");
+        for (series, expected) in [(handshakes, 6.0), (resumed, 3.0)] {
+            assert_eq!(
+                sample(&metrics, &series),
+                expected,
+                "{series} in\n{metrics}"
+            );
+        }
     }
 }
 

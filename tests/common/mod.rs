@@ -7,6 +7,7 @@ pub mod abi_v1;
 pub mod clients;
 pub mod cluster;
 pub mod maildir_site;
+pub mod metrics;
 pub mod process;
 pub mod proxy_protocol;
 pub mod user_sources;
