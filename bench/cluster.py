@@ -13,9 +13,9 @@ on loopback, back to back in each run:
 
 logins/s (64 clients at once, connect, USER/PASS, STAT, QUIT) and RETR MB/s (1 and 8
 clients downloading whole mailboxes, every byte checked against the corpus), and what each
-costs: the CPU seconds (utime + stime from /proc/PID/stat, children included: PostgreSQL
-runs a process per connection) of every server process involved, pop3host instances,
-PostgreSQL and HAProxy, per login and per GB sent, over the measurement. On a machine with
+costs: the CPU seconds of every server involved, pop3host instances, PostgreSQL (a process
+per connection, all counted) and HAProxy, each from a cgroup v2 of its own
+(bench/server_cpu.py), per login and per GB sent, over the measurement. On a machine with
 few cores the instances, the database, HAProxy and the client share them, so the cost says
 more than the rate about what a second instance buys.
 
@@ -44,52 +44,11 @@ import time
 
 import run as common
 from run import free_port, log, median, terminate, wait_for_greeting
+from server_cpu import CpuGroup
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
 NOBODY = 65534
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 LOGIN_USERS, RETR_USERS = 64, 8
-
-
-# ---------------------------------------------------------------------------------------------
-# CPU time of process trees
-
-
-def proc_stat(pid):
-    """(ppid, CPU seconds of the process and its reaped children), or None when it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    # Fields 4 (ppid) and 14 to 17 (utime, stime, cutime, cstime) of proc(5).
-    ticks = sum(int(x) for x in fields[11:15])
-    return int(fields[1]), ticks / CLK_TCK
-
-
-def tree_cpu_seconds(root):
-    """CPU seconds of `root` and every descendant, dead ones included: a dead process's time
-    is in the cutime/cstime of the living one that reaped it."""
-    stats = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            stat = proc_stat(int(entry))
-            if stat:
-                stats[int(entry)] = stat
-    tree, total, grew = {root}, 0.0, True
-    while grew:
-        more = {pid for pid, (ppid, _) in stats.items() if ppid in tree} - tree
-        tree |= more
-        grew = bool(more)
-    for pid in tree:
-        if pid in stats:
-            total += stats[pid][1]
-    return total
-
-
-def cpu_by_group(groups):
-    """{group name: CPU seconds} for {group name: [root pids]}."""
-    return {name: sum(tree_cpu_seconds(pid) for pid in pids) for name, pids in groups.items()}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -107,6 +66,7 @@ class Postgres:
         os.chown(self.dir, NOBODY, NOBODY)
         self.port = free_port()
         self.url = f"postgresql://pop3@127.0.0.1:{self.port}/postgres"
+        self.cpu = CpuGroup("postgres")
 
     def start(self):
         data = os.path.join(self.dir, "data")
@@ -115,9 +75,8 @@ class Postgres:
         subprocess.run(as_nobody("pg_ctl", "-w", "-t", 60, "-D", data, "-l",
                                  os.path.join(self.dir, "log"), "-o",
                                  f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.dir}",
-                                 "start"), check=True, capture_output=True, timeout=90)
-        with open(os.path.join(data, "postmaster.pid")) as f:
-            self.pid = int(f.readline())
+                                 "start"), check=True, capture_output=True, timeout=90,
+                       preexec_fn=self.cpu.enter)
 
     def sql(self, sql):
         subprocess.run([os.path.join(PG_BIN, "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1",
@@ -137,6 +96,7 @@ class Pop3host:
         self.name, self.plugin, self.plugin_config = name, plugin, plugin_config
         self.port = free_port()
         self.proc = None
+        self.cpu = CpuGroup(name)
 
     def start(self):
         self.log = open(os.path.join(common.WORK, f"{self.name}.log"), "ab")
@@ -145,7 +105,7 @@ class Pop3host:
              "--plugin-config", json.dumps(self.plugin_config),
              "--listen", f"127.0.0.1:{self.port}", "--max-connections", "20000",
              "--trusted-networks", "127.0.0.0/8", "--proxy-protocol-from", "127.0.0.2/32"],
-            stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
+            stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log, preexec_fn=self.cpu.enter)
         wait_for_greeting(self.port)
 
     def stop(self):
@@ -161,6 +121,7 @@ class Haproxy:
         self.name, self.instances = name, instances
         self.port = free_port()
         self.proc = None
+        self.cpu = CpuGroup(name)
 
     def start(self):
         servers = "".join(f"    server {i.name} 127.0.0.1:{i.port}\n" for i in self.instances)
@@ -185,7 +146,7 @@ backend pop3
 {servers}""")
         self.log = open(os.path.join(common.WORK, f"{self.name}.log"), "ab")
         self.proc = subprocess.Popen(["haproxy", "-db", "-f", config], stdin=subprocess.DEVNULL,
-                                     stdout=self.log, stderr=self.log)
+                                     stdout=self.log, stderr=self.log, preexec_fn=self.cpu.enter)
         wait_for_greeting(self.port)
 
     def stop(self):
@@ -197,15 +158,21 @@ backend pop3
 # Measuring
 
 
+def cpu_by_group(groups):
+    """{group name: CPU seconds} for {group name: [servers]}."""
+    return {name: sum(server.cpu.seconds() for server in servers)
+            for name, servers in groups.items()}
+
+
 class Setup:
-    """A way to reach a backend: the address clients use and the processes that serve it."""
+    """A way to reach a backend: the address clients use and the servers behind it."""
 
     def __init__(self, name, port, groups):
         self.name, self.port, self.groups = name, port, groups
 
     def measured(self, *args):
         """Runs one pop3bench benchmark against this setup; returns its result and the CPU
-        seconds each process group spent meanwhile."""
+        seconds each group of servers spent meanwhile."""
         before = cpu_by_group(self.groups)
         result = common.bench(*args[:1], "--addr", f"127.0.0.1:{self.port}", *args[1:])
         after = cpu_by_group(self.groups)
@@ -330,17 +297,14 @@ def main():
         for server in [maildir, *instances, *haproxies]:
             server.start()
             running.append(server)
-        db = [postgres.pid]
+        db = [postgres]
         setups = [
-            Setup("maildir", maildir.port, {"pop3host": [maildir.proc.pid]}),
-            Setup("postgres", instances[0].port,
-                  {"pop3host": [instances[0].proc.pid], "postgres": db}),
+            Setup("maildir", maildir.port, {"pop3host": [maildir]}),
+            Setup("postgres", instances[0].port, {"pop3host": instances[:1], "postgres": db}),
             Setup("haproxy-1", haproxies[0].port,
-                  {"pop3host": [instances[0].proc.pid], "postgres": db,
-                   "haproxy": [haproxies[0].proc.pid]}),
+                  {"pop3host": instances[:1], "postgres": db, "haproxy": haproxies[:1]}),
             Setup("haproxy-2", haproxies[1].port,
-                  {"pop3host": [i.proc.pid for i in instances], "postgres": db,
-                   "haproxy": [haproxies[1].proc.pid]}),
+                  {"pop3host": instances, "postgres": db, "haproxy": haproxies[1:]}),
         ]
         figures = measure(setups, opts, template)
         print()
@@ -361,7 +325,9 @@ def main():
                 server.stop()
             except Exception:
                 pass
+            server.cpu.remove()
         postgres.stop()
+        postgres.cpu.remove()
         if opts.keep:
             print(f"kept {work}")
         else:

@@ -2,8 +2,9 @@
 """pop3host's own CPU per GB of RETR, for one build or several measured back to back.
 
 A rate on a machine whose cores the client shares mostly measures the client; what a RETR
-costs the server is its CPU time (user + system, all threads, from /proc/PID/stat) over a run
-of `pop3bench retr`, divided by the octets the clients read off the wire. The corpus and the
+costs the server is its CPU time (user + system, all threads, from a cgroup of its own as
+bench/server_cpu.py sets up) over a run of `pop3bench retr`, divided by the octets the
+clients read off the wire. The corpus and the
 server's settings are bench/run.py's (whose helpers this reuses): maildirs of 100 messages
 of about 230 kB (LF line ends, sizes in the names), the maildir plugin, the defaults.
 
@@ -32,22 +33,16 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run  # noqa: E402  (bench/run.py: corpus, server and pop3bench helpers)
 
 CLIENTS = (1, 8)
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pid):
-    """User + system CPU of every thread of `pid` so far (fields 14 and 15 of its stat,
-    counted after the command name, which may hold spaces)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
-def measure(build, opts, users, template):
+def measure(build, opts, users, template, certificate):
     """One run of `build`: server CPU seconds per GB on the wire and MB/s, per client count."""
     run.POP3HOST = os.path.join(build, "pop3host")
     run.PLUGIN = os.path.join(build, "libmaildir.so")
-    server = run.Pop3host(users)
+    server = run.Pop3host(users, certificate)
+    if server.cpu is None:
+        server.remove()
+        sys.exit("no cgroup v2 to count the server's CPU in (see bench/server_cpu.py)")
     server.start()
     try:
         bench_users = ["--user-pattern", "bench%d", "--users", max(CLIENTS)]
@@ -56,9 +51,9 @@ def measure(build, opts, users, template):
         figures = {}
         for clients in CLIENTS:
             rounds = opts.rounds1 if clients == 1 else opts.rounds8
-            before = cpu_seconds(server.proc.pid)
+            before = server.cpu_seconds()
             r = run.bench(*retr, "--clients", clients, "--rounds", rounds)
-            cpu = cpu_seconds(server.proc.pid) - before
+            cpu = server.cpu_seconds() - before
             if r.get("errors"):
                 raise RuntimeError(f"{build}: RETR errors: {r['error_samples'][:3]}")
             figures[clients] = {"cpu_s_per_gb": cpu / (r["wire_octets"] / 1e9),
@@ -69,6 +64,7 @@ def measure(build, opts, users, template):
         return figures
     finally:
         server.stop()
+        server.remove()
 
 
 def main():
@@ -97,11 +93,12 @@ def main():
                    "--home-root", os.path.join(run.WORK, "home"), "--write-users", users,
                    "--maildir-name", "pop3host-Maildir")
         os.sync()
+        certificate = run.make_certificate("ecdsa")  # unused by RETR; the server wants one
         for n in range(opts.runs):
             order = list(builds.items())
             for label, build in order if n % 2 == 0 else reversed(order):
                 run.log(f"run {n + 1}/{opts.runs}: {label}")
-                results[label].append(measure(build, opts, users, template))
+                results[label].append(measure(build, opts, users, template, certificate))
     finally:
         if opts.keep:
             run.log(f"kept {run.WORK}")

@@ -5,7 +5,14 @@ Sets up a corpus in a temporary directory, starts target/release/pop3host with t
 plugin on a free loopback port and, when it is installed (`--install-dovecot` installs
 dovecot-pop3d), Dovecot 2.3 on another, runs every benchmark RUNS times against each, and
 prints a side-by-side table of medians with the project's targets (TARGETS below). Without
-Dovecot: pop3host alone. The machine is shared and its load changes by the minute, so the
+Dovecot: pop3host alone. Next to the rates it reports each server's own CPU time per login and
+per GB sent (on 2 cores shared by client and servers, a rate mostly measures the client): each
+server runs in a cgroup v2 of its own (bench/server_cpu.py), whose `usage_usec` counts all its
+processes, Dovecot's short-lived login and mail processes included. Logins are measured in
+plaintext, after STLS and on the implicit-TLS port, each with a full handshake every time and
+with clients that keep their TLS sessions (resumed handshakes); idle sessions in plaintext and
+over implicit TLS. Both servers use one self-signed certificate for localhost, ECDSA P-256 (or
+RSA-2048 with --certificate rsa), made with openssl(1). The machine is shared and its load changes by the minute, so the
 figures compared as ratios (logins, RETR, LIST latency) are measured for the two servers back
 to back, and a ratio is the median of those pairs' ratios.
 
@@ -25,8 +32,8 @@ sessions, and, spelled out though they are the defaults, --trusted-networks 127.
 (no per-address limits and failed-login delays for the loopback client; needed for 64
 concurrent logins and 10,000 sessions from one address) and --max-sessions-per-user 10.
 Dovecot settings: the defaults except what it needs to run here (a temporary base_dir and
-state_dir, a pop3 listener on a free loopback port, passwd-file passdb/userdb, mail_location,
-ssl = no, disable_plaintext_auth = no) and, for the idle benchmark only to fit at all,
+state_dir, pop3 and pop3s listeners on free loopback ports, passwd-file passdb/userdb,
+mail_location, ssl_cert and ssl_key, disable_plaintext_auth = no) and, for the idle benchmark only to fit at all,
 process and client limits above its default of 100 processes per service. Logins are also
 measured against Dovecot's high-performance login mode (pop3-login service_count = 0 and
 process_min_avail = one per CPU): long-lived login processes.
@@ -43,7 +50,8 @@ without it, right after the {PLAIN} logins, and reports both rates as ratios to 
 (target: with the cache, at least 0.8). --logins-only measures only these logins.
 
     python3 bench/run.py [--runs 3] [--install-dovecot] [--no-dovecot] [--quick]
-                         [--logins-only] [--json results.json] [--keep] [--no-build]
+                         [--logins-only] [--certificate ecdsa|rsa] [--json results.json]
+                         [--keep] [--no-build]
 """
 
 import argparse
@@ -58,6 +66,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from server_cpu import cpu_group
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RELEASE = os.path.join(ROOT, "target", "release")
@@ -120,6 +130,18 @@ def bench(*args, timeout=300):
     return result
 
 
+def make_certificate(kind):
+    """A self-signed certificate for localhost and its key (PEM files in WORK): ECDSA P-256
+    (what the README recommends) or RSA-2048 (the common default, for comparison)."""
+    cert, key = os.path.join(WORK, "cert.pem"), os.path.join(WORK, "key.pem")
+    new_key = (["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"] if kind == "ecdsa"
+               else ["-newkey", "rsa:2048"])
+    subprocess.run(["openssl", "req", "-x509", *new_key, "-nodes", "-subj", "/CN=localhost",
+                    "-days", "2", "-keyout", key, "-out", cert], check=True,
+                   capture_output=True)
+    return cert, key
+
+
 def corpus(*args):
     subprocess.run([BENCH, "corpus", *map(str, args)], check=True, stdout=subprocess.DEVNULL,
                    timeout=600)
@@ -129,26 +151,54 @@ def corpus(*args):
 # Servers
 
 
-class Pop3host:
-    def __init__(self, users, name="pop3host", extra_config=None):
-        self.name = name
-        self.users = users
-        self.extra_config = extra_config or {}
+class Server:
+    """What both servers share: a plain and an implicit-TLS port, and a cgroup of their own
+    for their CPU time."""
+
+    def __init__(self):
         self.proc = None
         self.port = free_port()
+        self.tls_port = free_port()
+        self.cpu = cpu_group(self.name, log)
 
-    def addr(self):
-        return ["--addr", f"127.0.0.1:{self.port}"]
+    def addr(self, tls_options=()):
+        """--addr for pop3bench: the TLS port for implicit TLS, else the plain one."""
+        port = self.tls_port if "implicit" in tls_options else self.port
+        return ["--addr", f"127.0.0.1:{port}"]
+
+    def popen(self, command, **kwargs):
+        """Starts the server in its cgroup."""
+        enter = self.cpu.enter if self.cpu else None
+        return subprocess.Popen(command, stdin=subprocess.DEVNULL, preexec_fn=enter, **kwargs)
+
+    def cpu_seconds(self):
+        """CPU seconds the server (all its processes, dead ones too) has used; None unknown."""
+        return self.cpu.seconds() if self.cpu else None
+
+    def remove(self):
+        if self.cpu:
+            self.cpu.remove()
+
+
+class Pop3host(Server):
+    def __init__(self, users, certificate, name="pop3host", extra_config=None):
+        self.name = name  # before Server's: it names the cgroup
+        super().__init__()
+        self.users = users
+        self.certificate = certificate
+        self.extra_config = extra_config or {}
 
     def start(self):
         config = {"passwd_file": self.users, "maildir": "%h/pop3host-Maildir",
                   **self.extra_config}
+        cert, key = self.certificate
         self.log = open(os.path.join(WORK, f"{self.name}.log"), "ab")
-        self.proc = subprocess.Popen(
+        self.proc = self.popen(
             [POP3HOST, "--plugin", PLUGIN, "--plugin-config", json.dumps(config),
              "--listen", f"127.0.0.1:{self.port}", "--max-connections", "20000",
-             "--trusted-networks", "127.0.0.0/8", "--max-sessions-per-user", "10"],
-            stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
+             "--trusted-networks", "127.0.0.0/8", "--max-sessions-per-user", "10",
+             "--tls-cert", cert, "--tls-key", key, "--tls-listen", f"127.0.0.1:{self.tls_port}"],
+            stdout=self.log, stderr=self.log)
         wait_for_greeting(self.port)
 
     def memory_args(self):
@@ -160,21 +210,18 @@ class Pop3host:
         self.log.close()
 
 
-class Dovecot:
+class Dovecot(Server):
     name = "dovecot"
 
-    def __init__(self, users, idle_sessions):
+    def __init__(self, users, idle_sessions, certificate):
+        super().__init__()
         self.users = users
+        self.certificate = certificate
         self.idle_sessions = idle_sessions
         # Dovecot's high-performance mode: login processes that serve many clients each
         # instead of one process per connection (the mail process per session stays).
         self.long_lived_logins = False
-        self.proc = None
         self.dir = os.path.join(WORK, "dovecot")
-        self.port = free_port()
-
-    def addr(self):
-        return ["--addr", f"127.0.0.1:{self.port}"]
 
     def start(self):
         os.makedirs(self.dir, exist_ok=True)
@@ -182,6 +229,7 @@ class Dovecot:
         limit = self.idle_sessions + 200
         login_mode = (f"  service_count = 0\n  process_min_avail = {os.cpu_count()}\n"
                       if self.long_lived_logins else "")
+        cert, key = self.certificate
         with open(conf, "w") as f:
             f.write(f"""# Dovecot 2.3 defaults except what it needs to run here.
 base_dir = {self.dir}/run
@@ -189,7 +237,9 @@ state_dir = {self.dir}/state
 log_path = {self.dir}/dovecot.log
 protocols = pop3
 listen = 127.0.0.1
-ssl = no
+ssl = yes
+ssl_cert = <{cert}
+ssl_key = <{key}
 disable_plaintext_auth = no
 mail_location = maildir:~/Maildir
 passdb {{
@@ -205,14 +255,19 @@ service pop3-login {{
     address = 127.0.0.1
     port = {self.port}
   }}
+  inet_listener pop3s {{
+    address = 127.0.0.1
+    port = {self.tls_port}
+    ssl = yes
+  }}
 {login_mode}}}
 # Only so that {self.idle_sessions} idle sessions fit (a process per session): the default
 # is 100 processes per service and 1000 clients per process.
 default_process_limit = {limit}
 default_client_limit = {limit + 1000}
 """)
-        self.proc = subprocess.Popen(["dovecot", "-F", "-c", conf], stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.proc = self.popen(["dovecot", "-F", "-c", conf], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
         try:
             wait_for_greeting(self.port)
         except RuntimeError:
@@ -238,17 +293,53 @@ def recorder(figures, raw):
     return record
 
 
+# How the logins benchmark logs in: (figure name, pop3bench options). "resumed": each client
+# keeps its TLS sessions, as a mail client that polls does; "full": a full handshake each time.
+LOGIN_MODES = [
+    ("plain", []),
+    ("stls_full", ["--tls", "stls", "--no-resumption"]),
+    ("stls_resumed", ["--tls", "stls"]),
+    ("implicit_full", ["--tls", "implicit", "--no-resumption"]),
+    ("implicit_resumed", ["--tls", "implicit"]),
+]
+
+
+def measured(server, *args, **kwargs):
+    """Runs pop3bench; returns its figures and the server's CPU seconds meanwhile (None when
+    unknown)."""
+    before = server.cpu_seconds()
+    result = bench(*args, **kwargs)
+    after = server.cpu_seconds()
+    return result, (None if before is None or after is None else after - before)
+
+
+def per(cpu, units, scale):
+    """CPU seconds per unit, times `scale` (1000: ms per login); None when unknown."""
+    return cpu * scale / units if cpu is not None and units else None
+
+
 def throughput(server, opts, corpus_dirs, record):
-    """Logins and RETR once: figures compared as ratios, so measured for both servers back
-    to back (see run_benchmarks)."""
+    """Logins and RETR once, with the server's CPU time per login and per GB: figures
+    compared as ratios, so measured for both servers back to back (see run_benchmarks)."""
     bench_users = ["--user-pattern", "bench%d", "--users", opts.users]
-    r = bench("logins", *server.addr(), *bench_users, "--concurrency", opts.users,
-              "--seconds", opts.logins_seconds)
-    record("logins_per_s", r["logins_per_s"], r)
+    cpu_ms = {}
+    for mode, tls in LOGIN_MODES:
+        r, cpu = measured(server, "logins", *server.addr(tls), *bench_users, *tls,
+                          "--concurrency", opts.users, "--seconds", opts.logins_seconds)
+        suffix = "" if mode == "plain" else f"_{mode}"
+        record(f"logins{suffix}_per_s", r["logins_per_s"], r)
+        cpu_ms[mode] = per(cpu, r["logins"], 1000)
+        record(f"cpu_ms_login_{mode}", cpu_ms[mode], None)
+        if tls:
+            record(f"resumed_pct_{mode}", 100 * r["tls_resumed"] / max(r["logins"], 1), None)
+    if cpu_ms["plain"] and cpu_ms["implicit_resumed"]:
+        record("cpu_implicit_resumed_over_plain",
+               cpu_ms["implicit_resumed"] / cpu_ms["plain"], None)
     for clients, rounds in ((1, opts.rounds1), (8, opts.rounds8)):
-        r = bench("retr", *server.addr(), *bench_users, "--clients", clients, "--rounds", rounds,
-                  "--corpus", corpus_dirs["bench"])
+        r, cpu = measured(server, "retr", *server.addr(), *bench_users, "--clients", clients,
+                          "--rounds", rounds, "--corpus", corpus_dirs["bench"])
         record(f"retr{clients}_mb_per_s", r["mb_per_s"], r)
+        record(f"cpu_s_per_gb_retr{clients}", per(cpu, r["octets"], 1e9), None)
 
 
 def hashed_logins(plain, cached, uncached, opts, record):
@@ -301,13 +392,14 @@ def one_run(server, run, opts, record):
     # Idle sessions on a freshly started server, so that what an earlier benchmark freed
     # cannot hide what the sessions take.
     sessions = opts.idle if server.name == "pop3host" else opts.dovecot_idle
-    idle_runs = [("idle", "idle%d", sessions)]
+    implicit = ["--tls", "implicit"]
+    idle_runs = [("idle", "idle%d", sessions, []), ("idle_tls", "idle%d", sessions, implicit)]
     if server.name == "pop3host" and opts.idle_full > 0:
-        idle_runs.append(("idle_full", "full%d", opts.idle_full))
-    for key, pattern, count in idle_runs:
+        idle_runs.append(("idle_full", "full%d", opts.idle_full, []))
+    for key, pattern, count, tls in idle_runs:
         server.stop()
         server.start()
-        r = bench("idle", *server.addr(), "--user-pattern", pattern, "--users", count,
+        r = bench("idle", *server.addr(tls), *tls, "--user-pattern", pattern, "--users", count,
                   "--sessions", count, *server.memory_args(), timeout=900)
         record(f"{key}_sessions", r["sessions"], r)
         record(f"{key}_kb_per_session", r["pss_kb_per_session"], r)
@@ -364,10 +456,30 @@ TARGETS = [
     # ("ratio", x): pop3host x times better than Dovecot or more; ("at most", v) and
     # ("below", v): pop3host's median against a fixed bound; None: shown only.
     ("logins_per_s", "logins/s, 64 concurrent", "/s", "higher", ">= 20x Dovecot", ("ratio", 20)),
+    ("logins_stls_full_per_s", "logins/s, STLS full handshake", "/s", "higher", "", None),
+    ("logins_stls_resumed_per_s", "logins/s, STLS resumed", "/s", "higher", "", None),
+    ("logins_implicit_full_per_s", "logins/s, implicit TLS full", "/s", "higher", "", None),
+    ("logins_implicit_resumed_per_s", "logins/s, implicit TLS resumed", "/s", "higher", "",
+     None),
+    ("cpu_ms_login_plain", "server CPU per login, plaintext", "ms", "lower", "", None),
+    ("cpu_ms_login_stls_full", "server CPU per login, STLS full", "ms", "lower", "", None),
+    ("cpu_ms_login_stls_resumed", "server CPU per login, STLS resumed", "ms", "lower", "", None),
+    ("cpu_ms_login_implicit_full", "server CPU per login, implicit TLS full", "ms", "lower", "",
+     None),
+    ("cpu_ms_login_implicit_resumed", "server CPU per login, implicit TLS resumed", "ms",
+     "lower", "", None),
+    ("cpu_implicit_resumed_over_plain", "CPU: implicit TLS resumed / plaintext login", "",
+     "", "<= 2", ("at most", 2)),
+    ("resumed_pct_implicit_resumed", "TLS handshakes resumed (implicit, resuming clients)",
+     "%", "", "", None),
+    ("resumed_pct_stls_resumed", "TLS handshakes resumed (STLS, resuming clients)", "%", "", "",
+     None),
     (("logins_per_s", "logins_long_lived_per_s"), "logins/s vs long-lived login processes",
      "/s", "higher", ">= 10x Dovecot", ("ratio", 10)),
     ("retr1_mb_per_s", "RETR MB/s, 1 client", "MB/s", "higher", ">= 3x Dovecot", ("ratio", 3)),
     ("retr8_mb_per_s", "RETR MB/s, 8 clients", "MB/s", "higher", ">= 3x Dovecot", ("ratio", 3)),
+    ("cpu_s_per_gb_retr1", "server CPU per GB sent, RETR 1 client", "s", "lower", "", None),
+    ("cpu_s_per_gb_retr8", "server CPU per GB sent, RETR 8 clients", "s", "lower", "", None),
     ("idle_kb_per_session", "idle session Pss", "kB", "lower", "<= 32 kB (10,000 sessions)",
      ("at most", 32)),
     ("list_p99_ms", "LIST p99 (100 msgs)", "ms", "lower", "<= Dovecot", ("ratio", 1)),
@@ -384,6 +496,7 @@ TARGETS = [
     ("sha512_logins_per_s", "logins/s, SHA512-CRYPT, no cache", "/s", "", "", None),
     ("plain_logins_per_s", "logins/s, {PLAIN}, same run as these", "/s", "", "", None),
     ("idle_sessions", "idle sessions held", "", "", "", None),
+    ("idle_tls_kb_per_session", "idle TLS session Pss (implicit)", "kB", "lower", "", None),
     ("idle_full_kb_per_session", "idle session Pss, 10-msg maildir", "kB", "lower", "", None),
     ("idle_full_sessions", "idle sessions held, 10-msg maildir", "", "", "", None),
 ]
@@ -466,6 +579,8 @@ def main():
     ap.add_argument("--logins-seconds", type=float, default=5)
     ap.add_argument("--soak-seconds", type=float, default=10, help="0: no soak")
     ap.add_argument("--budget", type=float, default=540, help="seconds for the benchmarks")
+    ap.add_argument("--certificate", choices=["ecdsa", "rsa"], default="ecdsa",
+                    help="the servers' key: ECDSA P-256 or RSA-2048")
     ap.add_argument("--json", help="write every figure and raw result here")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     ap.add_argument("--no-build", action="store_true")
@@ -532,9 +647,7 @@ def main():
                opts.users, *owner)
         sha512 = os.path.join(WORK, "users-sha512")
         sha512_users(users, sha512)
-        hashed = [Pop3host(sha512, "pop3host-sha512-cached",
-                           {"auth_cache": {"size": 10000, "ttl_seconds": 600}}),
-                  Pop3host(sha512, "pop3host-sha512")]
+
         if opts.logins_only:
             opts.big = opts.idle = opts.idle_full = opts.soak_seconds = 0
         else:
@@ -555,11 +668,15 @@ def main():
         os.sync()
         log("corpus ready")
 
-        pop3host = Pop3host(users)
+        certificate = make_certificate(opts.certificate)
+        hashed = [Pop3host(sha512, certificate, "pop3host-sha512-cached",
+                           {"auth_cache": {"size": 10000, "ttl_seconds": 600}}),
+                  Pop3host(sha512, certificate, "pop3host-sha512")]
+        pop3host = Pop3host(users, certificate)
         servers.append(pop3host)
         pop3host.start()
         if with_dovecot:
-            dovecot = Dovecot(users, opts.dovecot_idle)
+            dovecot = Dovecot(users, opts.dovecot_idle, certificate)
             servers.append(dovecot)
             dovecot.start()
             version = subprocess.run(["dovecot", "--version"], capture_output=True,
@@ -621,6 +738,7 @@ def main():
                 server.stop()
             except Exception:
                 pass
+            server.remove()
         if opts.keep:
             print(f"kept {WORK}")
         else:

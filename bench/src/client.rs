@@ -12,7 +12,7 @@ use pop3_client_codec::{content, uidl};
 use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
@@ -89,8 +89,14 @@ impl fmt::Display for Reply {
     }
 }
 
+/// What a connection reads and writes: TCP, or TLS over it.
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
 pub struct Conn {
-    stream: BufReader<TcpStream>,
+    stream: BufReader<Box<dyn Io>>,
+    /// The read buffer's size, kept through an upgrade to TLS.
+    buffer: usize,
     timeout: Duration,
     /// Octets read from the server so far.
     pub bytes_read: u64,
@@ -112,7 +118,8 @@ impl Conn {
         };
         let _ = stream.set_nodelay(true);
         Ok(Conn {
-            stream: BufReader::with_capacity(buffer, stream),
+            stream: BufReader::with_capacity(buffer, Box::new(stream)),
+            buffer,
             timeout: deadline,
             bytes_read: 0,
             wire: Vec::new(),
@@ -124,6 +131,25 @@ impl Conn {
         let mut conn = Conn::connect(addr, deadline, buffer).await?;
         conn.status().await?.ok("greeting")?;
         Ok(conn)
+    }
+
+    /// Runs `upgrade` on the stream (a TLS handshake); the read buffer must be empty, since
+    /// what it holds came before the upgrade (RFC 2595 §4: nothing may follow the STLS reply).
+    /// `upgrade` may say how it went (`T`).
+    pub async fn upgrade<F, Fut, T>(self, upgrade: F) -> Result<(Conn, T), Fail>
+    where
+        F: FnOnce(Box<dyn Io>) -> Fut,
+        Fut: std::future::Future<Output = Result<(Box<dyn Io>, T), Fail>>,
+    {
+        if !self.stream.buffer().is_empty() {
+            return Err(Fail::protocol("data after the reply to STLS"));
+        }
+        let (stream, how) = upgrade(self.stream.into_inner()).await?;
+        let conn = Conn {
+            stream: BufReader::with_capacity(self.buffer, stream),
+            ..self
+        };
+        Ok((conn, how))
     }
 
     /// Writes raw octets (the caller ends each line with CRLF).

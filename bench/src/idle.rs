@@ -1,12 +1,14 @@
 //! Memory per idle session: the server's Pss (summed over its processes) before, then with
 //! `--sessions` logged-in sessions (USER/PASS, STAT, with `--retrieve N` a RETR of message N,
-//! then nothing) held open, and after they close. Session i logs in as user i (modulo the users given). The client raises its own
-//! RLIMIT_NOFILE; the server needs one descriptor per session or more (`ulimit -n`).
+//! then nothing) held open, and after they close; with `--tls`, TLS sessions. Session i logs in
+//! as user i (modulo the users given). The client raises its own RLIMIT_NOFILE; the server
+//! needs one descriptor per session or more (`ulimit -n`).
 
 use crate::client::{two_numbers, Conn, Fail};
 use crate::logins::seconds;
 use crate::memory::{Sample, ServerArgs};
 use crate::report::{Errors, Report};
+use crate::tls::{self, TlsArgs, TlsClient};
 use crate::users::Credentials;
 use crate::Target;
 use std::net::SocketAddr;
@@ -20,6 +22,8 @@ pub struct Args {
     pub target: Target,
     #[command(flatten)]
     pub server: ServerArgs,
+    #[command(flatten)]
+    pub tls: TlsArgs,
     /// Sessions to hold open.
     #[arg(long, default_value_t = 10_000)]
     pub sessions: usize,
@@ -62,18 +66,20 @@ pub async fn run(args: Args) -> Result<Report, String> {
 
     let errors = Arc::new(Errors::default());
     let gate = Arc::new(Semaphore::new(args.connect_concurrency));
+    // One client for all: idle sessions measure the server, not handshakes.
+    let tls = Arc::new(args.tls.client()?);
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(args.sessions);
     for i in 0..args.sessions {
         let user = users[i % users.len()].clone();
-        let (gate, errors) = (gate.clone(), errors.clone());
+        let (gate, errors, tls) = (gate.clone(), errors.clone(), tls.clone());
         let (addr, timeout, retrieve) = (args.target.addr, args.target.timeout(), args.retrieve);
         tasks.push(tokio::spawn(async move {
             let _permit = gate.acquire().await.ok()?;
             if Instant::now() >= deadline {
                 return None;
             }
-            open_idle(addr, timeout, &user, retrieve)
+            open_idle(addr, timeout, &user, retrieve, tls.as_ref().as_ref())
                 .await
                 .map_err(|fail| errors.record(format!("{}: {fail}", user.user)))
                 .ok()
@@ -107,6 +113,7 @@ pub async fn run(args: Args) -> Result<Report, String> {
 
     let mut report = Report::new("idle");
     report.field("addr", args.target.addr.to_string());
+    report.field("tls", args.tls.label());
     report.count("sessions", held);
     report.count("alive_after_settling", alive);
     report.number("ramp_seconds", ramp, 2, "s");
@@ -136,8 +143,9 @@ async fn open_idle(
     timeout: Duration,
     user: &Credentials,
     retrieve: Option<u32>,
+    tls: Option<&TlsClient>,
 ) -> Result<Conn, Fail> {
-    let mut conn = Conn::open(addr, timeout, 512).await?;
+    let (mut conn, _) = tls::open(addr, timeout, 512, tls).await?;
     conn.login(&user.user, &user.pass).await?.ok("login")?;
     two_numbers(&conn.command("STAT").await?.ok("STAT")?, "STAT")?;
     if let Some(n) = retrieve {

@@ -16,6 +16,7 @@ mod report;
 mod retr;
 mod schemes;
 mod soak;
+mod tls;
 mod users;
 
 use clap::{Parser, Subcommand};

@@ -28,6 +28,12 @@ pub struct Handshake {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HandshakeKind {
+    /// `implicit` (a TLS port) or `stls`.
+    pub kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct LoginLabels {
     pub mechanism: &'static str,
     pub result: &'static str,
@@ -74,6 +80,7 @@ pub struct Metrics {
     pub connections_open: Gauge,
     pub connections_refused: Family<Reason, Counter>,
     pub tls_handshakes: Family<Handshake, Counter>,
+    pub tls_resumed: Family<HandshakeKind, Counter>,
     pub logins: Family<LoginLabels, Counter>,
     pub commands: Family<CommandLabel, Counter>,
     pub octets_sent: Counter,
@@ -100,6 +107,7 @@ impl Metrics {
             connections_open: Gauge::default(),
             connections_refused: Family::default(),
             tls_handshakes: Family::default(),
+            tls_resumed: Family::default(),
             logins: Family::default(),
             commands: Family::default(),
             octets_sent: Counter::default(),
@@ -132,6 +140,11 @@ impl Metrics {
             "tls_handshakes",
             "TLS handshakes, by kind and result",
             metrics.tls_handshakes.clone(),
+        );
+        r.register(
+            "tls_resumed_handshakes",
+            "TLS handshakes that resumed a session (by ticket or session ID), by kind",
+            metrics.tls_resumed.clone(),
         );
         r.register(
             "logins",

@@ -9,6 +9,7 @@ pub mod clients;
 pub mod cluster;
 pub mod ldap;
 pub mod maildir_site;
+pub mod metrics;
 pub mod process;
 pub mod proxy_protocol;
 pub mod user_sources;

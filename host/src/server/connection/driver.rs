@@ -122,7 +122,10 @@ impl Driver {
     /// The session, from the greeting to its end; how it ended.
     pub async fn run(&mut self) -> Ending {
         match self.commands().await {
-            Ok(ending) => ending,
+            Ok(ending) => {
+                self.close_write().await;
+                ending
+            }
             Err(error) => {
                 tracing::debug!("connection ended: {error}");
                 Ending::ConnectionError
@@ -375,6 +378,15 @@ impl Driver {
             mailbox.release().await;
         }
         self.maildrop_slot = None;
+    }
+
+    /// Ends a TLS session as TLS asks: with a close_notify alert (RFC 8446 §6.1), without
+    /// which a client cannot tell the end from a cut connection, and some clients then drop
+    /// the session instead of resuming it next time. Bounded like a write.
+    async fn close_write(&mut self) {
+        if let Stream::Tls(tls) = &mut self.stream {
+            let _ = tokio::time::timeout(self.shared.idle_timeout, tls.shutdown()).await;
+        }
     }
 
     pub(super) async fn flush(&mut self) -> io::Result<()> {

@@ -5,7 +5,7 @@ use super::super::limits::ClientAddress;
 use super::super::stream::Stream;
 use super::super::tls::Tls;
 use super::Shared;
-use crate::metrics::{metrics, Handshake, Reason};
+use crate::metrics::{metrics, Handshake, HandshakeKind, Reason};
 use crate::protocol::proxy_header::{self, Parsed};
 use pop3_plugin_api::Connection;
 use std::io;
@@ -140,5 +140,13 @@ pub async fn handshake(
             result: result_label,
         })
         .inc();
+    if let Ok(Stream::Tls(tls)) = &result {
+        if tls.get_ref().1.handshake_kind() == Some(rustls::HandshakeKind::Resumed) {
+            metrics()
+                .tls_resumed
+                .get_or_create(&HandshakeKind { kind })
+                .inc();
+        }
+    }
     result
 }
