@@ -10,7 +10,7 @@ mod common;
 
 use common::auth_cache::login_is;
 use common::user_sources::{passwd_file_userdb, retr_and_quit, userdb_line, Site, AUTH_FAILED};
-use common::{try_login, Server, DEADLINE};
+use common::{try_login, DEADLINE};
 use serde_json::{json, Value};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -239,14 +239,7 @@ fn init_refuses_a_program_that_is_missing_or_not_executable() {
             "maildir": "~/Maildir",
         });
         fs::write(site.path("users"), "ann::1:1::/home/ann\n").unwrap();
-        Server::try_start(&[
-            "--plugin",
-            plugin.to_str().unwrap(),
-            "--plugin-config",
-            &config.to_string(),
-        ])
-        .err()
-        .expect("pop3host refuses to start")
+        common::refused_start(&plugin, &config.to_string())
     };
     let missing = site.path("missing");
     let log = try_start(&missing);

@@ -232,14 +232,7 @@ fn postgresql_init_refuses_bad_queries_naming_the_key() {
     let start = |passdb: Value| {
         let config = json!({"passdb": passdb, "passwd_file": site.path("users")});
         fs::write(site.path("users"), "ann::1:1::/home/ann\n").unwrap();
-        Server::try_start(&[
-            "--plugin",
-            plugin.to_str().unwrap(),
-            "--plugin-config",
-            &config.to_string(),
-        ])
-        .err()
-        .expect("pop3host refuses to start")
+        common::refused_start(&plugin, &config.to_string())
     };
     let passdb = |query: &str| json!({"driver": "sql", "url": pg.url(), "password_query": query});
     let log = start(passdb("SELEC password FROM users WHERE name = $1"));
@@ -289,28 +282,15 @@ fn postgresql_over_tls_verified_against_the_ca_file() {
     assert!(reply.starts_with("+OK"), "{reply}\n{}", server.log());
     assert!(c.cmd("QUIT").starts_with("+OK"));
     // The driver's connections (psql's own aside) are all encrypted.
-    let connections = |ssl: bool| {
-        pg.sql(&format!(
-            "SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity a USING (pid)
-             WHERE a.backend_type = 'client backend' AND pid <> pg_backend_pid() AND ssl = {ssl}"
-        ))
-    };
-    assert_ne!(connections(true), "0");
-    assert_eq!(connections(false), "0");
+    assert_ne!(pg.client_connections(true), "0");
+    assert_eq!(pg.client_connections(false), "0");
     drop(server);
 
     // A certificate of another CA stops the server at startup, naming the keys to check.
     let (passdb, userdb) = verify_full("other-ca.pem");
     let plugin = common::plugin("maildir");
     let config = json!({"passdb": passdb, "userdb": userdb, "maildir": "~/Maildir"});
-    let log = Server::try_start(&[
-        "--plugin",
-        plugin.to_str().unwrap(),
-        "--plugin-config",
-        &config.to_string(),
-    ])
-    .err()
-    .expect("a certificate of another CA is refused");
+    let log = common::refused_start(&plugin, &config.to_string());
     assert!(
         log.contains("certificate") && log.contains("keys \"url\" and \"tls\""),
         "{log}"

@@ -169,14 +169,7 @@ fn init_refuses_a_pam_service_outside_pam_d() {
         "userdb": {"driver": "system"},
         "maildir": "%h/Maildir",
     });
-    let log = Server::try_start(&[
-        "--plugin",
-        plugin.to_str().unwrap(),
-        "--plugin-config",
-        &config.to_string(),
-    ])
-    .err()
-    .expect("pop3host refuses to start");
+    let log = common::refused_start(&plugin, &config.to_string());
     assert!(log.contains("pam_service"), "{log}");
     drop(site);
 }

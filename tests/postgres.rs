@@ -287,14 +287,8 @@ fn tls_to_the_database_encrypted_and_verified() {
     assert_eq!(client.cmd("STAT"), "+OK 1 22\r\n");
     assert!(client.cmd("QUIT").starts_with("+OK"));
     // Every connection of the plugin (psql's own aside) is encrypted.
-    let connections = |ssl: bool| {
-        pg.sql(&format!(
-            "SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity a USING (pid)
-             WHERE a.backend_type = 'client backend' AND pid <> pg_backend_pid() AND ssl = {ssl}"
-        ))
-    };
-    assert_ne!(connections(true), "0");
-    assert_eq!(connections(false), "0");
+    assert_ne!(pg.client_connections(true), "0");
+    assert_eq!(pg.client_connections(false), "0");
     drop(require);
 
     let verified = server(&pg, &verify_full(&ca_file));
@@ -305,14 +299,7 @@ fn tls_to_the_database_encrypted_and_verified() {
 
     let plugin = postgres_plugin();
     let config = pg.plugin_config(&verify_full(&other_ca_file));
-    let log = Server::try_start(&[
-        "--plugin",
-        plugin.to_str().unwrap(),
-        "--plugin-config",
-        &config,
-    ])
-    .err()
-    .expect("a certificate of another CA is refused");
+    let log = common::refused_start(&plugin, &config);
     assert!(log.contains("certificate"), "{log}");
     let other_ca_option = other_ca_file.to_str().unwrap();
     let options = ["--tls", "verify-full", "--ca-file", other_ca_option];

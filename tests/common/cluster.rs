@@ -241,6 +241,14 @@ impl Postgres {
     }
 
     /// Runs SQL through psql and returns its unaligned output, rows one a line.
+    /// How many connections of clients other than this query's are encrypted (`ssl`) or not.
+    pub fn client_connections(&self, ssl: bool) -> String {
+        self.sql(&format!(
+            "SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity a USING (pid)
+             WHERE a.backend_type = 'client backend' AND pid <> pg_backend_pid() AND ssl = {ssl}"
+        ))
+    }
+
     pub fn sql(&self, sql: &str) -> String {
         let mut psql = Command::new(Path::new(PG_BIN).join("psql"));
         psql.args(["-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-d"])

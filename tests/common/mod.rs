@@ -79,6 +79,19 @@ pub fn plugin(name: &str) -> PathBuf {
     bin_dir().join(format!("lib{name}.so"))
 }
 
+/// The log of a pop3host that must refuse to start with `plugin` and its `config`.
+pub fn refused_start(plugin: &Path, config: &str) -> String {
+    let args = [
+        "--plugin",
+        plugin.to_str().unwrap(),
+        "--plugin-config",
+        config,
+    ];
+    Server::try_start(&args)
+        .err()
+        .expect("pop3host refuses to start")
+}
+
 /// A running pop3host; killed when dropped.
 pub struct Server {
     child: Child,
