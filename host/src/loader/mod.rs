@@ -14,12 +14,15 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-/// Turns `--plugin` into a path: a value with a `/` or ending in `.so` is a path; a NAME is
-/// `libNAME.so` (dashes as underscores, as cargo names libraries) next to the running binary
-/// (a build tree), then in `../lib/pop3host` from it (the package: `/usr/sbin/pop3host` and
+mod file_name;
+
+/// Turns `--plugin` into a path: a value with a directory separator or ending in the
+/// platform's library suffix is a path; a NAME is the platform's library file for it
+/// (`libNAME.so`, `libNAME.dylib`, `NAME.dll`: see `file_name`) next to the running binary (a
+/// build tree), then in `../lib/pop3host` from it (the package: `/usr/sbin/pop3host` and
 /// `/usr/lib/pop3host/`, wherever the tree is unpacked), then in `plugin_dir`.
 pub fn resolve(spec: &str, plugin_dir: Option<&Path>) -> Result<PathBuf, String> {
-    if spec.contains('/') || spec.ends_with(".so") {
+    if file_name::NATIVE.is_path(spec) {
         let path = PathBuf::from(spec);
         return if path.exists() {
             Ok(path)
@@ -27,7 +30,7 @@ pub fn resolve(spec: &str, plugin_dir: Option<&Path>) -> Result<PathBuf, String>
             Err(format!("plugin {spec}: no such file"))
         };
     }
-    let file = format!("lib{}.so", spec.replace('-', "_"));
+    let file = file_name::NATIVE.file_for(spec);
     let binary = std::env::current_exe().ok();
     let beside_binary = binary.as_deref().and_then(Path::parent);
     let packaged = beside_binary
