@@ -1,12 +1,15 @@
 //! Dropping root after startup (Net::Server's `user`, `group`, `chroot`): by then the ports
 //! are bound, the plugin is loaded and initialised and the certificates are read, so the
-//! server needs no privilege to go on.
+//! server needs no privilege to go on. On Windows there is no root to drop: the account the
+//! server (or its service) runs as is the privilege boundary, and the options are refused.
 
 use crate::config::Privileges;
+#[cfg(unix)]
 use nix::unistd::{self, Gid, Group, Uid, User};
 
 /// Changes root directory, groups and user, in that order (the user last, since after it
 /// nothing else may be changed). Runs before any thread of the server starts.
+#[cfg(unix)]
 pub fn drop_root(privileges: &Privileges) -> Result<(), String> {
     let Some(user_name) = &privileges.user else {
         if Uid::effective().is_root() {
@@ -47,6 +50,25 @@ pub fn drop_root(privileges: &Privileges) -> Result<(), String> {
     Ok(())
 }
 
+/// Windows: `--user`, `--group` and `--chroot` have no meaning; given, they stop the server
+/// rather than leave it running with more privilege than the operator asked for.
+#[cfg(windows)]
+pub fn drop_root(privileges: &Privileges) -> Result<(), String> {
+    let given = [
+        ("--user", privileges.user.is_some()),
+        ("--group", privileges.group.is_some()),
+        ("--chroot", privileges.chroot.is_some()),
+    ];
+    match given.iter().find(|(_, set)| *set) {
+        Some((option, _)) => Err(format!(
+            "{option} is not supported on Windows: run pop3host as an unprivileged account \
+             instead (that account is the privilege boundary)"
+        )),
+        None => Ok(()),
+    }
+}
+
+#[cfg(unix)]
 fn set_ids(gid: Gid, uid: Uid) -> nix::Result<()> {
     unistd::setgroups(&[gid])?;
     unistd::setgid(gid)?;
