@@ -58,8 +58,8 @@ pub fn raise_limit(needed: u64) -> u64 {
 
 /// Whether `error` (a plugin's, as text) or the process's state now says the process ran out
 /// of file descriptors: the plugin's call may have closed what it opened by the time it
-/// failed, so its message (Rust's `io::Error` says "os error 24" for EMFILE, 23 for ENFILE)
-/// counts as much as a failed probe.
+/// failed, so its message (an `io::Error` prints its code, `os_error` knows which codes mean
+/// that) counts as much as a failed probe.
 pub fn ran_out(error: &str) -> bool {
     os_error::mentions_out_of_descriptors(error) || exhausted()
 }
