@@ -10,7 +10,7 @@
 mod common;
 
 use common::clients::{assert_same, curl_message, poplib_mailbox};
-use common::process::{output_within, run};
+use common::process::output_within;
 use common::{bin_dir, cargo_build, packages, Client, Server, TempDir};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -170,8 +170,8 @@ fn target_installed() -> bool {
     })
 }
 
-/// pop3host.exe, its plugins and the ProcessPrng stand-in in `bin/`, and a Wine prefix of
-/// their own in `prefix/`, both removed at the end.
+/// pop3host.exe and its plugins in `bin/`, and a Wine prefix of their own in `prefix/`, both
+/// removed at the end.
 struct Wine {
     dir: TempDir,
 }
@@ -195,13 +195,6 @@ impl Wine {
             std::fs::copy(built_dir.join(file), wine.bin().join(file))
                 .unwrap_or_else(|e| panic!("{file}: {e}"));
         }
-        let shim = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/process-prng/bcryptprimitives.c");
-        run(Command::new("x86_64-w64-mingw32-gcc")
-            .args(["-O2", "-shared", "-o"])
-            .arg(wine.bin().join("bcryptprimitives.dll"))
-            .arg(shim)
-            .arg("-ladvapi32"));
         // The first run creates the prefix.
         let output = output_within(&mut wine.pop3host(&["--help"]), WINE_BOOT);
         assert!(
@@ -216,21 +209,18 @@ impl Wine {
         self.dir.join("bin")
     }
 
-    /// `wine pop3host.exe ARGS` in this prefix.
+    /// `wine pop3host.exe ARGS` in this prefix, through scripts/wine-run, which puts the
+    /// ProcessPrng stand-in that Wine 8 lacks beside pop3host.exe.
     fn pop3host(&self, args: &[&str]) -> Command {
-        let mut wine = Command::new("wine");
-        wine.arg(self.bin().join("pop3host.exe")).args(args);
-        self.environment(&mut wine);
+        let mut wine = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/wine-run"));
+        wine.arg(self.bin().join("pop3host.exe"))
+            .args(args)
+            .env("WINEPREFIX", self.prefix());
         wine
     }
 
-    /// The prefix; no Wine debug output; the ProcessPrng stand-in over Wine's (missing) DLL,
-    /// and no Mono or Gecko installer at prefix creation.
-    fn environment(&self, command: &mut Command) {
-        command
-            .env("WINEPREFIX", self.dir.join("prefix"))
-            .env("WINEDEBUG", "-all")
-            .env("WINEDLLOVERRIDES", "bcryptprimitives=n;mscoree,mshtml=");
+    fn prefix(&self) -> PathBuf {
+        self.dir.join("prefix")
     }
 
     fn start(&self, args: &[&str]) -> Server {
@@ -243,9 +233,9 @@ impl Drop for Wine {
     /// wineserver outlives the prefix's last process by seconds: ended first, so that the
     /// prefix can go.
     fn drop(&mut self) {
-        let mut wineserver = Command::new("wineserver");
-        wineserver.arg("-k");
-        self.environment(&mut wineserver);
-        let _ = wineserver.status();
+        let _ = Command::new("wineserver")
+            .arg("-k")
+            .env("WINEPREFIX", self.prefix())
+            .status();
     }
 }
