@@ -39,6 +39,7 @@ fn pop3host_exe_serves_under_wine() {
     serves_the_bytes_the_linux_build_serves(&wine);
     deletes_at_quit_and_keeps_a_second_session_out(&wine);
     stops_gracefully_on_ctrl_c(&wine);
+    refuses_the_unix_only_options(&wine);
     eprintln!("the Windows test took {:?}", started.elapsed());
 }
 
@@ -134,6 +135,22 @@ fn stops_gracefully_on_ctrl_c(wine: &Wine) {
     let log = server.log();
     assert!(log.contains("shutting down: no new connections"), "{log}");
     assert!(log.contains("stopped"), "{log}");
+}
+
+/// `--user`, `--group`, `--chroot` and `--admin-socket` stop the server with the reason.
+fn refuses_the_unix_only_options(wine: &Wine) {
+    for (option, value, reason) in [
+        ("--user", "nobody", "--user is not supported on Windows"),
+        ("--group", "nogroup", "--group is not supported on Windows"),
+        ("--chroot", r"C:\", "--chroot is not supported on Windows"),
+        ("--admin-socket", "admin.sock", "not available on Windows"),
+    ] {
+        let mut pop3host = wine.pop3host(&["--plugin", "static_messages", option, value]);
+        let output = output_within(pop3host.args(["--listen", "127.0.0.1:0"]), common::DEADLINE);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{option} {value}: started");
+        assert!(stderr.contains(reason), "{option} {value}: {stderr}");
+    }
 }
 
 /// What the test needs and cannot build itself.
