@@ -37,8 +37,13 @@ maildirs (each session holds its lock file open), so the run on 10-message maild
 9,000 sessions where the hard limit is 20,000 (a container without CAP_SYS_RESOURCE cannot
 raise it). Everything listens on 127.0.0.1 only and is removed at the end (--keep keeps it).
 
+Hashed passwords: every run also measures logins of the same users with SHA512-CRYPT
+passwords (openssl's default 5000 rounds), on pop3host with `"auth_cache"` on and on pop3host
+without it, right after the {PLAIN} logins, and reports both rates as ratios to {PLAIN}
+(target: with the cache, at least 0.8). --logins-only measures only these logins.
+
     python3 bench/run.py [--runs 3] [--install-dovecot] [--no-dovecot] [--quick]
-                         [--json results.json] [--keep] [--no-build]
+                         [--logins-only] [--json results.json] [--keep] [--no-build]
 """
 
 import argparse
@@ -125,10 +130,10 @@ def corpus(*args):
 
 
 class Pop3host:
-    name = "pop3host"
-
-    def __init__(self, users):
+    def __init__(self, users, name="pop3host", extra_config=None):
+        self.name = name
         self.users = users
+        self.extra_config = extra_config or {}
         self.proc = None
         self.port = free_port()
 
@@ -136,8 +141,9 @@ class Pop3host:
         return ["--addr", f"127.0.0.1:{self.port}"]
 
     def start(self):
-        config = {"passwd_file": self.users, "maildir": "%h/pop3host-Maildir"}
-        self.log = open(os.path.join(WORK, "pop3host.log"), "ab")
+        config = {"passwd_file": self.users, "maildir": "%h/pop3host-Maildir",
+                  **self.extra_config}
+        self.log = open(os.path.join(WORK, f"{self.name}.log"), "ab")
         self.proc = subprocess.Popen(
             [POP3HOST, "--plugin", PLUGIN, "--plugin-config", json.dumps(config),
              "--listen", f"127.0.0.1:{self.port}", "--max-connections", "20000",
@@ -245,6 +251,34 @@ def throughput(server, opts, corpus_dirs, record):
         record(f"retr{clients}_mb_per_s", r["mb_per_s"], r)
 
 
+def hashed_logins(plain, cached, uncached, opts, record):
+    """Logins of the same users with SHA512-CRYPT passwords, through the authentication
+    cache and without it, right after their {PLAIN} logins: the cache's target is a ratio to
+    the {PLAIN} rate, so the three are measured back to back under the same load."""
+    args = ["--user-pattern", "bench%d", "--users", opts.users, "--concurrency", opts.users,
+            "--seconds", opts.logins_seconds]
+    rates = {}
+    for key, server in (("plain", plain), ("sha512_cached", cached), ("sha512", uncached)):
+        r = bench("logins", *server.addr(), *args)
+        rates[key] = r["logins_per_s"]
+        record(f"{key}_logins_per_s", r["logins_per_s"], r)
+    record("sha512_cached_vs_plain", rates["sha512_cached"] / rates["plain"], None)
+    record("sha512_vs_plain", rates["sha512"] / rates["plain"], None)
+
+
+def sha512_users(plain_users, path):
+    """The passwd-file `plain_users` with every password stored as SHA512-CRYPT (openssl's
+    default 5000 rounds, a random salt each)."""
+    with open(plain_users) as f, open(path, "w") as out:
+        for line in f:
+            fields = line.rstrip("\n").split(":")
+            if len(fields) > 1 and fields[1] == "{PLAIN}" + PASSWORD:
+                hashed = subprocess.run(["openssl", "passwd", "-6", PASSWORD], check=True,
+                                        capture_output=True, text=True).stdout.strip()
+                fields[1] = "{SHA512-CRYPT}" + hashed
+            out.write(":".join(fields) + "\n")
+
+
 def one_run(server, run, opts, record):
     """The figures of `server` alone (big mailbox, idle sessions; for Dovecot, logins with
     long-lived login processes), which need restarts or take long."""
@@ -281,15 +315,23 @@ def one_run(server, run, opts, record):
     server.start()
 
 
-def run_benchmarks(servers, opts, corpus_dirs):
+def run_benchmarks(servers, hashed, opts, corpus_dirs):
     """Each run: every server alone, then the compared figures for one server right after
     the other, so that each pair of measurements meets the same load on this shared machine
-    (the table's ratios are medians of these pairs)."""
+    (the table's ratios are medians of these pairs). `hashed`: pop3host on SHA512-CRYPT
+    users with and without the authentication cache. --logins-only: the logins alone."""
     figures = {s.name: {} for s in servers}
     raw = {s.name: {} for s in servers}
     record = {s.name: recorder(figures[s.name], raw[s.name]) for s in servers}
     for run in range(opts.runs):
         run_started = time.monotonic()
+        if opts.logins_only:
+            load = os.getloadavg()[0]
+            log(f"run {run + 1} of {opts.runs}: logins (load average {load:.1f})")
+            record["pop3host"]("load_average", load, load)
+        hashed_logins(servers[0], *hashed, opts, record["pop3host"])
+        if opts.logins_only:
+            continue
         for server in servers:
             one_run(server, run, opts, record[server.name])
         for server in servers:
@@ -334,6 +376,13 @@ TARGETS = [
      ("below", 150)),
     ("big_median_ms", "big mailbox: later logins, median", "ms", "lower", "", None),
     ("big_first_ms", "big mailbox: 1st login (cold)", "ms", "lower", "", None),
+    ("sha512_cached_vs_plain", "SHA512-CRYPT logins with auth_cache / {PLAIN} logins", "",
+     "", ">= 0.8", ("at least", 0.8)),
+    ("sha512_vs_plain", "SHA512-CRYPT logins without cache / {PLAIN} logins", "", "", "",
+     None),
+    ("sha512_cached_logins_per_s", "logins/s, SHA512-CRYPT, auth_cache on", "/s", "", "", None),
+    ("sha512_logins_per_s", "logins/s, SHA512-CRYPT, no cache", "/s", "", "", None),
+    ("plain_logins_per_s", "logins/s, {PLAIN}, same run as these", "/s", "", "", None),
     ("idle_sessions", "idle sessions held", "", "", "", None),
     ("idle_full_kb_per_session", "idle session Pss, 10-msg maildir", "kB", "lower", "", None),
     ("idle_full_sessions", "idle sessions held, 10-msg maildir", "", "", "", None),
@@ -361,7 +410,8 @@ def met(goal, p, r):
     kind, bound = goal
     if kind == "ratio":
         return "n/a" if r is None else ("yes" if r >= bound else "NO")
-    return "yes" if (p <= bound if kind == "at most" else p < bound) else "NO"
+    passed = {"at most": p <= bound, "below": p < bound, "at least": p >= bound}[kind]
+    return "yes" if passed else "NO"
 
 
 def fmt(value):
@@ -381,6 +431,8 @@ def table(results, with_dovecot):
         ps = results["pop3host"].get(p_key, [])
         ds = results["dovecot"].get(d_key, []) if with_dovecot else []
         p, d = median(ps), median(ds)
+        if p is None:
+            continue  # not measured in this run (--logins-only)
         r = ratio(ps, ds, better)
         row = [f"{label} [{unit}]" if unit else label, fmt(p)]
         if with_dovecot:
@@ -417,6 +469,9 @@ def main():
     ap.add_argument("--json", help="write every figure and raw result here")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--logins-only", action="store_true",
+                    help="only the logins of {PLAIN} and SHA512-CRYPT users (auth_cache on and "
+                         "off), on small maildirs, without Dovecot")
     opts = ap.parse_args()
     opts.rounds1, opts.rounds8, opts.samples, opts.latency_series = 5, 2, 2000, 5
     if opts.quick:
@@ -431,7 +486,7 @@ def main():
         subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "pop3host", "-p",
                         "maildir", "-p", "static-messages", "-p", "pop3bench"],
                        cwd=ROOT, check=True)
-    with_dovecot = not opts.no_dovecot
+    with_dovecot = not opts.no_dovecot and not opts.logins_only
     if with_dovecot and not shutil.which("dovecot"):
         if opts.install_dovecot:
             log("apt-get install dovecot-pop3d")
@@ -463,7 +518,7 @@ def main():
     bin_dir = os.path.join(WORK, "bin")
     os.mkdir(bin_dir)
     BENCH, POP3HOST, PLUGIN = (shutil.copy2(path, bin_dir) for path in (BENCH, POP3HOST, PLUGIN))
-    servers = []
+    servers, hashed = [], []
     try:
         log(f"corpus in {WORK}")
         users = os.path.join(WORK, "users")
@@ -472,20 +527,30 @@ def main():
                  "--maildir-name", "Maildir", "--maildir-name", "pop3host-Maildir"]
         dirs = {name: os.path.join(WORK, f"template-{name}") for name in
                 ("bench", "big", "idle", "soak")}
-        corpus("--template", dirs["bench"], "--messages", 100, "--size", 230000,
-               "--sizes-in-names", "--user-pattern", "bench%d", "--users", opts.users, *owner)
-        corpus("--template", dirs["big"], "--messages", opts.big, "--size", 2000,
-               "--user-pattern", "big%d", "--users", 1, *owner)
-        # Idle users: no maildir (an empty mailbox; Dovecot creates it at login) ...
-        corpus("--template", dirs["idle"], "--messages", 10, "--size", 2000, "--no-maildir",
-               "--user-pattern", "idle%d", "--users", max(opts.idle, opts.dovecot_idle), *owner)
-        # ... and users with 10 messages, for a pop3host run with real mailboxes.
-        if opts.idle_full > 0:
-            corpus("--template", dirs["idle"], "--user-pattern", "full%d", "--users",
-                   opts.idle_full, *owner)
-        if opts.soak_seconds > 0:
-            corpus("--template", dirs["soak"], "--messages", 30, "--size", 6000, "--tricky",
-                   "--user-pattern", "soak%d", "--users", 200, *owner)
+        corpus("--template", dirs["bench"], "--messages", 10 if opts.logins_only else 100,
+               "--size", 230000, "--sizes-in-names", "--user-pattern", "bench%d", "--users",
+               opts.users, *owner)
+        sha512 = os.path.join(WORK, "users-sha512")
+        sha512_users(users, sha512)
+        hashed = [Pop3host(sha512, "pop3host-sha512-cached",
+                           {"auth_cache": {"size": 10000, "ttl_seconds": 600}}),
+                  Pop3host(sha512, "pop3host-sha512")]
+        if opts.logins_only:
+            opts.big = opts.idle = opts.idle_full = opts.soak_seconds = 0
+        else:
+            corpus("--template", dirs["big"], "--messages", opts.big, "--size", 2000,
+                   "--user-pattern", "big%d", "--users", 1, *owner)
+            # Idle users: no maildir (an empty mailbox; Dovecot creates it at login) ...
+            corpus("--template", dirs["idle"], "--messages", 10, "--size", 2000,
+                   "--no-maildir", "--user-pattern", "idle%d", "--users",
+                   max(opts.idle, opts.dovecot_idle), *owner)
+            # ... and users with 10 messages, for a pop3host run with real mailboxes.
+            if opts.idle_full > 0:
+                corpus("--template", dirs["idle"], "--user-pattern", "full%d", "--users",
+                       opts.idle_full, *owner)
+            if opts.soak_seconds > 0:
+                corpus("--template", dirs["soak"], "--messages", 30, "--size", 6000, "--tricky",
+                       "--user-pattern", "soak%d", "--users", 200, *owner)
         # Writing back the corpus's metadata would otherwise go on during the first runs.
         os.sync()
         log("corpus ready")
@@ -500,7 +565,10 @@ def main():
             version = subprocess.run(["dovecot", "--version"], capture_output=True,
                                      text=True).stdout.strip()
             log(f"dovecot {version}")
-        results, raw = run_benchmarks(servers, opts, dirs)
+        for server in hashed:
+            server.start()
+        servers_started = servers + hashed
+        results, raw = run_benchmarks(servers, hashed, opts, dirs)
         results.setdefault("dovecot", {})
         if opts.soak_seconds > 0:
             # A fresh server, so that its memory before and after is the soak's alone.
@@ -511,13 +579,17 @@ def main():
                                 "--user-pattern", "soak%d", "--users", 200, "--sessions", 200,
                                 "--seconds", opts.soak_seconds, "--warmup-seconds", 2,
                                 "--corpus", dirs["soak"], *pop3host.memory_args())
-        for server in servers:
+        for server in servers_started:
             server.stop()
 
         print()
-        print(f"pop3host vs Dovecot on 127.0.0.1, {os.cpu_count()} CPUs, medians of up to "
-              f"{opts.runs} runs (idle: {opts.idle} pop3host / {opts.dovecot_idle} Dovecot "
-              f"sessions; big mailbox: {opts.big} messages)")
+        if opts.logins_only:
+            print(f"pop3host logins on 127.0.0.1, {os.cpu_count()} CPUs, {opts.users} "
+                  f"concurrent clients, medians of {opts.runs} runs")
+        else:
+            print(f"pop3host vs Dovecot on 127.0.0.1, {os.cpu_count()} CPUs, medians of up to "
+                  f"{opts.runs} runs (idle: {opts.idle} pop3host / {opts.dovecot_idle} "
+                  f"Dovecot sessions; big mailbox: {opts.big} messages)")
         print(table(results, with_dovecot))
         for name in ("pop3host", "dovecot"):
             if name in raw:
@@ -544,7 +616,7 @@ def main():
                 json.dump({"figures": results, "raw": raw}, f, indent=1)
             print(f"figures and raw results: {opts.json}")
     finally:
-        for server in servers:
+        for server in servers + hashed:
             try:
                 server.stop()
             except Exception:

@@ -2,11 +2,13 @@
 //! libmaildir.so, a checkpassword program the test writes (a bash script reading
 //! `user\0password\0timestamp\0` from descriptor 3), and a passwd-file userdb with homes and
 //! uids. Right and wrong passwords, unknown users, exit 111, a missing program, a program
-//! that hangs (killed at the deadline, with its children), the bound on concurrent runs, and
-//! the userdb's home and uid reaching the maildir.
+//! that hangs (killed at the deadline, with its children), the bound on concurrent runs, the
+//! userdb's home and uid reaching the maildir, and the authentication cache (a success
+//! remembered, a refusal never).
 
 mod common;
 
+use common::auth_cache::login_is;
 use common::user_sources::{passwd_file_userdb, retr_and_quit, userdb_line, Site, AUTH_FAILED};
 use common::{try_login, Server, DEADLINE};
 use serde_json::{json, Value};
@@ -99,6 +101,34 @@ fn right_wrong_unknown_and_temporary_answers() {
     fs::remove_file(site.path("checkpassword")).unwrap();
     let (_c, reply) = try_login(&server, "ann", "secret");
     assert!(reply.starts_with("-ERR [SYS/TEMP]"), "{reply}");
+}
+
+#[test]
+fn with_the_auth_cache_a_success_skips_the_program_and_a_refusal_never_does() {
+    let site = Site::new("checkpassword-cache");
+    let server = site.start_config(json!({
+        "passdb": checkpassword(&site, json!({})),
+        "userdb": userdb(&site),
+        "maildir": "~/Maildir",
+        "auth_cache": {"size": 10, "ttl_seconds": 600},
+    }));
+    // The program writes env.<user> at each run.
+    let ran = site.path("env.ann");
+    let ran_once = || {
+        let ran_now = ran.exists();
+        let _ = fs::remove_file(&ran);
+        ran_now
+    };
+    login_is(&server, "ann", "secret", "+OK");
+    assert!(ran_once(), "the first login asks the program");
+    login_is(&server, "ann", "secret", "+OK");
+    assert!(!ran_once(), "a remembered login does not");
+    for _ in 0..2 {
+        assert_eq!(try_login(&server, "ann", "wrong").1, AUTH_FAILED);
+        assert!(ran_once(), "each wrong password asks the program");
+    }
+    login_is(&server, "ann", "secret", "+OK");
+    assert!(!ran_once(), "still remembered");
 }
 
 #[test]

@@ -7,10 +7,12 @@
 //! uid/gid reaching the session; a directory that cannot answer (an ambiguous filter, a wrong
 //! service password, a missing base) and slapd killed ([SYS/TEMP], then back by itself) and
 //! frozen (SIGSTOP: [SYS/TEMP] by the deadline); LDAPS and StartTLS with a test CA, and a
-//! server certificate no configured CA signed.
+//! server certificate no configured CA signed; with the authentication cache, a changed
+//! userPassword refusing the old password at once.
 
 mod common;
 
+use common::auth_cache::login_is;
 use common::cluster::server_certificate;
 use common::ldap::{hash, Slapd, Tls, SERVICE_DN, SERVICE_PASSWORD, SUFFIX};
 use common::try_login;
@@ -145,6 +147,32 @@ fn each_passdb_mode_answers_right_wrong_and_unknown() {
         assert!(!server.log().contains(PASSWORD), "{mode}: {}", server.log());
         assert!(!server.log().contains(SERVICE_PASSWORD), "{mode}");
     }
+}
+
+#[test]
+fn with_the_auth_cache_a_changed_hash_attribute_is_refused_at_once() {
+    let (site, mut slapd) = site_and_directory("ldap-cache", None);
+    let (_, hash_attribute) = passdbs(&slapd.url()).remove(2);
+    let server = site.start_config(json!({
+        "passdb": hash_attribute,
+        "userdb": userdb(&slapd.url(), json!({})),
+        "maildir": "~/Maildir",
+        "auth_cache": {"size": 10, "ttl_seconds": 600},
+    }));
+    for _ in 0..2 {
+        login_is(&server, "ann", PASSWORD, "+OK");
+        login_is(&server, "ann", "wrong", "-ERR [AUTH]");
+    }
+    let new_password = "battery-staple-8";
+    slapd.modify(&format!(
+        "dn: uid=ann,{}\nchangetype: modify\nreplace: userPassword\nuserPassword: {}\n",
+        people_base(),
+        hash(new_password)
+    ));
+    login_is(&server, "ann", PASSWORD, "-ERR [AUTH]");
+    login_is(&server, "ann", new_password, "+OK");
+    login_is(&server, "ann", new_password, "+OK");
+    login_is(&server, "ann", PASSWORD, "-ERR [AUTH]");
 }
 
 #[test]

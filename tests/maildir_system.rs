@@ -4,10 +4,12 @@
 //! system account's password is involved) and the userdb from the system's user database
 //! (the `nobody` account, uid and gid 65534, which CI makes sure of). Right and wrong
 //! passwords, unknown users, PAM's source unavailable, a PAM stack slower than the deadline,
-//! and the userdb's uid reaching the maildir.
+//! the userdb's uid reaching the maildir, and an unknown user (which pam_pwdfile answers at
+//! once) taking as long as a wrong password.
 
 mod common;
 
+use common::auth_cache::TIMING_SHA512;
 use common::try_login;
 use common::user_sources::{retr_and_quit, Site, AUTH_FAILED};
 use common::Server;
@@ -127,6 +129,35 @@ fn a_pam_stack_slower_than_the_deadline_is_a_temporary_failure() {
         "answered after {took:?}"
     );
     server.wait_for_log(&format!("PAM service {} ran past 1s", service.name));
+}
+
+#[test]
+fn an_unknown_user_takes_as_long_as_a_recent_wrong_password() {
+    let site = Site::new("system-timing");
+    let pwdfile = site.path("pwdfile");
+    fs::write(&pwdfile, format!("nobody:{TIMING_SHA512}\n")).unwrap();
+    // nodelay: no pam_fail_delay, which would make every refusal slow, known user or not.
+    let service = PamService::new(&format!(
+        "auth required pam_pwdfile.so nodelay pwdfile={}",
+        pwdfile.display()
+    ));
+    let server = start(&site, service.passdb(20));
+    let refused_after = |user: &str| {
+        let started = Instant::now();
+        let (_c, reply) = try_login(&server, user, "wrong");
+        assert_eq!(reply, AUTH_FAILED, "{user}");
+        started.elapsed()
+    };
+    for _ in 0..3 {
+        let wrong = refused_after("nobody");
+        let unknown = refused_after("no-such-user-pop3host");
+        // pam_pwdfile answers an unknown user without hashing: only the rule holds it back.
+        assert!(
+            unknown.as_secs_f64() >= wrong.as_secs_f64() * 0.9,
+            "an unknown user took {unknown:?}, a wrong password just before {wrong:?}"
+        );
+    }
+    server.wait_for_log("unknown user \"no-such-user-pop3host\" (PAM)");
 }
 
 #[test]

@@ -2,10 +2,12 @@
 //! login, listing, RETR of a multi-megabyte body byte for byte, UPDATE in one transaction
 //! (and its rollback), the maildrop lock and LOGIN-DELAY across two pop3host instances, the
 //! lock of a killed instance expiring with its lease, the per-user EXPIRE and LOGIN-DELAY in
-//! CAPA, TLS to the database, and the startup errors.
+//! CAPA, TLS to the database, the authentication cache (an updated row's old password refused at
+//! once), and the startup errors.
 
 mod common;
 
+use common::auth_cache::{login_is, remembered_after_the_first_login, NEW_SHA512, SLOW_SHA512};
 use common::cluster::{pop3host_pg, postgres_plugin, Postgres};
 use common::{crlf_normalized, unstuff, Server};
 use std::process::Command;
@@ -114,6 +116,26 @@ fn quit_deletes_the_marked_messages_and_a_failed_update_deletes_none() {
     let reply = client.cmd("QUIT");
     assert!(reply.starts_with("-ERR [SYS/TEMP]"), "{reply}");
     assert_eq!(count(&pg, "bob"), "2", "nothing deleted");
+}
+
+#[test]
+fn with_the_auth_cache_an_updated_password_is_refused_at_once() {
+    let pg = Postgres::start();
+    let server = server(&pg, r#", "auth_cache": {"size": 100, "ttl_seconds": 600}"#);
+    server.wait_for_log("postgres: auth cache of 100 entries for 600s");
+    pg.add_user("erin", &format!("{{SHA512-CRYPT}}{SLOW_SHA512}"));
+    remembered_after_the_first_login(&server, "erin", "password");
+    login_is(&server, "erin", "wrong", "-ERR [AUTH]");
+
+    pg.sql(&format!(
+        "UPDATE users SET password = '{{SHA512-CRYPT}}{NEW_SHA512}' WHERE name = 'erin'"
+    ));
+    login_is(&server, "erin", "password", "-ERR [AUTH]");
+    login_is(&server, "erin", "newpass", "+OK");
+    login_is(&server, "erin", "newpass", "+OK");
+    login_is(&server, "erin", "wrong", "-ERR [AUTH]");
+    login_is(&server, "erin", "password", "-ERR [AUTH]");
+    login_is(&server, "nobody-here", "password", "-ERR [AUTH]");
 }
 
 #[test]

@@ -14,6 +14,7 @@ mod make_corpus;
 mod memory;
 mod report;
 mod retr;
+mod schemes;
 mod soak;
 mod users;
 
@@ -55,6 +56,9 @@ enum Command {
     Soak(soak::Args),
     /// Writes a maildir of generated messages and users whose maildirs link to it.
     Corpus(make_corpus::Args),
+    /// CPU per password verification for each scheme at its usual parameters, and per hit
+    /// of the authentication cache (no server needed).
+    Schemes(schemes::Args),
 }
 
 /// The server to talk to, how patiently, and as whom.
@@ -101,9 +105,12 @@ fn main() -> ExitCode {
         Command::Idle(a) => Some(&a.target),
         Command::LoginList(a) => Some(&a.target),
         Command::Soak(a) => Some(&a.target),
-        Command::Corpus(_) => None,
+        Command::Corpus(_) | Command::Schemes(_) => None,
     };
-    let json = target.and_then(|t| t.json.clone());
+    let json = match &cli.command {
+        Command::Schemes(a) => a.json.clone(),
+        _ => target.and_then(|t| t.json.clone()),
+    };
     let result = target.map_or(Ok(()), Target::check).and_then(|()| {
         let mut runtime = tokio::runtime::Builder::new_multi_thread();
         if let Some(threads) = cli.threads {
@@ -122,6 +129,7 @@ fn main() -> ExitCode {
                 Command::LoginList(args) => login_list::run(args).await,
                 Command::Soak(args) => soak::run(args).await,
                 Command::Corpus(args) => make_corpus::run(args),
+                Command::Schemes(args) => schemes::run(args),
             }
         })
     });

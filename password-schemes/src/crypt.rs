@@ -107,6 +107,11 @@ impl CryptHash {
         self.kind
     }
 
+    /// The whole hash, `$id$...`.
+    pub(crate) fn as_str(&self) -> &str {
+        &self.hash
+    }
+
     /// The hash up to its salt (`$6$rounds=10000$`, `$2y$10$`, `$argon2id$v=19$m=...$`): two
     /// hashes with the same settings cost the same to verify.
     pub fn settings(&self) -> &str {

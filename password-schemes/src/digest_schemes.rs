@@ -92,6 +92,10 @@ impl DigestHash {
         self.scheme
     }
 
+    pub(crate) fn digest_and_salt(&self) -> (&[u8], &[u8]) {
+        (&self.digest, &self.salt)
+    }
+
     pub fn verify(&self, password: &str) -> bool {
         self.algorithm
             .digest(password.as_bytes(), &self.salt)

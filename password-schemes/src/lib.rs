@@ -5,13 +5,16 @@
 //! by the other and a fix reaches both.
 //!
 //! Module map: `schemes` (the field and [`Credential`]), `crypt` with `md5_crypt` (modular
-//! crypt format hashes), `digest_schemes` (plain and salted SHA digests).
+//! crypt format hashes), `digest_schemes` (plain and salted SHA digests), `auth_cache` (the
+//! optional cache of successful verifications, [`AuthCache`]).
 
+mod auth_cache;
 mod crypt;
 mod digest_schemes;
 mod md5_crypt;
 mod schemes;
 
+pub use auth_cache::{AuthCache, AuthCacheSettings, Subject, Verdict};
 pub use crypt::{CryptHash, CryptKind};
 pub use digest_schemes::DigestHash;
 pub use schemes::Credential;

@@ -88,6 +88,20 @@ impl Credential {
         }
     }
 
+    /// What identifies the stored secret, `(kind, bytes, more bytes)`: the authentication
+    /// cache binds a remembered success to it, so that a changed credential is not found.
+    pub(crate) fn stored_parts(&self) -> (&'static str, &[u8], &[u8]) {
+        match self {
+            Self::Plain(secret) => ("plain", secret.as_bytes(), b""),
+            Self::Crypt(hash) => ("crypt", hash.as_str().as_bytes(), b""),
+            Self::Digest(hash) => {
+                let (digest, salt) = hash.digest_and_salt();
+                (hash.scheme(), digest, salt)
+            }
+            Self::Disabled => ("disabled", b"", b""),
+        }
+    }
+
     /// Credentials of equal cost class take equal time to verify; `None` for those that are
     /// never verified.
     pub fn cost_class(&self) -> Option<&str> {

@@ -34,8 +34,8 @@ pub trait Backend: Send + Sync + Sized + 'static {
     /// The maildrop of one logged-in session.
     type Mailbox: Mailbox;
 
-    /// Whether the host may prefetch. Clients download a maildrop in order, so after a RETR
-    /// the host may open the next message through [`Mailbox::top`] with `u32::MAX` lines
+    /// Whether the host may prefetch. Clients download a maildrop in order, so once a RETR
+    /// has read its message the host may open the next message through [`Mailbox::top`] with `u32::MAX` lines
     /// before the client asks for it, and read its first octets; if the client asks for
     /// something else, the reader is dropped unread. A RETR served from a prefetch still gets
     /// its [`Mailbox::retrieve`] call, later (before the next call on that mailbox, if one

@@ -215,6 +215,27 @@ impl Postgres {
         self.ctl_start();
     }
 
+    /// The server's processes: the postmaster and its children (sessions, workers), for
+    /// tests that stop them (`kill -STOP`) to play a server that no longer answers.
+    pub fn processes(&self) -> Vec<u32> {
+        let pid_file = std::fs::read_to_string(self.data().join("postmaster.pid")).unwrap();
+        let postmaster: u32 = pid_file.lines().next().unwrap().trim().parse().unwrap();
+        let parent = |pid: u32| -> Option<u32> {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            stat.rsplit(')')
+                .next()?
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()
+        };
+        let children = std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|&pid| parent(pid) == Some(postmaster));
+        std::iter::once(postmaster).chain(children).collect()
+    }
+
     pub fn url(&self) -> String {
         format!("postgresql://pop3@127.0.0.1:{}/postgres", self.port)
     }

@@ -144,6 +144,19 @@ impl Slapd {
         child.wait(DEADLINE);
     }
 
+    /// Applies `ldif` (LDIF change records) with slapmodify while slapd is stopped, then
+    /// starts it again on the same ports: the directory changed under the plugin's feet.
+    pub fn modify(&mut self, ldif: &str) {
+        self.stop();
+        std::fs::write(self.dir.join("change.ldif"), ldif).unwrap();
+        run(Command::new("/usr/sbin/slapmodify")
+            .arg("-f")
+            .arg(self.dir.join("slapd.conf"))
+            .arg("-l")
+            .arg(self.dir.join("change.ldif")));
+        self.start_again();
+    }
+
     /// Freezes (SIGSTOP) or thaws (SIGCONT) slapd: a server that accepts connections and
     /// answers nothing.
     pub fn freeze(&self, frozen: bool) {

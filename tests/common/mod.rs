@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test file uses a different part of the harness
 
 pub mod abi_v1;
+pub mod auth_cache;
 pub mod clients;
 pub mod cluster;
 pub mod ldap;
@@ -420,6 +421,22 @@ pub fn try_login(server: &Server, user: &str, pass: &str) -> (Client, String) {
     assert!(c.line().starts_with("+OK"));
     assert!(c.cmd(&format!("USER {user}")).starts_with("+OK"));
     let reply = c.cmd(&format!("PASS {pass}"));
+    (c, reply)
+}
+
+/// APOP on a new connection with the greeting's timestamp and `secret`: the client and the
+/// reply.
+pub fn try_apop(server: &Server, user: &str, secret: &str) -> (Client, String) {
+    use md5::{Digest, Md5};
+    let mut c = server.client();
+    let greeting = c.line();
+    let timestamp =
+        &greeting[greeting.find('<').expect("APOP timestamp")..=greeting.rfind('>').unwrap()];
+    let digest: String = Md5::digest(format!("{timestamp}{secret}").as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let reply = c.cmd(&format!("APOP {user} {digest}"));
     (c, reply)
 }
 

@@ -62,7 +62,11 @@ impl Site {
 
     /// pop3host with the maildir plugin, these user sources and this maildir template.
     pub fn start_with(&self, passdb: Value, userdb: Value, maildir: &str) -> Server {
-        let config = json!({"passdb": passdb, "userdb": userdb, "maildir": maildir});
+        self.start_config(json!({"passdb": passdb, "userdb": userdb, "maildir": maildir}))
+    }
+
+    /// pop3host with the maildir plugin and the whole plugin `config`.
+    pub fn start_config(&self, config: Value) -> Server {
         let plugin = plugin("maildir");
         Server::start(&[
             "--plugin",

@@ -5,7 +5,10 @@
 //! data), dot-stuffs lines that begin with `.`, ends an unterminated last line, and writes the
 //! `.` terminator. For TOP it stops after the header, the blank line and `n` body lines.
 //! [`pop3_plugin_api::SizeCounter`] (there for backends to use too) counts the same octets
-//! without stuffing: the size that STAT and LIST report; the tests here check both together.
+//! without stuffing: the size that STAT and LIST report. The encoder counts them too, in the
+//! same pass ([`BodyEncoder::size`]): RETR checks every octet against the listed size, and a
+//! second scan of the message for its line ends cost as much as the encoding itself. The tests
+//! here check all three together.
 
 /// Encodes one message body; feed it chunks with [`BodyEncoder::encode`], then call
 /// [`BodyEncoder::finish`].
@@ -14,6 +17,9 @@ pub struct BodyEncoder {
     prev_cr: bool,
     /// Bytes of the current line so far (to tell the blank line that ends the header).
     line_len: usize,
+    /// Octets of the message consumed so far as sent, without stuffing: every bare LF counted
+    /// as CRLF.
+    size: u64,
     top: Option<TopCut>,
 }
 
@@ -29,6 +35,7 @@ impl BodyEncoder {
             at_line_start: true,
             prev_cr: false,
             line_len: 0,
+            size: 0,
             top: None,
         }
     }
@@ -53,9 +60,24 @@ impl BodyEncoder {
                 .is_some_and(|t| !t.in_header && t.body_lines_left == 0)
     }
 
+    /// The size of what was consumed so far as [`pop3_plugin_api::SizeCounter`] counts it:
+    /// unstuffed, every bare LF counted as CRLF, with the line end [`BodyEncoder::finish`]
+    /// would add to an unterminated last line. A TOP that is done counts only what it used.
+    pub fn size(&self) -> u64 {
+        let line_end = match (self.at_line_start, self.prev_cr) {
+            (true, _) => 0,
+            (false, true) => 1,
+            (false, false) => 2,
+        };
+        self.size + line_end
+    }
+
     /// Appends the encoded form of `chunk` to `out`.
     pub fn encode(&mut self, mut chunk: &[u8], out: &mut Vec<u8>) {
         out.reserve(chunk.len() + chunk.len() / 32 + 4);
+        if self.top.is_none() {
+            return self.encode_whole(chunk, out);
+        }
         while !chunk.is_empty() && !self.is_done() {
             if self.at_line_start {
                 if chunk[0] == b'.' {
@@ -72,17 +94,55 @@ impl BodyEncoder {
                         out.push(b'\r');
                     }
                     out.push(b'\n');
+                    self.size += line.len() as u64 + 1 + u64::from(!cr_before);
                     let line_len = self.line_len + line.len();
                     self.end_line(line_len == 0 || (line_len == 1 && cr_before));
                     chunk = &chunk[lf + 1..];
                 }
                 None => {
                     out.extend_from_slice(chunk);
+                    self.size += chunk.len() as u64;
                     self.line_len += chunk.len();
                     self.prev_cr = chunk.last() == Some(&b'\r');
                     chunk = &[];
                 }
             }
+        }
+    }
+
+    /// [`BodyEncoder::encode`] for RETR, which needs no line count: one pass of `memchr`
+    /// over the chunk and one copy per line, with none of TOP's bookkeeping per line (RETR
+    /// runs every octet of every message through here; `line_len` stays unused).
+    fn encode_whole(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
+        let mut start = 0;
+        for lf in memchr::memchr_iter(b'\n', chunk) {
+            let line = &chunk[start..lf];
+            if self.at_line_start && line.first() == Some(&b'.') {
+                out.push(b'.');
+            }
+            let cr_before = line.last().map_or(self.prev_cr, |&b| b == b'\r');
+            // The line with its LF in one copy; a bare LF becomes CR, and LF follows.
+            out.extend_from_slice(&chunk[start..=lf]);
+            if !cr_before {
+                if let Some(end) = out.last_mut() {
+                    *end = b'\r';
+                }
+                out.push(b'\n');
+            }
+            self.size += line.len() as u64 + 1 + u64::from(!cr_before);
+            self.at_line_start = true;
+            self.prev_cr = false;
+            start = lf + 1;
+        }
+        let rest = &chunk[start..];
+        if let Some(&last) = rest.last() {
+            if self.at_line_start && rest[0] == b'.' {
+                out.push(b'.');
+            }
+            out.extend_from_slice(rest);
+            self.size += rest.len() as u64;
+            self.at_line_start = false;
+            self.prev_cr = last == b'\r';
         }
     }
 
@@ -137,6 +197,19 @@ mod tests {
         counter.total()
     }
 
+    /// What the encoder counted of `pieces`, after each piece: the counter's total so far.
+    fn encoder_sizes(pieces: &[&[u8]]) -> Vec<u64> {
+        let mut encoder = BodyEncoder::whole();
+        let mut out = Vec::new();
+        pieces
+            .iter()
+            .map(|piece| {
+                encoder.encode(piece, &mut out);
+                encoder.size()
+            })
+            .collect()
+    }
+
     /// The symbols that matter to the encoder: data, a dot, CR, LF.
     const SYMBOLS: &[u8] = b"a.\r\n";
 
@@ -151,11 +224,15 @@ mod tests {
     }
 
     #[test]
-    fn size_is_the_unstuffed_length_on_all_short_strings_and_splits() {
+    fn size_is_the_unstuffed_length_on_all_short_strings_and_splits_counted_both_ways() {
         for message in all_strings(SYMBOLS, 7) {
             let expected = (reference::encode(&message, None, false).len() - b".\r\n".len()) as u64;
             for pieces in every_split(&message, usize::MAX) {
                 assert_eq!(size_of_pieces(&pieces), expected, "{pieces:?}");
+                let so_far: Vec<u64> = (1..=pieces.len())
+                    .map(|n| size_of_pieces(&pieces[..n]))
+                    .collect();
+                assert_eq!(encoder_sizes(&pieces), so_far, "{pieces:?}");
             }
         }
     }

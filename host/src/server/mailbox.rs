@@ -11,6 +11,7 @@
 //!   call (so that what the plugin records stays exact); the next call on the mailbox makes it
 //!   first, in the same blocking job.
 
+use super::buffers;
 use super::calls::{drop_on_pool, Call, PluginCalls};
 use super::prefetch::Prefetch;
 use super::read_ahead::{OpenMessage, ReadAhead};
@@ -64,16 +65,18 @@ impl SessionMailbox {
         } else {
             "retrieve"
         };
-        let (request, buffer) = (transfer.clone(), ReadAhead::buffer_len(transfer));
+        let (request, chunk) = (transfer.clone(), ReadAhead::buffer_len(transfer));
         let open = move |mailbox: &mut MailboxHandle, turn| {
-            OpenMessage::new(work::open(mailbox, &request)?, turn).fill(vec![0; buffer])
+            let reader = work::open(mailbox, &request)?;
+            OpenMessage::new(reader, turn).fill(buffers::take(chunk), chunk)
         };
         let first = self.call(callback, open).await?;
-        Ok(ReadAhead::from_first(self.calls.clone(), first))
+        Ok(ReadAhead::from_first(self.calls.clone(), first, chunk))
     }
 
-    /// After a RETR: starts reading `next`, the message a client downloading in order asks
-    /// for next, if the budget and an idle slot allow and no reader holds the turn.
+    /// For a RETR whose message is read: starts reading `next`, the message a client
+    /// downloading in order asks for next, if the budget and an idle slot allow and no reader
+    /// holds the turn.
     pub fn start_prefetch(&mut self, next: Transfer, budget: &Arc<Semaphore>) {
         let Ok(turn) = self.turn.clone().try_acquire_owned() else {
             return;

@@ -2,6 +2,7 @@
 //! signals, reloads and shutdown.
 
 mod admin;
+mod buffers;
 mod calls;
 mod connection;
 mod limits;

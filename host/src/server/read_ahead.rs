@@ -1,7 +1,9 @@
 //! A message read from the plugin one chunk ahead: while the driver encodes and writes one
 //! chunk, the next is read on the blocking pool, so disk (or upstream) and socket overlap.
-//! Two buffers of at most [`CHUNK`] octets per transfer, whatever the message size.
+//! Two buffers of at most [`CHUNK`] octets per transfer, whatever the message size; they come
+//! from and go back to [`super::buffers`].
 
+use super::buffers;
 use super::calls::{drop_on_pool, Call, PluginCalls};
 use super::mailbox::MailboxTurn;
 use crate::session::Transfer;
@@ -11,7 +13,7 @@ use std::sync::Arc;
 
 /// Message octets read per plugin call: large, because each call is a hand-off to the
 /// blocking pool and back, whose thread switches cost more than the copying.
-const CHUNK: usize = 512 * 1024;
+pub const CHUNK: usize = 512 * 1024;
 const MIN_CHUNK: usize = 4096;
 
 /// The plugin callback that reads message octets, as the log names it.
@@ -23,6 +25,8 @@ pub struct ReadAhead {
     /// The chunk last returned; its buffer takes the read after the next one. Empty before
     /// the first chunk.
     current: Vec<u8>,
+    /// Octets read per call ([`ReadAhead::buffer_len`]); a reused buffer may be longer.
+    chunk: usize,
 }
 
 enum NextChunk {
@@ -47,12 +51,13 @@ impl OpenMessage {
         }
     }
 
-    /// Fills `buf` as far as the message goes: reading on to the end in the same blocking call
-    /// saves the hand-off that would only learn that the message has ended.
-    pub fn fill(mut self, mut buf: Vec<u8>) -> Result<FilledChunk, PopError> {
+    /// Fills the first `chunk` octets of `buf` (which has at least that many) as far as the
+    /// message goes: reading on to the end in the same blocking call saves the hand-off that
+    /// would only learn that the message has ended.
+    pub fn fill(mut self, mut buf: Vec<u8>, chunk: usize) -> Result<FilledChunk, PopError> {
         let mut filled = 0;
-        while filled < buf.len() {
-            match self.reader.read(&mut buf[filled..])? {
+        while filled < chunk {
+            match self.reader.read(&mut buf[filled..chunk])? {
                 0 => return Ok((None, buf, filled)),
                 n => filled += n,
             }
@@ -72,12 +77,13 @@ impl ReadAhead {
         usize::try_from(transfer.size).map_or(CHUNK, |size| size.clamp(MIN_CHUNK, CHUNK - 1) + 1)
     }
 
-    /// A message whose first chunk is read already.
-    pub fn from_first(calls: Arc<PluginCalls>, first: FilledChunk) -> Self {
+    /// A message whose first chunk is read already, `chunk` octets at a time.
+    pub fn from_first(calls: Arc<PluginCalls>, first: FilledChunk, chunk: usize) -> Self {
         Self {
             calls,
             next: NextChunk::Ready(first),
             current: Vec::new(),
+            chunk,
         }
     }
 
@@ -90,13 +96,19 @@ impl ReadAhead {
             NextChunk::Reading(reading) => reading.finish(&self.calls).await.1?,
         };
         std::mem::swap(&mut self.current, &mut buf);
-        if let Some(message) = message {
-            // The second buffer only for a message longer than one chunk.
-            if buf.is_empty() {
-                buf = vec![0; self.current.len()];
+        match message {
+            Some(message) => {
+                // The second buffer only for a message longer than one chunk.
+                if buf.is_empty() {
+                    buf = buffers::take(self.chunk);
+                }
+                let chunk = self.chunk;
+                let reading = self
+                    .calls
+                    .start(READ, (), move |_| message.fill(buf, chunk));
+                self.next = NextChunk::Reading(reading.await.started(&self.calls)?);
             }
-            let reading = self.calls.start(READ, (), move |_| message.fill(buf)).await;
-            self.next = NextChunk::Reading(reading.started(&self.calls)?);
+            None => buffers::give_back(buf),
         }
         Ok(&self.current[..n])
     }
@@ -105,12 +117,16 @@ impl ReadAhead {
 impl Drop for ReadAhead {
     /// A transfer that stops early (TOP has its lines, the client left) still owns its reader,
     /// maybe in a read in flight (which its [`Call`] drops when done): it is dropped on the
-    /// pool, and gives the mailbox its turn back then.
+    /// pool, and gives the mailbox its turn back then. The buffers at hand go back for reuse.
     fn drop(&mut self) {
-        if let NextChunk::Ready((Some(message), _, _)) =
+        if let NextChunk::Ready((message, buf, _)) =
             std::mem::replace(&mut self.next, NextChunk::End)
         {
-            drop_on_pool(message);
+            if let Some(message) = message {
+                drop_on_pool(message);
+            }
+            buffers::give_back(buf);
         }
+        buffers::give_back(std::mem::take(&mut self.current));
     }
 }

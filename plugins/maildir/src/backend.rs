@@ -7,6 +7,7 @@ use crate::fs_identity::{self, Identity};
 use crate::mailbox::{MaildirMailbox, Options};
 use crate::passwd::is_safe_user_name;
 use crate::template::Template;
+use password_schemes::AuthCache;
 use pop3_plugin_api::{info, Backend, Connection, PluginInfo, PopError};
 use std::sync::Arc;
 
@@ -70,10 +71,14 @@ impl Backend for MaildirBackend {
     fn init(config: &str) -> Result<Self, PopError> {
         let config = Config::parse(config)?;
         let template = Template::parse(&config.maildir).map_err(PopError::permanent)?;
+        let cache = AuthCache::new(config.auth_cache.as_ref()).map_err(|err| {
+            PopError::permanent(format!("maildir config key \"auth_cache\": {err}"))
+        })?;
+        let cache_summary = cache.describe();
         let Sources { passdb, userdb } =
-            Sources::open(&config.passdb, &config.userdb, template.uses_home())?;
+            Sources::open(&config.passdb, &config.userdb, template.uses_home(), cache)?;
         info!(
-            "passdb: {}; userdb: {}; maildirs at {}",
+            "passdb: {}; userdb: {}; maildirs at {}; {cache_summary}",
             passdb.describe(),
             userdb.describe(),
             config.maildir

@@ -1,7 +1,8 @@
 //! The `--plugin-config` JSON: parsed strictly (unknown keys are errors, so a typo such as
 //! `"no_flag_update"` cannot silently leave a default in force), with errors that name the key.
 
-use crate::drivers::{checkpassword, ldap, passwd_file, system};
+use crate::drivers::{checkpassword, ldap, passwd_file, sql, system};
+use password_schemes::AuthCacheSettings;
 use pop3_plugin_api::PopError;
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -28,6 +29,7 @@ pub enum PassDbConfig {
     System(system::PassDbSettings),
     // Boxed: its many keys would make every variant as large.
     Ldap(Box<ldap::Settings>),
+    Sql(sql::Settings),
 }
 
 /// Where a user's mail is and as whom: the `userdb` key, one variant per driver.
@@ -38,6 +40,7 @@ pub enum UserDbConfig {
     System(system::UserDbSettings),
     // Boxed: its many keys would make every variant as large.
     Ldap(Box<ldap::Settings>),
+    Sql(sql::Settings),
 }
 
 /// The keys as written; [`Config::parse`] fills in the user sources.
@@ -59,6 +62,7 @@ struct Keys {
     size_cache: bool,
     #[serde(default)]
     virtual_users: bool,
+    auth_cache: Option<AuthCacheSettings>,
 }
 
 /// The plugin configuration, one field per documented key; `passwd_file` is the default of
@@ -73,6 +77,8 @@ pub struct Config {
     pub no_flag_updates: bool,
     pub size_cache: bool,
     pub virtual_users: bool,
+    /// The authentication cache; off when `None`.
+    pub auth_cache: Option<AuthCacheSettings>,
 }
 
 fn default_maildir() -> String {
@@ -145,6 +151,27 @@ pub const HELP: &str = r#"JSON object; keys:
                            [SYS/TEMP].
                        A server that is down, slow or answers an error is [SYS/TEMP]; a kept
                        connection the server closed is replaced at the next check. No APOP.
+                     {"driver": "sql", "url": "postgresql://pop3host@db.internal/mail",
+                      "password_query":
+                        "SELECT password, name AS \"user\" FROM users WHERE name = lower($1)",
+                      "tls": "disable", "ca_file": null, "timeout_seconds": 5, "pool_size": 4}
+                       users in PostgreSQL ("url": libpq's postgresql:// or postgres:// URL) or
+                       SQLite ("url": "sqlite:///var/lib/pop3host/users.db", an absolute path,
+                       opened read-only at each lookup), as Dovecot's dovecot-sql.conf.ext. The
+                       login is the query's one parameter ($1 in PostgreSQL, ?1 in SQLite), never
+                       put into its text. Columns by name: "password" ({SCHEME}hash as in
+                       passwd_file; NULL or empty: the user cannot log in) and optionally "user"
+                       (the name the userdb and %u get; default the login); other columns, more
+                       than one row or a parameter that is not text are errors. Checked at
+                       startup: the query is prepared, so a typo stops the server naming the
+                       key. No row or a wrong password is [AUTH] (no row answered no sooner than
+                       the slowest of the last 32 known users); the database down, an error or
+                       no answer within timeout_seconds (default 5) is [SYS/TEMP] (PostgreSQL
+                       also cancels it with statement_timeout; SQLite waits for a writer's lock
+                       only that long). pool_size (default 4): connections to PostgreSQL,
+                       lookups at once in SQLite. "tls" ("disable" | "require" | "verify-full")
+                       and "ca_file" (PEM CAs for verify-full) as the postgres plugin's,
+                       PostgreSQL only. APOP works for users whose password is {PLAIN}.
   "userdb"           (object, default {"driver": "passwd-file", "path": passwd_file}) where a user's
                      mail is and as which uid:gid, as Dovecot's userdb; "driver" chooses:
                      {"driver": "passwd-file", "path": "/etc/dovecot/users"}
@@ -162,7 +189,28 @@ pub const HELP: &str = r#"JSON object; keys:
                        with "maildir_attr" (no default) the user's own maildir, an absolute
                        path that replaces the "maildir" template. The connection keys are
                        those of the ldap passdb; its own pool.
+                     {"driver": "sql", "url": "sqlite:///var/lib/pop3host/users.db",
+                      "user_query": "SELECT home, uid, gid, maildir FROM users WHERE name = ?1"}
+                       the sql passdb's keys with "user_query" for "password_query"; its
+                       parameter is the name the passdb accepted. Columns by name, each
+                       optional (at least one): "home" (%h), "uid" and "gid" (numbers, both or
+                       neither), "maildir" (absolute: this user's maildir, instead of the
+                       "maildir" template). NULL or empty is absent; no row: cannot log in.
                      A user the passdb accepts and the userdb does not know cannot log in.
+  "auth_cache"       (object, default none: off) remember successful logins, as Dovecot's
+                     auth_cache_size and auth_cache_ttl, so that a client polling every few
+                     minutes pays a costly hash (SHA512-CRYPT, BLF-CRYPT, ARGON2) once per TTL:
+                     {"size": 10000, "ttl_seconds": 600} (the defaults of the two keys; size 1 to
+                     1000000, ttl_seconds 1 to 86400). What is kept is an HMAC-SHA256, under a
+                     random key drawn at each start, of the password with the user and what it
+                     was checked against, never the password. With the passwd-file, the sql
+                     driver and the ldap driver's password_attr the stored hash is part of it: a
+                     changed password is refused at once (the file re-read, the row read and the
+                     entry searched at each login). PAM,
+                     checkpassword and LDAP binds hold no hash to compare: a password changed
+                     there still works here for up to ttl_seconds. Wrong
+                     passwords and unknown users are never remembered (an unknown user still
+                     costs what a wrong password costs); APOP does not use the cache.
   "maildir"          (string, default "%h/Maildir") the user's Maildir++ INBOX: %u user name,
                      %n its local part, %d its domain, %h home from the userdb, %% a percent sign;
                      a leading "~/" means "%h/". Must be absolute and name the user.
@@ -196,12 +244,16 @@ Examples:
   {"passdb": {"driver": "checkpassword", "program": "/usr/local/bin/checkpassword"},
    "userdb": {"driver": "passwd-file", "path": "/etc/dovecot/users"}, "maildir": "~/Maildir"}
   {"passdb": {"driver": "system", "pam_service": "pop3host"}, "userdb": {"driver": "system"},
-   "maildir": "%h/Maildir"}
+   "maildir": "%h/Maildir", "auth_cache": {"size": 10000, "ttl_seconds": 600}}
   {"passdb": {"driver": "ldap", "url": "ldap://ldap.example.org", "starttls": true,
               "ca_file": "/etc/ssl/certs/example-ca.pem", "base": "ou=people,dc=example,dc=org"},
    "userdb": {"driver": "ldap", "url": "ldap://ldap.example.org", "starttls": true,
               "ca_file": "/etc/ssl/certs/example-ca.pem", "base": "ou=people,dc=example,dc=org"},
-   "maildir": "%h/Maildir"}"#;
+   "maildir": "%h/Maildir"}
+  {"passdb": {"driver": "sql", "url": "postgresql://pop3host@db/mail",
+              "password_query": "SELECT password FROM users WHERE name = $1"},
+   "userdb": {"driver": "sql", "url": "postgresql://pop3host@db/mail",
+              "user_query": "SELECT home, uid, gid FROM users WHERE name = $1"}}"#;
 
 impl Config {
     /// Parses the config text the host passes to `init` (`null` when none was given).
@@ -231,6 +283,7 @@ impl Config {
             no_flag_updates: keys.no_flag_updates,
             size_cache: keys.size_cache,
             virtual_users: keys.virtual_users,
+            auth_cache: keys.auth_cache,
         })
     }
 }
@@ -283,16 +336,20 @@ mod tests {
         assert!(!config.create && !config.no_flag_updates && config.size_cache);
         assert!(!config.virtual_users);
         assert_eq!(config.uidl, UidlMode::Auto);
+        assert_eq!(config.auth_cache, None);
     }
 
     #[test]
     fn every_key_is_read() {
         let config = Config::parse(
             r#"{"passwd_file": "/u", "maildir": "/m/%u", "create": true, "uidl": "dovecot",
-                "no_flag_updates": true, "size_cache": false, "virtual_users": true}"#,
+                "no_flag_updates": true, "size_cache": false, "virtual_users": true,
+                "auth_cache": {"ttl_seconds": 60}}"#,
         )
         .unwrap();
         assert!(config.virtual_users);
+        let cache = config.auth_cache.unwrap();
+        assert_eq!((cache.size, cache.ttl_seconds), (10_000, 60));
         assert_eq!(config.maildir, "/m/%u");
         assert!(config.create && config.no_flag_updates && !config.size_cache);
         assert_eq!(config.uidl, UidlMode::Dovecot);
@@ -308,7 +365,7 @@ mod tests {
     fn userdb_file(config: &Config) -> Option<&Path> {
         match &config.userdb {
             UserDbConfig::PasswdFile(settings) => Some(&settings.path),
-            UserDbConfig::System(_) | UserDbConfig::Ldap(_) => None,
+            UserDbConfig::System(_) | UserDbConfig::Ldap(_) | UserDbConfig::Sql(_) => None,
         }
     }
 
@@ -383,6 +440,42 @@ mod tests {
     }
 
     #[test]
+    fn sql_sources_have_defaults_and_bad_keys_are_named() {
+        let config = Config::parse(
+            r#"{"passdb": {"driver": "sql", "url": "sqlite:///var/lib/users.db",
+                           "password_query": "SELECT password FROM users WHERE name = ?1"},
+                "userdb": {"driver": "sql", "url": "postgresql://db/mail", "tls": "verify-full",
+                           "user_query": "SELECT home FROM users WHERE name = $1"}}"#,
+        )
+        .unwrap();
+        let PassDbConfig::Sql(passdb) = &config.passdb else {
+            panic!("{:?}", config.passdb)
+        };
+        assert_eq!((passdb.timeout_seconds, passdb.pool_size), (5, 4));
+        assert_eq!(passdb.tls, pop3_pg_pool::Tls::Disable);
+        let UserDbConfig::Sql(userdb) = &config.userdb else {
+            panic!("{:?}", config.userdb)
+        };
+        assert_eq!(userdb.tls, pop3_pg_pool::Tls::VerifyFull);
+        assert!(userdb.password_query.is_none());
+        for (sql, needle) in [
+            (r#""url": "x", "query": "q""#, "query"),
+            // Inside a driver's object serde names the object, not the field.
+            (r#""url": "x", "pool_size": "many""#, "\"many\""),
+            (r#""url": "x", "tls": "verify-ca""#, "verify-ca"),
+            (r#""password_query": "q""#, "url"),
+        ] {
+            let text = format!(r#"{{"passwd_file": "/u", "passdb": {{"driver": "sql", {sql}}}}}"#);
+            let err = Config::parse(&text).unwrap_err();
+            assert!(
+                err.message.contains("key \"passdb") && err.message.contains(needle),
+                "{sql}: {}",
+                err.message
+            );
+        }
+    }
+
+    #[test]
     fn ldap_sources_parse_and_their_unknown_keys_are_named() {
         let config = Config::parse(
             r#"{"passdb": {"driver": "ldap", "url": "ldap://h", "user_dn": "uid=%u,o=x"},
@@ -416,6 +509,15 @@ mod tests {
         assert!(err.message.contains("\"uidl\""), "{}", err.message);
         let err = Config::parse(r#"{"passwd_file": "/u", "no_flag_update": true}"#).unwrap_err();
         assert!(err.message.contains("no_flag_update"), "{}", err.message);
+        let err =
+            Config::parse(r#"{"passwd_file": "/u", "auth_cache": {"size": -1}}"#).unwrap_err();
+        assert!(
+            err.message.contains("\"auth_cache.size\""),
+            "{}",
+            err.message
+        );
+        let err = Config::parse(r#"{"passwd_file": "/u", "auth_cache": {"ttl": 1}}"#).unwrap_err();
+        assert!(err.message.contains("key \"auth_cache"), "{}", err.message);
         let err = Config::parse(r#"{"maildir": "/m/%u"}"#).unwrap_err();
         assert!(err.message.contains("passwd_file"), "{}", err.message);
     }

@@ -8,8 +8,10 @@
 //!
 //! Module map, one concern each:
 //! - users: `config` (the JSON), `drivers` (the passdb and userdb drivers, one module each:
-//!   `passwd_file`, `checkpassword`, `system`; `slots` and `pace`, the bound on calls and
-//!   the unknown-user timing rule they share), `passwd` (the passwd-file format), the
+//!   `passwd_file`, `checkpassword`, `system`, `ldap`, `sql`; `slots`, `deadline` and `pace`,
+//!   the bound on calls, the wait on calls that cannot be interrupted and the unknown-user
+//!   timing rule they share; `remembered`, the authentication cache for passdbs without a
+//!   stored credential), `passwd` (the passwd-file format), the
 //!   password schemes in the workspace crate `password_schemes`, `template` (where a user's
 //!   maildir is);
 //! - mail: `listing` (reading `new/`, `cur/`), `filename` (maildir names), `snapshot`

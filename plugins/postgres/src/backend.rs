@@ -5,7 +5,7 @@ use crate::config::{Config, HELP};
 use crate::db::{self, Pool};
 use crate::lock::Leases;
 use crate::mailbox::{PgMailbox, Stored};
-use password_schemes::Credential;
+use password_schemes::{AuthCache, Credential};
 use pop3_plugin_api::{info, warn, Backend, Connection, Expire, PluginInfo, PopError};
 use std::sync::OnceLock;
 
@@ -22,6 +22,8 @@ fn unknown_user_credential() -> &'static Credential {
 pub struct PostgresBackend {
     pool: Pool,
     leases: Leases,
+    /// Passwords are verified through it (off unless configured).
+    cache: AuthCache,
 }
 
 /// The users row a login reads.
@@ -49,11 +51,17 @@ impl Backend for PostgresBackend {
 
     fn init(config: &str) -> Result<Self, PopError> {
         let config = Config::parse(config)?;
+        let cache = config.auth_cache()?;
         let pool =
             db::open(&config).map_err(|err| PopError::permanent(format!("postgres: {err}")))?;
         let leases = Leases::start(pool.clone(), config.lock_lease())
             .map_err(|err| PopError::permanent(format!("postgres: {err}")))?;
-        Ok(Self { pool, leases })
+        info!("postgres: {}", cache.describe());
+        Ok(Self {
+            pool,
+            leases,
+            cache,
+        })
     }
 
     fn authenticate(
@@ -84,6 +92,7 @@ impl Backend for PostgresBackend {
                 seconds_since_last_login: row.get(4),
             });
         let Some(row) = row else {
+            // Never through the cache: an unknown user pays the dummy's verification each time.
             unknown_user_credential().verify(password);
             return Err(PopError::auth(format!("no user {user:?}")));
         };
@@ -91,7 +100,12 @@ impl Backend for PostgresBackend {
             warn!("postgres: user {}: bad password field: {err}", row.name);
             Credential::Disabled
         });
-        if !credential.verify(password) {
+        // Remembered with the row's password field: an updated row is a miss.
+        if !self
+            .cache
+            .verify("postgres", &row.name, &credential, password)
+            .is_right()
+        {
             return Err(PopError::auth(format!("wrong password for {}", row.name)));
         }
         if !row.enabled {

@@ -1,5 +1,7 @@
 //! The plugin's JSON configuration.
 
+use password_schemes::{AuthCache, AuthCacheSettings};
+pub use pop3_pg_pool::Tls;
 use pop3_plugin_api::PopError;
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -28,16 +30,9 @@ pub struct Config {
     /// How long a call waits for a free pooled connection before `[SYS/TEMP]`.
     #[serde(default = "default_connect_timeout")]
     pub connect_timeout_seconds: u32,
-}
-
-/// Transport security to the database, as libpq's `sslmode` of the same names (see `tls`).
-#[derive(Debug, Default, Clone, Deserialize, PartialEq, Eq, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum Tls {
-    #[default]
-    Disable,
-    Require,
-    VerifyFull,
+    /// The authentication cache (off when absent): successes remembered with the row's
+    /// password field, so that an update of the row is the end of them.
+    pub auth_cache: Option<AuthCacheSettings>,
 }
 
 fn default_pool_size() -> u32 {
@@ -52,7 +47,14 @@ fn default_connect_timeout() -> u32 {
     5
 }
 
-pub const HELP: &str = r#"{"url": "postgresql://pop3host@127.0.0.1/mail", "pool_size": 16, "tls": "disable", "ca_file": null, "apply_schema": false, "lock_lease_seconds": 30, "connect_timeout_seconds": 5}"#;
+pub const HELP: &str = r#"{"url": "postgresql://pop3host@127.0.0.1/mail", "pool_size": 16, "tls": "disable", "ca_file": null, "apply_schema": false, "lock_lease_seconds": 30, "connect_timeout_seconds": 5, "auth_cache": null}
+"auth_cache" (object, default null: off), e.g. {"size": 10000, "ttl_seconds": 600} (the defaults of
+the two keys; size 1 to 1000000, ttl_seconds 1 to 86400): remember successful password checks, as
+Dovecot's auth_cache_size and auth_cache_ttl, so that a client polling every few minutes pays a
+costly hash (SHA512-CRYPT, BLF-CRYPT, ARGON2) once per TTL. What is kept is an HMAC-SHA256, under a
+random key drawn at each start, of the password with the user and the row's password field, never
+the password: an update of the row's password is refused at once. Wrong passwords and unknown users
+are never remembered (an unknown user still costs a SHA512-CRYPT check)."#;
 
 impl Config {
     /// Parses the config text the host passes to `init` (`null` when none was given).
@@ -82,6 +84,13 @@ impl Config {
         Ok(config)
     }
 
+    /// The cache `auth_cache` asks for, with its own random key; an error names the key.
+    pub fn auth_cache(&self) -> Result<AuthCache, PopError> {
+        AuthCache::new(self.auth_cache.as_ref()).map_err(|err| {
+            PopError::permanent(format!("postgres config key \"auth_cache\": {err}"))
+        })
+    }
+
     pub fn lock_lease(&self) -> Duration {
         Duration::from_secs(self.lock_lease_seconds.into())
     }
@@ -101,6 +110,19 @@ mod tests {
         assert!(err.message.contains("\"pool_size\""), "{}", err.message);
         let err = Config::parse(r#"{"url": "x", "tls": "verify-ca"}"#).unwrap_err();
         assert!(err.message.contains("\"tls\""), "{}", err.message);
+        let err = Config::parse(r#"{"url": "x", "auth_cache": {"size": "big"}}"#).unwrap_err();
+        assert!(
+            err.message.contains("\"auth_cache.size\""),
+            "{}",
+            err.message
+        );
+        let config = Config::parse(r#"{"url": "x", "auth_cache": {"size": 0}}"#).unwrap();
+        let err = config.auth_cache().unwrap_err();
+        assert!(
+            err.message.contains("\"auth_cache\": \"size\""),
+            "{}",
+            err.message
+        );
         let err = Config::parse(r#"{"url": "x", "colour": 1}"#).unwrap_err();
         assert!(err.message.contains("colour"), "{}", err.message);
         assert!(Config::parse("null").is_err());
@@ -113,6 +135,7 @@ mod tests {
         assert_eq!(config.tls, Tls::Disable);
         assert!(!config.apply_schema);
         assert_eq!(config.lock_lease(), Duration::from_secs(30));
+        assert_eq!(config.auth_cache, None);
     }
 
     #[test]

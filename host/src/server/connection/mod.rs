@@ -14,7 +14,9 @@
 //! waits for the client, nothing more is read or executed. So a client that pipelines commands
 //! and never reads holds at most [`WRITE_AT`] plus one listing line or two encoded
 //! [`transfer::ENCODE_SLICE`]s (under 400 KiB), whatever the maildrop, and the kernel's
-//! socket buffers do the rest. Listings are written in pieces ([`crate::session::Listing`]);
+//! socket buffers do the rest. The message buffers of a finished transfer wait for the next
+//! one in a pool of a few per CPU for the whole server (`server::buffers`), not in the
+//! session. Listings are written in pieces ([`crate::session::Listing`]);
 //! TLS adds what rustls buffers, bounded by its defaults (64 KiB of records to send, 16 KiB
 //! of received plaintext); a SASL exchange holds one response line at most
 //! ([`crate::protocol::lines::MAX_LINE`]).

@@ -7,16 +7,26 @@
 //! user costs), so that logins reveal no user names; a source that is down or too slow is
 //! [`PopError::temporary`], never `[AUTH]`, so that a client does not take an outage for a
 //! wrong password.
+//!
+//! Every passdb verifies through the authentication cache when it is on (`auth_cache`, see
+//! [`password_schemes::AuthCache`]): the passwd-file, the sql row and the ldap hash attribute with the
+//! stored credential, the others (PAM, checkpassword, LDAP binds) through
+//! [`remembered::Remembered`].
 
 pub mod checkpassword;
+mod deadline;
 pub mod ldap;
 mod pace;
 pub mod passwd_file;
+mod remembered;
 mod slots;
+pub mod sql;
 pub mod system;
 
 use crate::config::{PassDbConfig, UserDbConfig};
+use password_schemes::AuthCache;
 use pop3_plugin_api::{Connection, PopError};
+use remembered::Remembered;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -74,35 +84,53 @@ pub struct Sources {
 impl Sources {
     /// Opens and checks the configured sources (an error here stops the server at startup).
     /// `need_home`: the maildir template uses `%h`, so every user needs an absolute home.
+    /// `cache`: the authentication cache every passdb verifies through.
     pub fn open(
         passdb: &PassDbConfig,
         userdb: &UserDbConfig,
         need_home: bool,
+        cache: AuthCache,
     ) -> Result<Self, PopError> {
+        let cache = Arc::new(cache);
         // One passwd-file as both sources is read once, and checked as the userdb needs.
         let userdb_file = match userdb {
             UserDbConfig::PasswdFile(settings) => Some((
                 settings.path.as_path(),
-                Arc::new(passwd_file::PasswdFile::open(&settings.path, need_home)?),
+                Arc::new(
+                    passwd_file::PasswdFile::open(&settings.path, need_home)?
+                        .remembering(cache.clone()),
+                ),
             )),
-            UserDbConfig::System(_) | UserDbConfig::Ldap(_) => None,
+            UserDbConfig::System(_) | UserDbConfig::Ldap(_) | UserDbConfig::Sql(_) => None,
         };
         let passdb: Arc<dyn PassDb> = match (passdb, &userdb_file) {
             (PassDbConfig::PasswdFile(settings), Some((path, file))) if settings.path == *path => {
                 file.clone()
             }
             (PassDbConfig::PasswdFile(settings), _) => {
-                Arc::new(passwd_file::PasswdFile::open(&settings.path, false)?)
+                Arc::new(passwd_file::PasswdFile::open(&settings.path, false)?.remembering(cache))
             }
-            (PassDbConfig::Checkpassword(settings), _) => {
-                Arc::new(checkpassword::Checkpassword::new(settings)?)
+            (PassDbConfig::Checkpassword(settings), _) => Arc::new(Remembered::new(
+                Arc::new(checkpassword::Checkpassword::new(settings)?),
+                format!("checkpassword {}", settings.program.display()),
+                cache,
+            )),
+            (PassDbConfig::System(settings), _) => Arc::new(Remembered::new(
+                Arc::new(system::Pam::new(settings)?),
+                format!("PAM service {}", settings.pam_service),
+                cache,
+            )),
+            (PassDbConfig::Ldap(settings), _) => {
+                ldap::LdapPassDb::open(settings)?.remembering(cache)
             }
-            (PassDbConfig::System(settings), _) => Arc::new(system::Pam::new(settings)?),
-            (PassDbConfig::Ldap(settings), _) => Arc::new(ldap::LdapPassDb::open(settings)?),
+            (PassDbConfig::Sql(settings), _) => {
+                Arc::new(sql::SqlPassDb::open(settings)?.remembering(cache))
+            }
         };
         let userdb: Arc<dyn UserDb> = match (userdb_file, userdb) {
             (Some((_, file)), _) => file,
             (None, UserDbConfig::Ldap(settings)) => Arc::new(ldap::LdapUserDb::open(settings)?),
+            (None, UserDbConfig::Sql(settings)) => Arc::new(sql::SqlUserDb::open(settings)?),
             (None, _) => Arc::new(system::Passwd),
         };
         Ok(Self { passdb, userdb })

@@ -7,10 +7,12 @@
 //! take effect, the user of a bad line is refused (logged with file and line, once per change
 //! of the file), so an administrator's typo locks out one user rather than everyone, and a
 //! changed or removed password never lives on. A file that cannot be read serves nobody until
-//! it can.
+//! it can. Through the authentication cache, a success is remembered with the user's password
+//! field, so a re-read that changes it is the end of what was remembered.
 
 use super::{PassDb, UserDb, UserFields};
 use crate::passwd::{is_safe_user_name, User, Users};
+use password_schemes::AuthCache;
 use pop3_plugin_api::{apop_matches, error, info, Connection, PopError};
 use serde::Deserialize;
 use std::fs;
@@ -55,8 +57,11 @@ struct State {
 #[derive(Debug)]
 pub struct PasswdFile {
     path: PathBuf,
+    /// `passwd-file PATH`: whose successes the authentication cache remembers.
+    source: String,
     need_home: bool,
     state: RwLock<State>,
+    cache: Arc<AuthCache>,
 }
 
 /// Reads the file; an error when it cannot be read at all.
@@ -81,9 +86,16 @@ impl PasswdFile {
         };
         Ok(Self {
             path: path.to_path_buf(),
+            source: format!("passwd-file {}", path.display()),
             need_home,
             state: RwLock::new(state),
+            cache: Arc::new(AuthCache::off()),
         })
+    }
+
+    /// Verifies passwords through `cache` (off by default).
+    pub fn remembering(self, cache: Arc<AuthCache>) -> Self {
+        Self { cache, ..self }
     }
 
     /// The current users, re-reading the file first if it changed.
@@ -154,8 +166,13 @@ impl PasswdFile {
 
 impl PassDb for PasswdFile {
     fn verify(&self, login: &str, password: &str, _conn: &Connection) -> Result<String, PopError> {
-        self.verify_with(login, |users, user| {
-            users.credential_for(user).verify(password)
+        self.verify_with(login, |users, user| match user {
+            Some(user) => self
+                .cache
+                .verify(&self.source, &user.name, &user.credential, password)
+                .is_right(),
+            // The dummy's verification is never remembered: an unknown user always pays it.
+            None => users.credential_for(None).verify(password),
         })
     }
 

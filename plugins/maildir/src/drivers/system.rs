@@ -3,11 +3,12 @@
 //! database (getpwnam, through NSS: /etc/passwd, LDAP, ...) for uid, gid and home.
 //!
 //! A PAM call cannot be interrupted, so each runs on a thread of its own while the login
-//! waits at most `timeout_seconds` for its answer; a call still running after that keeps its
+//! waits at most `timeout_seconds` for its answer (see `deadline`); a call still running after that keeps its
 //! place among the `max_running`, so a hung PAM stack makes logins fail fast ([SYS/TEMP])
 //! rather than pile up threads. The conversation answers PAM's prompts with the login and
 //! the password and logs only PAM's own messages, never what it answered.
 
+use super::deadline::{self, Unanswered};
 use super::pace::Pace;
 use super::slots::Slots;
 use super::{PassDb, UserDb, UserFields};
@@ -16,7 +17,6 @@ use pam::{Client, Conversation, PamReturnCode};
 use pop3_plugin_api::{debug, Connection, PopError};
 use serde::Deserialize;
 use std::ffi::{CStr, CString};
-use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -135,21 +135,16 @@ impl PassDb for Pam {
                 self.timeout.as_secs()
             )));
         };
-        let (sender, answer) = mpsc::sync_channel(1);
         let (service, user, secret) = (
             self.service.clone(),
             login.to_string(),
             password.to_string(),
         );
-        std::thread::Builder::new()
-            .name("pam".into())
-            .spawn(move || {
-                let _slot = slot;
-                let _ = sender.send(check(&service, user, secret));
-            })
-            .map_err(|err| PopError::temporary(format!("login {login:?}: PAM thread: {err}")))?;
-        let left = deadline.saturating_duration_since(Instant::now());
-        match answer.recv_timeout(left) {
+        let answer = deadline::within("pam", deadline, move || {
+            let _slot = slot;
+            check(&service, user, secret)
+        });
+        match answer {
             Ok(Answer::Accepted) => {
                 self.pace.known(started);
                 Ok(login.to_string())
@@ -169,13 +164,13 @@ impl PassDb for Pam {
                 "login {login:?}: PAM service {}: {code:?}",
                 self.service
             ))),
-            Err(mpsc::RecvTimeoutError::Timeout) => Err(PopError::temporary(format!(
+            Err(Unanswered::Late) => Err(PopError::temporary(format!(
                 "login {login:?}: PAM service {} ran past {}s",
                 self.service,
                 self.timeout.as_secs()
             ))),
-            Err(mpsc::RecvTimeoutError::Disconnected) => Err(PopError::temporary(format!(
-                "login {login:?}: the PAM check ended without an answer"
+            Err(other) => Err(PopError::temporary(format!(
+                "login {login:?}: the PAM check: {other}"
             ))),
         }
     }

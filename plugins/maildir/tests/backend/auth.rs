@@ -215,6 +215,8 @@ fn describe_documents_every_key() {
         "uidl",
         "no_flag_updates",
         "size_cache",
+        "auth_cache",
+        "ttl_seconds",
         "Example",
     ] {
         assert!(info.config_help.contains(key), "{key}");

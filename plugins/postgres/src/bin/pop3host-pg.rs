@@ -69,7 +69,7 @@ fn main() -> ExitCode {
 
 fn run(args: &Args) -> Result<(), DeliveryError> {
     let mut config: pg::Config = args.url.parse()?;
-    let (tls, mode) = postgres::tls::connector(&args.tls, args.ca_file.as_deref())
+    let (tls, mode) = pop3_pg_pool::tls::connector(&args.tls, args.ca_file.as_deref())
         .map_err(DeliveryError::Config)?;
     let mut client = config.ssl_mode(mode).connect(tls)?;
     match &args.command {

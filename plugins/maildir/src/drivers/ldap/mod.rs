@@ -15,6 +15,13 @@
 //! cannot tell the two apart (the server answers invalidCredentials for both), so every
 //! refused bind waits that long. A server that is down, slow past `timeout_seconds`, or
 //! answering with any other error is [`PopError::temporary`], never `[AUTH]`.
+//!
+//! The authentication cache: a hash read from the directory is verified through it with the
+//! hash as part of what is remembered, so a changed hash attribute is a miss at the next
+//! login (the search is made at every login; only the hash check is skipped). A remembered
+//! login is not counted among the known users' answers that pace unknown ones, or quick
+//! hits would speed unknown users up. The bind modes hold no hash: they are remembered by
+//! login, for the TTL only ([`Remembered`]).
 
 mod pool;
 mod settings;
@@ -23,21 +30,26 @@ mod template;
 pub use settings::Settings;
 
 use super::pace::Pace;
+use super::remembered::Remembered;
 use super::{PassDb, UserDb, UserFields};
 use ldap3::SearchEntry;
-use password_schemes::Credential;
+use password_schemes::{AuthCache, Credential, Verdict};
 use pool::{Lease, Pool};
 use pop3_plugin_api::{Connection, PopError};
 use settings::{PassMode, Search, UserAttrs};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// The attribute list that asks for no attributes (RFC 4511): the DN is all a bind needs.
 const NO_ATTRIBUTES: &str = "1.1";
 
 /// What the directory said of a login.
+#[derive(Debug, PartialEq, Eq)]
 enum Answer {
     Accepted,
+    /// Accepted by the authentication cache, without the hash check.
+    Remembered,
     /// A known user with a wrong password.
     WrongPassword,
     /// No such user, or a refusal that cannot tell (a bind to a templated DN).
@@ -48,6 +60,7 @@ pub struct LdapPassDb {
     pool: Pool,
     mode: PassMode,
     pace: Pace,
+    cache: Arc<AuthCache>,
 }
 
 impl LdapPassDb {
@@ -57,7 +70,19 @@ impl LdapPassDb {
             pool,
             mode,
             pace: Pace::default(),
+            cache: Arc::new(AuthCache::off()),
         })
+    }
+
+    /// This passdb verifying through `cache`: hashes with the hash, binds by login.
+    pub fn remembering(self, cache: Arc<AuthCache>) -> Arc<dyn PassDb> {
+        match &self.mode {
+            PassMode::Hash { .. } => Arc::new(Self { cache, ..self }),
+            PassMode::BindDn(_) | PassMode::SearchBind(_) => {
+                let source = format!("LDAP {}", self.pool.describe());
+                Arc::new(Remembered::new(Arc::new(self), source, cache))
+            }
+        }
     }
 
     /// What the directory says of `login` and `password`, asked on the leased connection.
@@ -81,21 +106,23 @@ impl LdapPassDb {
                 let Some(hash) = first_value(&entry, attr) else {
                     return Ok(Answer::Unknown);
                 };
-                match verify_hash(hash, password) {
-                    Ok(true) => Ok(Answer::Accepted),
-                    Ok(false) => Ok(Answer::WrongPassword),
-                    Err(why) => Err(format!("the {attr} of {} is unusable: {why}", entry.dn)),
-                }
+                verify_hash(&self.cache, &entry.dn, hash, password)
+                    .map_err(|why| format!("the {attr} of {} is unusable: {why}", entry.dn))
             }
         }
     }
 }
 
-/// Checks `password` against a `{SCHEME}` hash the directory holds: the one place the ldap
-/// passdb verifies a hash (where a cache of verified passwords belongs). Errors name the
-/// scheme, never the hash.
-fn verify_hash(hash: &str, password: &str) -> Result<bool, String> {
-    Ok(Credential::parse(hash)?.verify(password))
+/// Checks `password` against the `{SCHEME}` hash that the entry `dn` holds, through `cache`
+/// (remembered with the hash, so a changed hash is a miss): the one place the ldap passdb
+/// verifies a hash. Errors name the scheme, never the hash.
+fn verify_hash(cache: &AuthCache, dn: &str, hash: &str, password: &str) -> Result<Answer, String> {
+    let credential = Credential::parse(hash)?;
+    Ok(match cache.verify("ldap", dn, &credential, password) {
+        Verdict::Remembered => Answer::Remembered,
+        Verdict::Verified => Answer::Accepted,
+        Verdict::Wrong => Answer::WrongPassword,
+    })
 }
 
 /// The entry of `login` under the search's base.
@@ -135,6 +162,7 @@ impl PassDb for LdapPassDb {
         let answer = self.check(&mut lease, login, password).map_err(temporary)?;
         drop(lease);
         match answer {
+            Answer::Remembered => Ok(login.to_string()),
             Answer::Accepted => {
                 self.pace.known(started);
                 Ok(login.to_string())

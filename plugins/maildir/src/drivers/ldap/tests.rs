@@ -1,4 +1,5 @@
 use super::*;
+use password_schemes::AuthCacheSettings;
 use serde_json::json;
 
 fn settings(value: serde_json::Value) -> Settings {
@@ -200,10 +201,34 @@ fn userdb_fields_come_from_the_entry_and_are_checked() {
 
 #[test]
 fn a_stored_hash_is_verified_with_the_shared_schemes() {
-    assert_eq!(verify_hash("{PLAIN}secret", "secret"), Ok(true));
-    assert_eq!(verify_hash("{PLAIN}secret", "Secret"), Ok(false));
-    let err = verify_hash("{ROT13}frperg", "secret").unwrap_err();
+    let off = AuthCache::off();
+    let verify = |hash, password| verify_hash(&off, "uid=ann", hash, password);
+    assert_eq!(verify("{PLAIN}secret", "secret"), Ok(Answer::Accepted));
+    assert_eq!(verify("{PLAIN}secret", "Secret"), Ok(Answer::WrongPassword));
+    let err = verify("{ROT13}frperg", "secret").unwrap_err();
     assert!(err.contains("ROT13") && !err.contains("frperg"), "{err}");
+}
+
+#[test]
+fn through_the_cache_a_hash_is_remembered_until_it_changes() {
+    let settings = AuthCacheSettings {
+        size: 10,
+        ttl_seconds: 600,
+    };
+    let cache = AuthCache::new(Some(&settings)).unwrap();
+    let verify = |hash, password| verify_hash(&cache, "uid=ann", hash, password);
+    assert_eq!(verify("{PLAIN}secret", "wrong"), Ok(Answer::WrongPassword));
+    assert_eq!(verify("{PLAIN}secret", "wrong"), Ok(Answer::WrongPassword));
+    assert_eq!(verify("{PLAIN}secret", "secret"), Ok(Answer::Accepted));
+    assert_eq!(verify("{PLAIN}secret", "secret"), Ok(Answer::Remembered));
+    assert_eq!(verify("{PLAIN}other", "secret"), Ok(Answer::WrongPassword));
+    assert_eq!(verify("{PLAIN}other", "other"), Ok(Answer::Accepted));
+    let other_entry = verify_hash(&cache, "uid=bob", "{PLAIN}secret", "secret");
+    assert_eq!(
+        other_entry,
+        Ok(Answer::Accepted),
+        "another entry is not remembered"
+    );
 }
 
 #[test]

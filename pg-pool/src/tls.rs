@@ -6,23 +6,32 @@
 //! that does not offer TLS when it is required fails the connection instead of falling back to
 //! plain text.
 
-use crate::config::Tls;
-use pg::config::SslMode;
+use postgres::config::SslMode;
+use serde::Deserialize;
 use std::path::Path;
 use std::sync::Arc;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+/// Transport security to the database, as libpq's `sslmode` of the same names.
+#[derive(Debug, Default, Clone, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "kebab-case")]
+pub enum Tls {
+    #[default]
+    Disable,
+    Require,
+    VerifyFull,
+}
+
 /// What connections to the database use: the TLS connector and the mode that says when it
 /// is used. `ca_file` is read here, so that a missing or empty file stops the server at
-/// startup.
+/// startup. Errors name the key (`"ca_file": ...`); the caller says whose.
 pub fn connector(
     tls: &Tls,
     ca_file: Option<&Path>,
 ) -> Result<(MakeRustlsConnect, SslMode), String> {
     if ca_file.is_some() && *tls != Tls::VerifyFull {
-        return Err(
-            "postgres config key \"ca_file\": only used with \"tls\": \"verify-full\"".into(),
-        );
+        return Err("\"ca_file\": only used with \"tls\": \"verify-full\"".into());
     }
     let (mode, insecure) = match tls {
         Tls::Disable => (SslMode::Disable, true),
@@ -30,6 +39,6 @@ pub fn connector(
         Tls::VerifyFull => (SslMode::Require, false),
     };
     let config = pop3_client_tls::client_config(ca_file, insecure)
-        .map_err(|err| format!("postgres config key \"ca_file\": {err}"))?;
+        .map_err(|err| format!("\"ca_file\": {err}"))?;
     Ok((MakeRustlsConnect::new(Arc::unwrap_or_clone(config)), mode))
 }
