@@ -1,11 +1,9 @@
 //! The admin socket's requests, and `pop3host who` and `pop3host kick`, its clients. One
 //! request per connection, a line: `who`, answered with the open sessions as a JSON array,
 //! or `kick USER`, answered with `{"kicked": N}`; an error is `{"error": "..."}`. The server
-//! side is `server::admin`.
+//! side is `server::admin`. Unix only: on Windows the commands say so.
 
 use crate::server::SessionInfo;
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
@@ -32,6 +30,7 @@ impl Request {
         }
     }
 
+    #[cfg(any(unix, test))]
     fn line(&self) -> String {
         match self {
             Request::Who => "who\n".into(),
@@ -76,7 +75,10 @@ pub fn kick(args: &AdminArgs, user: &str) -> Result<bool, String> {
     Ok(kicked > 0)
 }
 
+#[cfg(unix)]
 fn ask(args: &AdminArgs, request: &Request) -> Result<serde_json::Value, String> {
+    use std::io::{BufRead, BufReader, Write};
+    use std::os::unix::net::UnixStream;
     let path = args.admin_socket.display();
     let failed = |e: std::io::Error| format!("admin socket {path}: {e}");
     let mut stream = UnixStream::connect(&args.admin_socket).map_err(failed)?;
@@ -94,6 +96,16 @@ fn ask(args: &AdminArgs, request: &Request) -> Result<serde_json::Value, String>
         Some(error) => Err(format!("admin socket {path}: {error}")),
         None => Ok(reply),
     }
+}
+
+/// Windows: there is no admin socket to ask.
+#[cfg(windows)]
+fn ask(_args: &AdminArgs, _request: &Request) -> Result<serde_json::Value, String> {
+    Err(
+        "pop3host who and pop3host kick need the admin socket, a Unix socket: not available \
+         on Windows"
+            .into(),
+    )
 }
 
 #[cfg(test)]

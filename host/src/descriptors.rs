@@ -2,8 +2,12 @@
 //! its socket and, once logged in, what its plugin keeps open for the session (the maildir
 //! plugin: its lock file). At startup the soft limit is raised to the hard one and compared
 //! with what `--max-connections` needs; when descriptors run out anyway, the log says so with
-//! the fix, at most once a minute, instead of a bare `[SYS/TEMP]`.
+//! the fix, at most once a minute, instead of a bare `[SYS/TEMP]`. Windows has no such limit
+//! to raise (a process may hold millions of handles): there the limit is a no-op and a
+//! shortage is only ever reported from an error's code.
 
+use crate::os_error;
+#[cfg(unix)]
 use nix::sys::resource::{getrlimit, setrlimit, Resource};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -22,6 +26,7 @@ pub fn needed(max_connections: usize, per_session: u32) -> u64 {
 
 /// Raises the soft limit on open files to the hard one, and warns when even that cannot hold
 /// `needed`. Returns the limit in force.
+#[cfg(unix)]
 pub fn raise_limit(needed: u64) -> u64 {
     let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
         return 0;
@@ -44,21 +49,35 @@ pub fn raise_limit(needed: u64) -> u64 {
     limit
 }
 
+/// Windows: no open-file limit to raise; the handles a process may hold are what `needed`
+/// asks for.
+#[cfg(windows)]
+pub fn raise_limit(needed: u64) -> u64 {
+    needed
+}
+
 /// Whether `error` (a plugin's, as text) or the process's state now says the process ran out
 /// of file descriptors: the plugin's call may have closed what it opened by the time it
-/// failed, so its message (Rust's `io::Error` says "os error 24" for EMFILE, 23 for ENFILE)
-/// counts as much as a failed probe.
+/// failed, so its message (an `io::Error` prints its code, `os_error` knows which codes mean
+/// that) counts as much as a failed probe.
 pub fn ran_out(error: &str) -> bool {
-    error.contains("(os error 24)") || error.contains("(os error 23)") || exhausted()
+    os_error::mentions_out_of_descriptors(error) || exhausted()
 }
 
 /// Whether the process is out of file descriptors now: it cannot get one more.
+#[cfg(unix)]
 fn exhausted() -> bool {
     // The copy, an `OwnedFd`, is closed at once.
     match nix::unistd::dup(std::io::stderr()) {
         Ok(_copy) => false,
         Err(errno) => errno == nix::errno::Errno::EMFILE,
     }
+}
+
+/// Windows: no limit to probe.
+#[cfg(windows)]
+fn exhausted() -> bool {
+    false
 }
 
 /// Logs that `what` (accepting, or a plugin callback) failed for want of descriptors, with the
@@ -71,7 +90,10 @@ pub fn report_shortage(what: &'static str) {
         Some((_, at)) => *at = Instant::now(),
         None => last.push((what, Instant::now())),
     }
+    #[cfg(unix)]
     let limit = getrlimit(Resource::RLIMIT_NOFILE).map_or(0, |(soft, _)| soft);
+    #[cfg(windows)]
+    let limit = 0;
     tracing::error!(
         limit,
         "{what} failed: out of file descriptors; raise the open-file limit (LimitNOFILE= in the \

@@ -14,6 +14,7 @@ pub mod descriptors;
 pub mod loader;
 pub mod logging;
 pub mod metrics;
+pub mod os_error;
 pub mod privileges;
 pub mod protocol;
 pub mod server;

@@ -10,16 +10,20 @@ use pop3_plugin_api::host::{self, Plugin};
 use sha2::{Digest, Sha256};
 use std::fs;
 use std::io::{Read, Write};
+#[cfg(unix)]
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-/// Turns `--plugin` into a path: a value with a `/` or ending in `.so` is a path; a NAME is
-/// `libNAME.so` (dashes as underscores, as cargo names libraries) next to the running binary
-/// (a build tree), then in `../lib/pop3host` from it (the package: `/usr/sbin/pop3host` and
+mod file_name;
+
+/// Turns `--plugin` into a path: a value with a directory separator or ending in the
+/// platform's library suffix is a path; a NAME is the platform's library file for it
+/// (`libNAME.so`, `libNAME.dylib`, `NAME.dll`: see `file_name`) next to the running binary (a
+/// build tree), then in `../lib/pop3host` from it (the package: `/usr/sbin/pop3host` and
 /// `/usr/lib/pop3host/`, wherever the tree is unpacked), then in `plugin_dir`.
 pub fn resolve(spec: &str, plugin_dir: Option<&Path>) -> Result<PathBuf, String> {
-    if spec.contains('/') || spec.ends_with(".so") {
+    if file_name::NATIVE.is_path(spec) {
         let path = PathBuf::from(spec);
         return if path.exists() {
             Ok(path)
@@ -27,7 +31,7 @@ pub fn resolve(spec: &str, plugin_dir: Option<&Path>) -> Result<PathBuf, String>
             Err(format!("plugin {spec}: no such file"))
         };
     }
-    let file = format!("lib{}.so", spec.replace('-', "_"));
+    let file = file_name::NATIVE.file_for(spec);
     let binary = std::env::current_exe().ok();
     let beside_binary = binary.as_deref().and_then(Path::parent);
     let packaged = beside_binary
@@ -76,10 +80,11 @@ pub fn load(path: &Path) -> Result<Loaded, String> {
     let suffix = path.extension().and_then(|s| s.to_str()).unwrap_or("so");
     let temporary = dir.join(format!(".{stem}-{}.tmp", std::process::id()));
     let _ = fs::remove_file(&temporary);
-    let copying = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o700)
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o700);
+    let copying = options
         .open(&temporary)
         .map_err(|e| format!("plugin {name}: cannot copy it to {}: {e}", dir.display()))?;
     let sha256 = copy_hashed(path, copying).inspect_err(|_| {
@@ -157,6 +162,7 @@ fn probe_abi_major(path: &Path) -> Result<u32, String> {
 /// Where private copies live: systemd's `RUNTIME_DIRECTORY`, else `$XDG_RUNTIME_DIR/pop3host`,
 /// else `pop3host-UID` in the temporary directory. It must belong to this user and be
 /// writable by no one else, or a local user could swap the code the server loads.
+#[cfg(unix)]
 fn copy_dir() -> Result<PathBuf, String> {
     let runtime = std::env::var_os("RUNTIME_DIRECTORY")
         .and_then(|dirs| std::env::split_paths(&dirs).next())
@@ -179,6 +185,21 @@ fn copy_dir() -> Result<PathBuf, String> {
         ));
     }
     Ok(dir)
+}
+
+/// Windows: `pop3host` in the user's temporary directory (`%TEMP%`, under the profile, which
+/// only that user and the administrators may write to).
+#[cfg(windows)]
+fn copy_dir() -> Result<PathBuf, String> {
+    let dir = std::env::temp_dir().join("pop3host");
+    match fs::create_dir(&dir) {
+        Ok(()) => Ok(dir),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(dir),
+        Err(e) => Err(format!(
+            "cannot create {} for its private copy: {e}",
+            dir.display()
+        )),
+    }
 }
 
 /// Removes `<stem>-<16 hex digits>.*` files: copies made by earlier runs or reloads.

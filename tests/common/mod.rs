@@ -116,7 +116,11 @@ impl Server {
 
     /// Like `try_start`, with another pop3host binary (an installed one, say).
     pub fn try_start_binary(binary: &Path, args: &[&str]) -> Result<Server, String> {
-        let mut command = Command::new(binary);
+        Self::try_start_command(Command::new(binary), args)
+    }
+
+    /// Like `try_start`, with pop3host started by `command` (`wine pop3host.exe`, say).
+    pub fn try_start_command(mut command: Command, args: &[&str]) -> Result<Server, String> {
         if !args.contains(&"--listen") {
             command.args(["--listen", "127.0.0.1:0"]);
         }

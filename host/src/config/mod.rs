@@ -124,10 +124,7 @@ impl Config {
             group: s.group,
             chroot: s.chroot,
         };
-        if privileges.user.is_none() && (privileges.group.is_some() || privileges.chroot.is_some())
-        {
-            return Err("--group and --chroot need --user: the server must not keep root".into());
-        }
+        crate::privileges::validate(&privileges)?;
         let greeting = defaulted("greeting", s.greeting)?;
         if greeting.len() > MAX_GREETING || greeting.chars().any(char::is_control) {
             return Err(format!(
@@ -363,7 +360,13 @@ mod tests {
         let err = parse(&["--plugin", "x", "--max-connections", "0"]).unwrap_err();
         assert!(err.starts_with("max_connections:"), "{err}");
         let err = parse(&["--plugin", "x", "--chroot", "/var/empty"]).unwrap_err();
+        #[cfg(unix)]
         assert!(err.contains("need --user"), "{err}");
+        #[cfg(windows)]
+        assert!(
+            err.starts_with("--chroot is not supported on Windows"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -1,19 +1,34 @@
 //! `--admin-socket PATH`: a Unix socket that only its owner may use (mode 0600, created so
-//! before anyone can connect), answering `who` and `kick USER` (see `crate::admin`).
+//! before anyone can connect), answering `who` and `kick USER` (see `crate::admin`). Unix
+//! only: on Windows the option is refused at startup.
 
 use super::sessions::OpenSessions;
+#[cfg(unix)]
 use crate::admin::{Request, MAX_REQUEST, TIMEOUT};
+#[cfg(unix)]
 use nix::sys::stat::{umask, Mode};
+#[cfg(unix)]
 use std::fs;
+#[cfg(unix)]
 use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 use std::sync::Arc;
+#[cfg(unix)]
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+#[cfg(unix)]
 use tokio::net::{UnixListener, UnixStream};
+
+/// The bound admin socket, from startup until the runtime serves it.
+#[cfg(unix)]
+pub type Listener = std::os::unix::net::UnixListener;
+/// Windows: there is never an admin socket.
+#[cfg(windows)]
+pub enum Listener {}
 
 /// Binds `path` (at startup, while the server may still be root). A socket left by an earlier
 /// run is replaced; any other file there is an error.
-pub fn bind(path: &Path) -> Result<std::os::unix::net::UnixListener, String> {
+#[cfg(unix)]
+pub fn bind(path: &Path) -> Result<Listener, String> {
     let name = path.display();
     match fs::symlink_metadata(path) {
         Ok(meta) if meta.file_type().is_socket() => {
@@ -33,7 +48,32 @@ pub fn bind(path: &Path) -> Result<std::os::unix::net::UnixListener, String> {
     Ok(listener)
 }
 
-pub async fn serve(listener: UnixListener, sessions: Arc<OpenSessions>) {
+/// Windows: the admin socket is a Unix socket; the option stops the server.
+#[cfg(windows)]
+pub fn bind(path: &Path) -> Result<Listener, String> {
+    Err(format!(
+        "--admin-socket {}: not available on Windows (it is a Unix socket); `pop3host who` \
+         and `pop3host kick` work on Unix only",
+        path.display()
+    ))
+}
+
+/// Serves the admin socket from the running runtime.
+#[cfg(unix)]
+pub fn spawn(listener: Listener, sessions: Arc<OpenSessions>) -> Result<(), String> {
+    let listener = UnixListener::from_std(listener)
+        .map_err(|e| format!("cannot listen on the admin socket: {e}"))?;
+    tokio::spawn(serve(listener, sessions));
+    Ok(())
+}
+
+#[cfg(windows)]
+pub fn spawn(listener: Listener, _sessions: Arc<OpenSessions>) -> Result<(), String> {
+    match listener {}
+}
+
+#[cfg(unix)]
+async fn serve(listener: UnixListener, sessions: Arc<OpenSessions>) {
     loop {
         match listener.accept().await {
             Ok((stream, _)) => drop(tokio::spawn(answer(stream, sessions.clone()))),
@@ -45,6 +85,7 @@ pub async fn serve(listener: UnixListener, sessions: Arc<OpenSessions>) {
     }
 }
 
+#[cfg(unix)]
 async fn answer(stream: UnixStream, sessions: Arc<OpenSessions>) {
     let (read, mut write) = stream.into_split();
     let mut line = String::new();

@@ -3,7 +3,7 @@
 use super::connection::{self, Shared};
 use super::shutdown::Shutdown;
 use crate::descriptors;
-use nix::errno::Errno;
+use crate::os_error;
 use pop3_plugin_api::Connection;
 use socket2::{Domain, Socket, Type};
 use std::net::SocketAddr;
@@ -63,17 +63,13 @@ pub fn bind_all(
     for &addr in addrs {
         match bind(addr) {
             Ok(listener) => bound.push(Bound { listener, tls }),
-            Err(error) if skip_missing_family && is_missing_family(&error) => {
+            Err(error) if skip_missing_family && os_error::is_missing_family(&error) => {
                 tracing::warn!(%addr, "skipped: address family not supported");
             }
             Err(error) => return Err(bind_error(addr, &error)),
         }
     }
     Ok(bound)
-}
-
-fn is_missing_family(error: &std::io::Error) -> bool {
-    error.raw_os_error() == Some(nix::errno::Errno::EAFNOSUPPORT as i32)
 }
 
 fn bind_error(addr: SocketAddr, error: &std::io::Error) -> String {
@@ -98,6 +94,10 @@ fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
         // IPv4 has its own listener: keep [::] from also claiming 0.0.0.0's port.
         socket.set_only_v6(true)?;
     }
+    // Unix: rebind at once after a restart, past connections in TIME_WAIT. On Windows the
+    // same option lets another process bind the port while this one listens; without it, a
+    // restart rebinds anyway.
+    #[cfg(unix)]
     socket.set_reuse_address(true)?;
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
@@ -123,8 +123,7 @@ pub async fn accept_loop(
             Ok(accepted) => accepted,
             Err(error) => {
                 // Out of file descriptors and the like: wait instead of spinning.
-                let errno = error.raw_os_error().map(Errno::from_raw);
-                if matches!(errno, Some(Errno::EMFILE | Errno::ENFILE)) {
+                if os_error::is_out_of_descriptors(&error) {
                     tracing::debug!("accept failed, retrying: {error}");
                     descriptors::report_shortage("accepting a connection");
                 } else {

@@ -13,6 +13,7 @@ mod prefetch;
 mod read_ahead;
 mod sessions;
 mod shutdown;
+mod signals;
 mod stream;
 mod tls;
 pub mod work;
@@ -30,10 +31,10 @@ use limits::LimitCounters;
 use listener::Bound;
 use sessions::OpenSessions;
 use shutdown::Shutdown;
+use signals::Signals;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::task::TaskTracker;
 
 /// How long sessions get to close after they were told to, before the process exits anyway.
@@ -43,7 +44,7 @@ const CLOSE_WAIT: Duration = Duration::from_secs(5);
 pub struct Listeners {
     pop3: Vec<Bound>,
     metrics: Option<std::net::TcpListener>,
-    admin: Option<std::os::unix::net::UnixListener>,
+    admin: Option<admin::Listener>,
 }
 
 /// The POP3 sockets systemd passed, else the configured addresses; the metrics and admin
@@ -72,8 +73,9 @@ pub fn listeners(config: &Config) -> Result<Listeners, String> {
     })
 }
 
-/// Serves on `bound` until SIGTERM or SIGINT, then shuts down gracefully. SIGHUP reloads the
-/// TLS certificate and, when `settings` now name another plugin or plugin configuration,
+/// Serves on `bound` until SIGTERM or SIGINT (Windows: Ctrl-C, console close, system
+/// shutdown), then shuts down gracefully. SIGHUP (Windows: Ctrl-Break) reloads the TLS
+/// certificate and, when `settings` now name another plugin or plugin configuration,
 /// swaps the plugin for new sessions.
 pub async fn serve(
     config: &Config,
@@ -82,10 +84,7 @@ pub async fn serve(
     service: Service,
     tls: Option<Tls>,
 ) -> Result<(), String> {
-    let signal_error = |name: &str, e: std::io::Error| format!("cannot handle {name}: {e}");
-    let mut terminate = signal(SignalKind::terminate()).map_err(|e| signal_error("SIGTERM", e))?;
-    let mut interrupt = signal(SignalKind::interrupt()).map_err(|e| signal_error("SIGINT", e))?;
-    let mut hangup = signal(SignalKind::hangup()).map_err(|e| signal_error("SIGHUP", e))?;
+    let mut signals = Signals::install()?;
     let plugin = service.plugin.name.clone();
     metrics().serving(service.metric_labels());
     let shared = Arc::new(Shared {
@@ -119,9 +118,7 @@ pub async fn serve(
     }
     accepting.close();
     if let Some(listener) = listeners.admin {
-        let listener = tokio::net::UnixListener::from_std(listener)
-            .map_err(|e| format!("cannot listen on the admin socket: {e}"))?;
-        tokio::spawn(admin::serve(listener, shared.sessions.clone()));
+        admin::spawn(listener, shared.sessions.clone())?;
     }
     if let Some(listener) = listeners.metrics {
         let listener =
@@ -134,12 +131,8 @@ pub async fn serve(
             shutdown.clone(),
         ));
     }
-    loop {
-        tokio::select! {
-            _ = terminate.recv() => break,
-            _ = interrupt.recv() => break,
-            _ = hangup.recv() => reload(&shared, &settings).await,
-        }
+    while let signals::Request::Reload = signals.next().await {
+        reload(&shared, &settings).await;
     }
     tracing::info!(
         grace_seconds = config.shutdown_grace.as_secs(),

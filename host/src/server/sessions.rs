@@ -60,6 +60,10 @@ impl OpenSessions {
         }
     }
 
+    #[cfg_attr(
+        all(windows, not(test)),
+        expect(dead_code, reason = "the admin socket, their caller, is Unix only")
+    )]
     pub fn list(&self) -> Vec<SessionInfo> {
         let mut sessions: Vec<SessionInfo> = self.lock().values().map(|l| l.info.clone()).collect();
         sessions.sort_by_key(|s| s.id);
@@ -68,6 +72,10 @@ impl OpenSessions {
 
     /// Ends every session of `user` (as it logged in) at its next wait for the client;
     /// returns how many.
+    #[cfg_attr(
+        all(windows, not(test)),
+        expect(dead_code, reason = "the admin socket, their caller, is Unix only")
+    )]
     pub fn kick(&self, user: &str) -> usize {
         let sessions = self.lock();
         let theirs = sessions
