@@ -865,6 +865,41 @@ fn a_quiet_session_drops_its_prefetch() {
     );
 }
 
+/// A RETR right after a TOP of the same message gets a reader that opens the file only when it
+/// is read (what spares the `retrieve` owed after a prefetch its open): the client gets the
+/// whole message, or the `-ERR` an immediate open gives, and the Seen flag as ever.
+#[test]
+fn a_retr_right_after_a_top_of_its_message_reads_it_whole_or_fails_as_before() {
+    let site = seen_site("top-then-retr");
+    let server = site.start(json!({}));
+    let mut c = server.client();
+    c.login("plain", PASSWORD);
+    assert!(c.cmd("TOP 2 0").starts_with("+OK"));
+    c.body();
+    assert_eq!(retr(&mut c, 2, Some(19)), b"Subject: two\r\n\r\n2\r\n");
+
+    assert!(c.cmd("TOP 3 0").starts_with("+OK"));
+    c.body();
+    let maildir = site.maildir("plain");
+    fs::remove_file(maildir.join("new/1700000003.M3P3.host")).unwrap();
+    assert_eq!(
+        c.cmd("RETR 3"),
+        "-ERR message 3 was removed by another client\r\n"
+    );
+    assert_eq!(c.cmd("NOOP"), "+OK\r\n");
+    quit(&mut c);
+    assert!(site.files("plain", "new").is_empty());
+    assert_eq!(
+        site.files("plain", "cur"),
+        [
+            "1700000001.M1P1.host:2,",
+            "1700000002.M2P2.host:2,S",
+            "1700000004.M4P4.host:2,FT",
+            "1700000005.M5P5.host:2,S",
+        ]
+    );
+}
+
 #[test]
 fn a_message_that_vanishes_during_the_session_is_an_error_and_the_session_goes_on() {
     let site = new_site("vanished");

@@ -9,7 +9,14 @@
 //! rustix makes, unlike glibc's process-wide one), and the host may run each backend call on
 //! another thread of its pool, so the switch is made around each call and undone by a guard,
 //! also on an early return or a panic. Switching the fs ids leaves the thread's other
-//! capabilities alone, which the restore needs.
+//! capabilities alone, which the restore needs. A reader whose open is deferred to its first
+//! read ([`crate::deferred_open`]) switches around that open the same way, on whichever thread
+//! reads it.
+//!
+//! Not cached per thread (skipping the switch when the thread already has the identity): the
+//! guard puts the thread back after every call, so a pool thread never carries one session's
+//! rights into another's call or into the host's own work; keeping them would save about 1%
+//! of a RETR's CPU (`perf`: the credential updates of one switch per message) for that risk.
 //!
 //! When pop3host cannot switch, a maildir owned by someone else is refused (see
 //! [`Identity::check_owner`]) unless the configuration says all maildirs belong to one mail
@@ -53,7 +60,10 @@ impl Identity {
         let Self::User { uid, gid } = self else {
             return Ok(FsIdGuard { saved: None });
         };
-        let groups = nix::unistd::getgroups()?;
+        // rustix's raw `getgroups`, not nix's: that one asks `sysconf(_SC_NGROUPS_MAX)` first,
+        // which glibc answers by opening and reading /proc/sys/kernel/ngroups_max, three system
+        // calls and a procfs open more on every call (a RETR makes one, `strace -f`).
+        let groups = rustix::process::getgroups()?;
         rustix::thread::set_thread_groups(&[rustix::fs::Gid::from_raw(gid)])?;
         let old_gid = setfsgid(Gid::from_raw(gid));
         let old_uid = setfsuid(Uid::from_raw(uid));
@@ -94,7 +104,7 @@ impl Identity {
 struct Saved {
     uid: Uid,
     gid: Gid,
-    groups: Vec<Gid>,
+    groups: Vec<rustix::fs::Gid>,
 }
 
 /// Restores the thread's fs ids and groups when dropped.
@@ -111,12 +121,7 @@ impl Drop for FsIdGuard {
         };
         setfsuid(saved.uid);
         setfsgid(saved.gid);
-        let groups: Vec<_> = saved
-            .groups
-            .iter()
-            .map(|g| rustix::fs::Gid::from_raw(g.as_raw()))
-            .collect();
-        if let Err(err) = rustix::thread::set_thread_groups(&groups) {
+        if let Err(err) = rustix::thread::set_thread_groups(&saved.groups) {
             // The thread keeps only the mail user's group: less than it had, never more.
             pop3_plugin_api::error!("cannot restore the thread's groups: {err}");
         }

@@ -28,6 +28,7 @@
 mod backend;
 mod config;
 mod control_file;
+mod deferred_open;
 mod drivers;
 mod filename;
 mod fs_at;

@@ -2,6 +2,7 @@
 //! and the size cache.
 
 use crate::config::UidlMode;
+use crate::deferred_open::DeferredMessage;
 use crate::fs_identity::Identity;
 use crate::lock::MaildropLock;
 use crate::message::Message;
@@ -17,6 +18,7 @@ use pop3_plugin_api::{
 use std::collections::HashSet;
 use std::io::{self, ErrorKind};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Per-backend settings that shape every mailbox.
 #[derive(Clone, Copy, Debug)]
@@ -33,8 +35,9 @@ pub struct Options {
 pub struct MaildirMailbox {
     /// The maildir's path: what the host keeps exclusive (two user names may share one).
     path: PathBuf,
-    /// `None` for a maildir that does not exist: an empty mailbox.
-    store: Option<Store>,
+    /// `None` for a maildir that does not exist: an empty mailbox. Shared with the readers
+    /// that open their message when first read ([`DeferredMessage`]).
+    store: Option<Arc<Store>>,
     /// Whose rights every file operation runs with; taken on around each call, since the host
     /// may make each on another thread.
     identity: Identity,
@@ -44,6 +47,9 @@ pub struct MaildirMailbox {
     messages: Vec<Message>,
     listed: bool,
     retrieved: Vec<bool>,
+    /// The message the last `top` or `retrieve` opened, if that open succeeded: a `retrieve`
+    /// of it right after defers its open (see [`crate::deferred_open`]).
+    just_opened: Option<usize>,
     /// Snapshot messages whose size is still unknown; the cache is saved when it reaches 0.
     unmeasured: usize,
     sizes: SizeCache,
@@ -90,7 +96,7 @@ impl MaildirMailbox {
         let lock = MaildropLock::acquire(&store)?;
         Ok(Self::with_store(
             maildir,
-            Some(store),
+            Some(Arc::new(store)),
             identity,
             options,
             Some(lock),
@@ -99,7 +105,7 @@ impl MaildirMailbox {
 
     fn with_store(
         path: PathBuf,
-        store: Option<Store>,
+        store: Option<Arc<Store>>,
         identity: Identity,
         options: Options,
         lock: Option<MaildropLock>,
@@ -113,6 +119,7 @@ impl MaildirMailbox {
             messages: Vec::new(),
             listed: false,
             retrieved: Vec::new(),
+            just_opened: None,
             unmeasured: 0,
             sizes: SizeCache::disabled(),
         }
@@ -120,12 +127,11 @@ impl MaildirMailbox {
 
     /// Opens message `msg`, following a rename by another client.
     fn open_message(&mut self, msg: MessageRef<'_>) -> Result<MessageReader, PopError> {
-        let _as_user = enter(self.identity)?;
+        self.just_opened = None;
         let (store, message) = locate(&self.store, &mut self.messages, msg)?;
-        match message.with_file(store, |dir, name| dir.open_file(name)) {
-            Ok((file, len)) => Ok(Box::new(MessageFile::new(file, len))),
-            Err(err) => Err(message_error(&store.path, message, msg, err)),
-        }
+        let file = open_file(store, message, msg.index, self.identity)?;
+        self.just_opened = Some(msg.index);
+        Ok(Box::new(file))
     }
 
     /// Counts one more measured message; the cache is saved when none is left to measure.
@@ -154,28 +160,38 @@ impl MaildirMailbox {
 /// The store and message `msg` (a listed message always has a store); a function of the two
 /// fields, so that the others stay free to borrow.
 fn locate<'a>(
-    store: &'a Option<Store>,
+    store: &'a Option<Arc<Store>>,
     messages: &'a mut [Message],
     msg: MessageRef<'_>,
-) -> Result<(&'a Store, &'a mut Message), PopError> {
+) -> Result<(&'a Arc<Store>, &'a mut Message), PopError> {
     let no_message = || PopError::plain(format!("no message {}", msg.index + 1));
     let message = messages.get_mut(msg.index).ok_or_else(no_message)?;
     let store = store.as_ref().ok_or_else(no_message)?;
     Ok((store, message))
 }
 
+/// Opens `message` (number `index + 1`) as `identity`, following a rename by another client:
+/// the one open behind `top`, `retrieve` and a [`DeferredMessage`].
+pub fn open_file(
+    store: &Store,
+    message: &mut Message,
+    index: usize,
+    identity: Identity,
+) -> Result<MessageFile, PopError> {
+    let _as_user = enter(identity)?;
+    match message.with_file(store, |dir, name| dir.open_file(name)) {
+        Ok((file, len)) => Ok(MessageFile::new(file, len)),
+        Err(err) => Err(message_error(&store.path, message, index, err)),
+    }
+}
+
 /// The error for a message that could not be read: a plain `-ERR` for one that vanished (the
 /// session goes on), otherwise logged with its path and mapped by kind.
-fn message_error(
-    maildir: &Path,
-    message: &Message,
-    msg: MessageRef<'_>,
-    err: io::Error,
-) -> PopError {
+fn message_error(maildir: &Path, message: &Message, index: usize, err: io::Error) -> PopError {
     if err.kind() == ErrorKind::NotFound {
         return PopError::plain(format!(
             "message {} was removed by another client",
-            msg.index + 1
+            index + 1
         ));
     }
     warn!(
@@ -184,7 +200,7 @@ fn message_error(
     );
     if crate::fs_at::is_refusal(&err) {
         // The mail user's doing, and no reason to end the session.
-        return PopError::plain(format!("message {} cannot be read", msg.index + 1));
+        return PopError::plain(format!("message {} cannot be read", index + 1));
     }
     PopError::from(err)
 }
@@ -246,7 +262,7 @@ impl Mailbox for MaildirMailbox {
                 size
             }
             Err(err) => {
-                let error = message_error(&store.path, message, msg, err);
+                let error = message_error(&store.path, message, msg.index, err);
                 debug!("{error}: listed with size 0");
                 0
             }
@@ -256,8 +272,21 @@ impl Mailbox for MaildirMailbox {
         Ok(Some(size))
     }
 
+    /// Opens the message, or, when the previous call opened it (the host's `retrieve` owed
+    /// for a RETR served from a prefetch), defers the open to the first read: see
+    /// [`crate::deferred_open`].
     fn retrieve(&mut self, msg: MessageRef<'_>) -> Result<MessageReader, PopError> {
-        let reader = self.open_message(msg)?;
+        let reader = if self.just_opened.take() == Some(msg.index) {
+            let (store, message) = locate(&self.store, &mut self.messages, msg)?;
+            Box::new(DeferredMessage::new(
+                store.clone(),
+                message.clone(),
+                msg.index,
+                self.identity,
+            ))
+        } else {
+            self.open_message(msg)?
+        };
         self.retrieved[msg.index] = true;
         Ok(reader)
     }
@@ -317,5 +346,85 @@ impl Drop for MaildirMailbox {
             Ok(_as_user) => self.save_sizes(),
             Err(err) => warn!("size cache not saved: {err}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+    use std::io::Read;
+
+    fn maildir_of(messages: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for sub in ["cur", "new", "tmp"] {
+            fs::create_dir(dir.path().join(sub)).unwrap();
+        }
+        for (name, content) in messages {
+            fs::write(dir.path().join("cur").join(name), content).unwrap();
+        }
+        dir
+    }
+
+    fn open(dir: &tempfile::TempDir) -> (MaildirMailbox, Vec<String>) {
+        let options = Options {
+            create: false,
+            uidl: UidlMode::Filename,
+            flag_updates: true,
+            size_cache: false,
+            virtual_users: false,
+        };
+        let mut mailbox =
+            MaildirMailbox::open(dir.path().to_path_buf(), options, Identity::Own).unwrap();
+        let ids = mailbox.list().unwrap().into_iter().map(|m| m.id).collect();
+        (mailbox, ids)
+    }
+
+    fn index_of(ids: &[String], id: &str) -> usize {
+        ids.iter().position(|i| i == id).unwrap()
+    }
+
+    /// The `retrieve` the host owes after a prefetch (a `top` of the same message) opens
+    /// nothing: the file removed in between does not make it fail, only a read of it does, with
+    /// the error an immediate open gives.
+    #[test]
+    fn a_retrieve_right_after_an_open_of_its_message_opens_it_only_when_read() {
+        let dir = maildir_of(&[("1.a.h:2,", "one\n"), ("2.b.h:2,", "two\n")]);
+        let (mut mailbox, ids) = open(&dir);
+        let one = index_of(&ids, "1.a.h");
+        let msg = MessageRef {
+            index: one,
+            id: &ids[one],
+        };
+        drop(mailbox.top(msg, u32::MAX).unwrap());
+        fs::remove_file(dir.path().join("cur/1.a.h:2,")).unwrap();
+        let mut reader = mailbox.retrieve(msg).expect("deferred: nothing opened yet");
+        let error = PopError::from(reader.read(&mut [0; 16]).unwrap_err());
+        assert_eq!(
+            error.message,
+            format!("message {} was removed by another client", one + 1)
+        );
+        // Not right after an open of it: opened at once, and so refused at once.
+        assert!(mailbox.retrieve(msg).is_err());
+    }
+
+    #[test]
+    fn a_deferred_retrieve_reads_the_whole_message() {
+        let dir = maildir_of(&[("1.a.h:2,", "one\n"), ("2.b.h:2,", "two\nlines\n")]);
+        let (mut mailbox, ids) = open(&dir);
+        let two = index_of(&ids, "2.b.h");
+        let msg = MessageRef {
+            index: two,
+            id: &ids[two],
+        };
+        drop(mailbox.top(msg, 0).unwrap());
+        let mut text = String::new();
+        mailbox
+            .retrieve(msg)
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
+        assert_eq!(text, "two\nlines\n");
+        assert!(mailbox.retrieved[two] && !mailbox.retrieved[1 - two]);
     }
 }

@@ -6,7 +6,7 @@ use crate::listing::{self, Location};
 use crate::store::Store;
 use std::io::{self, ErrorKind};
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Message {
     pub location: Location,
     /// The UIDL when it is not the base name itself (see [`crate::uidl`]).
