@@ -14,9 +14,12 @@ mod common;
 
 use common::auth_cache::login_is;
 use common::cluster::server_certificate;
+use common::fake_ldap;
 use common::ldap::{hash, Slapd, Tls, SERVICE_DN, SERVICE_PASSWORD, SUFFIX};
 use common::try_login;
-use common::user_sources::{lock_owner_at, retr_and_quit, Site, AUTH_FAILED};
+use common::user_sources::{
+    lock_owner_at, passwd_file_userdb, retr_and_quit, userdb_line, Site, AUTH_FAILED,
+};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -347,4 +350,53 @@ fn ldaps_and_starttls_trust_the_configured_ca_only() {
     let server = site.start(passdb, userdb(&slapd.ldaps_url(), untrusted));
     let (_c, reply) = try_login(&server, "ann", PASSWORD);
     assert!(reply.starts_with("-ERR [SYS/TEMP]"), "{reply}");
+}
+
+/// A site where ann has one message, and a passdb searching (then binding) on `url` with a
+/// passwd-file userdb: the directory is only asked for the password.
+fn lying_directory_site(name: &str, url: &str) -> (Site, common::Server) {
+    common::require_root("the userdb's uid and gid are switched to");
+    let site = Site::new(name);
+    site.deliver("ann", "Subject: hi\n\nhello ann\n", 65534, 65534);
+    let userdb = passwd_file_userdb(
+        &site.path("userdb"),
+        &userdb_line(&site, "ann", 65534, 65534),
+    );
+    let passdb = ldap(url, json!({"base": "o=lies", "timeout_seconds": 1}));
+    let server = site.start(passdb, userdb);
+    (site, server)
+}
+
+#[test]
+fn a_search_that_never_ends_is_temporary_by_the_deadline() {
+    let url = fake_ldap::start(fake_ldap::Search::Trickle);
+    let (_site, server) = lying_directory_site("ldap-trickle", &url);
+    for _ in 0..2 {
+        let started = Instant::now();
+        let (_c, reply) = try_login(&server, "ann", PASSWORD);
+        let took = started.elapsed();
+        assert!(reply.starts_with("-ERR [SYS/TEMP]"), "{reply}");
+        assert!(
+            took >= Duration::from_millis(900) && took < Duration::from_secs(3),
+            "answered after {took:?}"
+        );
+    }
+    server.wait_for_log("the search did not end by the deadline");
+}
+
+#[test]
+fn a_search_that_brings_too_much_or_claims_more_is_temporary() {
+    for (search, logged) in [
+        (
+            fake_ldap::Search::HugeEntry(1 << 20),
+            "more than 65536 bytes",
+        ),
+        (fake_ldap::Search::SizeLimitAfterOne, "LDAP result 4"),
+    ] {
+        let url = fake_ldap::start(search);
+        let (_site, server) = lying_directory_site("ldap-lies", &url);
+        let (_c, reply) = try_login(&server, "ann", PASSWORD);
+        assert!(reply.starts_with("-ERR [SYS/TEMP]"), "{logged}: {reply}");
+        server.wait_for_log(logged);
+    }
 }

@@ -274,8 +274,7 @@ impl Lease<'_> {
                     )));
                 }
                 // Search references (referrals to other servers) are not followed.
-                if !entry.is_ref() && !entry.is_intermediate() && found.replace(entry).is_some()
-                {
+                if !entry.is_ref() && !entry.is_intermediate() && found.replace(entry).is_some() {
                     return Err(Failure::GivenUp(format!(
                         "more than one entry under {base} matches {filter}"
                     )));
