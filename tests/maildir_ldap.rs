@@ -3,7 +3,9 @@
 //! configuration and database: see common/ldap.rs). Each passdb mode (bind with a DN
 //! template, search then bind, a `{SSHA}` userPassword read with a service bind) with right
 //! and wrong passwords, unknown users and logins that would break out of the DN or the filter;
-//! an unknown user answered no sooner than a slow known one; the userdb's home, maildir and
+//! an unknown user and a wrong password answered no sooner than a slow known one; a lying
+//! directory (see common/fake_ldap.rs: a search that never ends, a huge entry, a size limit
+//! exceeded after one entry) answered [SYS/TEMP] by the deadline; the userdb's home, maildir and
 //! uid/gid reaching the session; a directory that cannot answer (an ambiguous filter, a wrong
 //! service password, a missing base) and slapd killed ([SYS/TEMP], then back by itself) and
 //! frozen (SIGSTOP: [SYS/TEMP] by the deadline); LDAPS and StartTLS with a test CA, and a
@@ -281,7 +283,7 @@ fn a_frozen_server_is_temporary_by_the_deadline() {
 }
 
 #[test]
-fn an_unknown_user_waits_as_long_as_the_slowest_known_one() {
+fn unknown_users_and_wrong_passwords_wait_as_long_as_the_slowest_known_check() {
     let (site, slapd) = site_and_directory("ldap-pace", None);
     // A bind to a templated DN, where the server tells no difference, and a search.
     for (mode, passdb) in passdbs(&slapd.url()).into_iter().take(2) {
@@ -310,6 +312,14 @@ fn an_unknown_user_waits_as_long_as_the_slowest_known_one() {
         );
         let took = started.elapsed();
         assert!(took >= SLOW, "{mode}: ghost answered after {took:?}");
+        // A wrong password waits by the same rule, not at its own quicker time.
+        let started = Instant::now();
+        assert_eq!(try_login(&server, "ann", "wrong").1, AUTH_FAILED, "{mode}");
+        let took = started.elapsed();
+        assert!(
+            took >= SLOW,
+            "{mode}: a wrong password answered after {took:?}"
+        );
     }
 }
 
