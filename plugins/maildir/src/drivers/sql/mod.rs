@@ -24,7 +24,8 @@
 //! - **One check.** Every login, password or APOP, goes through [`SqlPassDb::check`];
 //!   passwords through the authentication cache, remembered with the row's password field,
 //!   so that an updated row is a miss. A remembered success is not counted among the known
-//!   users' times that pace unknown ones (quick hits would speed unknown users up).
+//!   users' times that set the target (quick hits would lower it below a wrong password's
+//!   cost).
 
 mod columns;
 mod postgresql;
