@@ -410,3 +410,37 @@ fn a_search_that_brings_too_much_or_claims_more_is_temporary() {
         server.wait_for_log(logged);
     }
 }
+
+/// ann's userPassword: SHA512-CRYPT with a million rounds (as many as a hash may have), so
+/// that checking a password against it takes a while.
+const SLOW_HASH: &str = "{SHA512-CRYPT}$6$rounds=1000000$saltsalt$qFmFH.bQmmtXzyBY0s9v7Oicd2z4XSIecDzlB5KiA2/jctKu9YterLp8wwnSq.qc.eoxqOmSuNp2xS0ktL3nh/";
+
+#[test]
+fn a_slow_hash_check_does_not_hold_the_pooled_connection() {
+    let (site, mut slapd) = site_and_directory("ldap-slow-hash", None);
+    slapd.modify(&format!(
+        "dn: uid=ann,{}\nchangetype: modify\nreplace: userPassword\nuserPassword: {SLOW_HASH}\n",
+        people_base()
+    ));
+    let (_, mut passdb) = passdbs(&slapd.url()).remove(2);
+    passdb["pool_size"] = json!(1);
+    let server = site.start(passdb, userdb(&slapd.url(), json!({})));
+    // ann's wrong password pays for the million rounds; bob, on the pool's one connection
+    // meanwhile, does not wait for them.
+    let mut ann = server.client();
+    assert!(ann.line().starts_with("+OK"));
+    assert!(ann.cmd("USER ann").starts_with("+OK"));
+    let ann_started = Instant::now();
+    ann.send(b"PASS wrong\r\n");
+    let started = Instant::now();
+    let (_c, reply) = try_login(&server, "bob", PASSWORD);
+    let bob_took = started.elapsed();
+    let ann_reply = ann.line();
+    let ann_took = ann_started.elapsed();
+    assert!(reply.starts_with("+OK"), "{reply}\n{}", server.log());
+    assert_eq!(ann_reply, AUTH_FAILED);
+    assert!(
+        bob_took * 2 < ann_took,
+        "bob answered after {bob_took:?}, ann's slow check after {ann_took:?}"
+    );
+}
