@@ -444,3 +444,28 @@ fn a_slow_hash_check_does_not_hold_the_pooled_connection() {
         "bob answered after {bob_took:?}, ann's slow check after {ann_took:?}"
     );
 }
+
+#[test]
+fn an_entry_without_a_usable_hash_is_refused_as_an_unknown_user() {
+    let (site, mut slapd) = site_and_directory("ldap-unusable-hash", None);
+    // ann's hash has a scheme nobody knows; bob has no userPassword at all.
+    slapd.modify(&format!(
+        "dn: uid=ann,{base}\nchangetype: modify\nreplace: userPassword\nuserPassword: {{ROT13}}frperg\n\n\
+         dn: uid=bob,{base}\nchangetype: modify\ndelete: userPassword\n",
+        base = people_base()
+    ));
+    let (_, passdb) = passdbs(&slapd.url()).remove(2);
+    let server = site.start(passdb, userdb(&slapd.url(), json!({})));
+    for (user, logged) in [
+        ("ann", "the hash of uid=ann"),
+        ("bob", "has no userPassword the service can read"),
+    ] {
+        let started = Instant::now();
+        assert_eq!(try_login(&server, user, PASSWORD).1, AUTH_FAILED, "{user}");
+        let took = started.elapsed();
+        // As long as any refusal: the pacing rule's floor, with no known user checked yet.
+        assert!(took >= Duration::from_millis(200), "{user}: after {took:?}");
+        server.wait_for_log(logged);
+    }
+    assert!(!server.log().contains("frperg"), "{}", server.log());
+}
