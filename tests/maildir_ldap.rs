@@ -5,8 +5,9 @@
 //! and wrong passwords, unknown users and logins that would break out of the DN or the filter;
 //! an unknown user and a wrong password answered no sooner than a slow known one; a lying
 //! directory (see common/fake_ldap.rs: a search that never ends, a huge entry, a size limit
-//! exceeded after one entry) answered [SYS/TEMP] by the deadline; the userdb's home, maildir and
-//! uid/gid reaching the session; a directory that cannot answer (an ambiguous filter, a wrong
+//! exceeded after one entry) answered [SYS/TEMP] by the deadline; a slow hash check not
+//! holding the pool's one connection; an entry with an unknown hash scheme or no hash refused
+//! as an unknown user; the userdb's home, maildir and uid/gid reaching the session; a directory that cannot answer (an ambiguous filter, a wrong
 //! service password, a missing base) and slapd killed ([SYS/TEMP], then back by itself) and
 //! frozen (SIGSTOP: [SYS/TEMP] by the deadline); LDAPS and StartTLS with a test CA, and a
 //! server certificate no configured CA signed; with the authentication cache, a changed
