@@ -387,4 +387,11 @@ fn sqlite_unknown_users_and_wrong_passwords_are_refused_after_the_same_time() {
         (0.85..1.18).contains(&(unknown / wrong)),
         "median refusal: unknown user {unknown:.4}s, wrong password {wrong:.4}s"
     );
+    // APOP checks no hash (cat's is SHA512-CRYPT): its refusals wait by the same rule.
+    for user in ["cat", "ghost"] {
+        let started = Instant::now();
+        assert_eq!(try_apop(&server, user, "password").1, AUTH_FAILED, "{user}");
+        let took = started.elapsed().as_secs_f64();
+        assert!(took >= wrong * 0.85, "APOP for {user}: {took:.4}s");
+    }
 }
