@@ -27,8 +27,8 @@
 //! hash as part of what is remembered, so a changed hash attribute is a miss at the next
 //! login (the search is made at every login; only the hash check is skipped). A remembered
 //! login is not counted among the known users' checks that set the target, or quick hits
-//! would lower it below a wrong password's cost. The bind modes hold no hash: they are remembered by
-//! login, for the TTL only ([`Remembered`]).
+//! would lower it below a wrong password's cost. The bind modes hold no hash: they are
+//! remembered by login, for the TTL only ([`Remembered`]).
 
 mod pool;
 mod settings;
