@@ -3,8 +3,11 @@
 //! configuration and database: see common/ldap.rs). Each passdb mode (bind with a DN
 //! template, search then bind, a `{SSHA}` userPassword read with a service bind) with right
 //! and wrong passwords, unknown users and logins that would break out of the DN or the filter;
-//! an unknown user answered no sooner than a slow known one; the userdb's home, maildir and
-//! uid/gid reaching the session; a directory that cannot answer (an ambiguous filter, a wrong
+//! an unknown user and a wrong password answered no sooner than a slow known one; a lying
+//! directory (see common/fake_ldap.rs: a search that never ends, a huge entry, a size limit
+//! exceeded after one entry) answered [SYS/TEMP] by the deadline; a slow hash check not
+//! holding the pool's one connection; an entry with an unknown hash scheme or no hash refused
+//! as an unknown user; the userdb's home, maildir and uid/gid reaching the session; a directory that cannot answer (an ambiguous filter, a wrong
 //! service password, a missing base) and slapd killed ([SYS/TEMP], then back by itself) and
 //! frozen (SIGSTOP: [SYS/TEMP] by the deadline); LDAPS and StartTLS with a test CA, and a
 //! server certificate no configured CA signed; with the authentication cache, a changed
@@ -14,9 +17,12 @@ mod common;
 
 use common::auth_cache::login_is;
 use common::cluster::server_certificate;
+use common::fake_ldap;
 use common::ldap::{hash, Slapd, Tls, SERVICE_DN, SERVICE_PASSWORD, SUFFIX};
 use common::try_login;
-use common::user_sources::{lock_owner_at, retr_and_quit, Site, AUTH_FAILED};
+use common::user_sources::{
+    lock_owner_at, passwd_file_userdb, retr_and_quit, userdb_line, Site, AUTH_FAILED,
+};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -278,7 +284,7 @@ fn a_frozen_server_is_temporary_by_the_deadline() {
 }
 
 #[test]
-fn an_unknown_user_waits_as_long_as_the_slowest_known_one() {
+fn unknown_users_and_wrong_passwords_wait_as_long_as_the_slowest_known_check() {
     let (site, slapd) = site_and_directory("ldap-pace", None);
     // A bind to a templated DN, where the server tells no difference, and a search.
     for (mode, passdb) in passdbs(&slapd.url()).into_iter().take(2) {
@@ -307,6 +313,14 @@ fn an_unknown_user_waits_as_long_as_the_slowest_known_one() {
         );
         let took = started.elapsed();
         assert!(took >= SLOW, "{mode}: ghost answered after {took:?}");
+        // A wrong password waits by the same rule, not at its own quicker time.
+        let started = Instant::now();
+        assert_eq!(try_login(&server, "ann", "wrong").1, AUTH_FAILED, "{mode}");
+        let took = started.elapsed();
+        assert!(
+            took >= SLOW,
+            "{mode}: a wrong password answered after {took:?}"
+        );
     }
 }
 
@@ -347,4 +361,112 @@ fn ldaps_and_starttls_trust_the_configured_ca_only() {
     let server = site.start(passdb, userdb(&slapd.ldaps_url(), untrusted));
     let (_c, reply) = try_login(&server, "ann", PASSWORD);
     assert!(reply.starts_with("-ERR [SYS/TEMP]"), "{reply}");
+}
+
+/// A site where ann has one message, and a passdb searching (then binding) on `url` with a
+/// passwd-file userdb: the directory is only asked for the password.
+fn lying_directory_site(name: &str, url: &str) -> (Site, common::Server) {
+    common::require_root("the userdb's uid and gid are switched to");
+    let site = Site::new(name);
+    site.deliver("ann", "Subject: hi\n\nhello ann\n", 65534, 65534);
+    let userdb = passwd_file_userdb(
+        &site.path("userdb"),
+        &userdb_line(&site, "ann", 65534, 65534),
+    );
+    let passdb = ldap(url, json!({"base": "o=lies", "timeout_seconds": 1}));
+    let server = site.start(passdb, userdb);
+    (site, server)
+}
+
+#[test]
+fn a_search_that_never_ends_is_temporary_by_the_deadline() {
+    let url = fake_ldap::start(fake_ldap::Search::Trickle);
+    let (_site, server) = lying_directory_site("ldap-trickle", &url);
+    for _ in 0..2 {
+        let started = Instant::now();
+        let (_c, reply) = try_login(&server, "ann", PASSWORD);
+        let took = started.elapsed();
+        assert!(reply.starts_with("-ERR [SYS/TEMP]"), "{reply}");
+        assert!(
+            took >= Duration::from_millis(900) && took < Duration::from_secs(3),
+            "answered after {took:?}"
+        );
+    }
+    server.wait_for_log("the search did not end by the deadline");
+}
+
+#[test]
+fn a_search_that_brings_too_much_or_claims_more_is_temporary() {
+    for (search, logged) in [
+        (
+            fake_ldap::Search::HugeEntry(1 << 20),
+            "more than 65536 bytes",
+        ),
+        (fake_ldap::Search::SizeLimitAfterOne, "LDAP result 4"),
+    ] {
+        let url = fake_ldap::start(search);
+        let (_site, server) = lying_directory_site("ldap-lies", &url);
+        let (_c, reply) = try_login(&server, "ann", PASSWORD);
+        assert!(reply.starts_with("-ERR [SYS/TEMP]"), "{logged}: {reply}");
+        server.wait_for_log(logged);
+    }
+}
+
+/// ann's userPassword: SHA512-CRYPT with a million rounds (as many as a hash may have), so
+/// that checking a password against it takes a while.
+const SLOW_HASH: &str = "{SHA512-CRYPT}$6$rounds=1000000$saltsalt$qFmFH.bQmmtXzyBY0s9v7Oicd2z4XSIecDzlB5KiA2/jctKu9YterLp8wwnSq.qc.eoxqOmSuNp2xS0ktL3nh/";
+
+#[test]
+fn a_slow_hash_check_does_not_hold_the_pooled_connection() {
+    let (site, mut slapd) = site_and_directory("ldap-slow-hash", None);
+    slapd.modify(&format!(
+        "dn: uid=ann,{}\nchangetype: modify\nreplace: userPassword\nuserPassword: {SLOW_HASH}\n",
+        people_base()
+    ));
+    let (_, mut passdb) = passdbs(&slapd.url()).remove(2);
+    passdb["pool_size"] = json!(1);
+    let server = site.start(passdb, userdb(&slapd.url(), json!({})));
+    // ann's wrong password pays for the million rounds; bob, on the pool's one connection
+    // meanwhile, does not wait for them.
+    let mut ann = server.client();
+    assert!(ann.line().starts_with("+OK"));
+    assert!(ann.cmd("USER ann").starts_with("+OK"));
+    let ann_started = Instant::now();
+    ann.send(b"PASS wrong\r\n");
+    let started = Instant::now();
+    let (_c, reply) = try_login(&server, "bob", PASSWORD);
+    let bob_took = started.elapsed();
+    let ann_reply = ann.line();
+    let ann_took = ann_started.elapsed();
+    assert!(reply.starts_with("+OK"), "{reply}\n{}", server.log());
+    assert_eq!(ann_reply, AUTH_FAILED);
+    assert!(
+        bob_took * 2 < ann_took,
+        "bob answered after {bob_took:?}, ann's slow check after {ann_took:?}"
+    );
+}
+
+#[test]
+fn an_entry_without_a_usable_hash_is_refused_as_an_unknown_user() {
+    let (site, mut slapd) = site_and_directory("ldap-unusable-hash", None);
+    // ann's hash has a scheme nobody knows; bob has no userPassword at all.
+    slapd.modify(&format!(
+        "dn: uid=ann,{base}\nchangetype: modify\nreplace: userPassword\nuserPassword: {{ROT13}}frperg\n\n\
+         dn: uid=bob,{base}\nchangetype: modify\ndelete: userPassword\n",
+        base = people_base()
+    ));
+    let (_, passdb) = passdbs(&slapd.url()).remove(2);
+    let server = site.start(passdb, userdb(&slapd.url(), json!({})));
+    for (user, logged) in [
+        ("ann", "the hash of uid=ann"),
+        ("bob", "has no userPassword the service can read"),
+    ] {
+        let started = Instant::now();
+        assert_eq!(try_login(&server, user, PASSWORD).1, AUTH_FAILED, "{user}");
+        let took = started.elapsed();
+        // As long as any refusal: the pacing rule's floor, with no known user checked yet.
+        assert!(took >= Duration::from_millis(200), "{user}: after {took:?}");
+        server.wait_for_log(logged);
+    }
+    assert!(!server.log().contains("frperg"), "{}", server.log());
 }

@@ -5,7 +5,8 @@
 //! home, maildir, uid and gid reaching the session's files, the database down (`[SYS/TEMP]`,
 //! and back), and a database slower than the deadline (a lock held by another session, and for
 //! PostgreSQL a server whose processes are stopped), answered by the deadline; PostgreSQL
-//! over TLS verified against a CA file.
+//! over TLS verified against a CA file; with SQLite, unknown users and wrong passwords
+//! refused after the same time, from the first login after start on.
 
 mod common;
 
@@ -357,4 +358,40 @@ fn sqlite_locked_past_the_deadline() {
     drop(input);
     drop(holder);
     logs_in_again(&server);
+}
+
+#[test]
+fn sqlite_unknown_users_and_wrong_passwords_are_refused_after_the_same_time() {
+    let (_site, _path, server) = sqlite_site("sql-sqlite-pace");
+    let refused_after = |user: &str| {
+        let started = Instant::now();
+        let (_c, reply) = try_login(&server, user, "wrong");
+        assert_eq!(reply, AUTH_FAILED, "{user}");
+        started.elapsed()
+    };
+    // Right after start nothing is remembered: an unknown user is not answered sooner than
+    // a wrong password that pays for cat's SHA512-CRYPT hash.
+    let unknown = refused_after("ghost");
+    let wrong = refused_after("cat");
+    assert!(
+        unknown.as_secs_f64() >= wrong.as_secs_f64() * 0.8,
+        "first an unknown user after {unknown:?}, then a wrong password after {wrong:?}"
+    );
+    let median = |user: &str| {
+        let mut times: Vec<Duration> = (0..15).map(|_| refused_after(user)).collect();
+        times.sort();
+        times[times.len() / 2].as_secs_f64()
+    };
+    let (wrong, unknown) = (median("cat"), median("ghost"));
+    assert!(
+        (0.85..1.18).contains(&(unknown / wrong)),
+        "median refusal: unknown user {unknown:.4}s, wrong password {wrong:.4}s"
+    );
+    // APOP checks no hash (cat's is SHA512-CRYPT): its refusals wait by the same rule.
+    for user in ["cat", "ghost"] {
+        let started = Instant::now();
+        assert_eq!(try_apop(&server, user, "password").1, AUTH_FAILED, "{user}");
+        let took = started.elapsed().as_secs_f64();
+        assert!(took >= wrong * 0.85, "APOP for {user}: {took:.4}s");
+    }
 }

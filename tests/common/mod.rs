@@ -7,6 +7,7 @@ pub mod abi_v1;
 pub mod auth_cache;
 pub mod clients;
 pub mod cluster;
+pub mod fake_ldap;
 pub mod ldap;
 pub mod maildir_site;
 pub mod metrics;

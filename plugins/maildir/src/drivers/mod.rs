@@ -3,10 +3,10 @@
 //! uid and gid is it read?". A driver is one module here, implementing one trait or both.
 //!
 //! Every passdb follows one rule: an unknown user and a wrong password get the same
-//! [`PopError::auth`] after the same time (an unknown user costs what the costliest known
-//! user costs), so that logins reveal no user names; a source that is down or too slow is
-//! [`PopError::temporary`], never `[AUTH]`, so that a client does not take an outage for a
-//! wrong password.
+//! [`PopError::auth`] after the same time (the passwd-file verifies a dummy of its costliest
+//! scheme; PAM, ldap and sql hold every refusal to one target, see [`pace`]), so that logins
+//! reveal no user names; a source that is down or too slow is [`PopError::temporary`],
+//! never `[AUTH]`, so that a client does not take an outage for a wrong password.
 //!
 //! Every passdb verifies through the authentication cache when it is on (`auth_cache`, see
 //! [`password_schemes::AuthCache`]): the passwd-file, the sql row and the ldap hash attribute with the

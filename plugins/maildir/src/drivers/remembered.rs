@@ -1,8 +1,9 @@
 //! The authentication cache for a passdb that holds no stored credential to compare (PAM,
 //! checkpassword, LDAP binds): a success is remembered by source, login and password for the
-//! TTL, which is then the bound on how long a password changed at the source still works
-//! here. A refusal, an unknown user and a failure of the source are never remembered, and a
-//! hit never reaches the inner passdb, so its unknown-user pacing sees only real checks.
+//! TTL, which is then the bound on how long a password changed at the source, or an account
+//! disabled or deleted there, still logs in here. A refusal, an unknown user and a failure of
+//! the source are never remembered, and a hit never reaches the inner passdb, so its pacing
+//! sees only real checks.
 //! Passdbs with a stored credential (the passwd-file, an LDAP hash attribute) use the cache
 //! themselves, with the credential.
 

@@ -7,6 +7,10 @@
 //! place among the `max_running`, so a hung PAM stack makes logins fail fast ([SYS/TEMP])
 //! rather than pile up threads. The conversation answers PAM's prompts with the login and
 //! the password and logs only PAM's own messages, never what it answered.
+//!
+//! Timing: a PAM module may answer an unknown user without hashing, so every refusal, an
+//! unknown user or a wrong password, waits to the same target ([`Pace`]): the slowest
+//! recent check of a known user, at least [`super::pace::FLOOR`], at most `timeout_seconds`.
 
 use super::deadline::{self, Unanswered};
 use super::pace::Pace;
@@ -76,11 +80,12 @@ impl Pam {
                  /etc/pam.d, \"timeout_seconds\" and \"max_running\" at least 1",
             ));
         }
+        let timeout = Duration::from_secs(settings.timeout_seconds.into());
         Ok(Self {
             service: settings.pam_service.clone(),
-            timeout: Duration::from_secs(settings.timeout_seconds.into()),
+            timeout,
             slots: Arc::new(Slots::new(settings.max_running)),
-            pace: Arc::default(),
+            pace: Arc::new(Pace::new(timeout)),
         })
     }
 }
@@ -151,13 +156,14 @@ impl PassDb for Pam {
             }
             Ok(Answer::Refused(code)) => {
                 self.pace.known(started);
+                self.pace.refuse(started);
                 Err(PopError::auth(format!(
                     "PAM service {} refused {login:?}: {code:?}",
                     self.service
                 )))
             }
             Ok(Answer::UnknownUser) => {
-                self.pace.unknown(started);
+                self.pace.refuse(started);
                 Err(PopError::auth(format!("unknown user {login:?} (PAM)")))
             }
             Ok(Answer::Unavailable(code)) => Err(PopError::temporary(format!(

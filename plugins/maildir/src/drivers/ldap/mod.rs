@@ -10,18 +10,25 @@
 //! an empty password as an "unauthenticated bind", which succeeds for any DN.
 //!
 //! Timing: a directory answers "no such user" sooner than "wrong password" (a search that
-//! finds nothing needs no bind and no hash check), so an unknown user's answer waits as long
-//! as the slowest recent answer for a known user ([`Pace`]). A bind to a templated DN
-//! cannot tell the two apart (the server answers invalidCredentials for both), so every
-//! refused bind waits that long. A server that is down, slow past `timeout_seconds`, or
-//! answering with any other error is [`PopError::temporary`], never `[AUTH]`.
+//! finds nothing needs no bind and no hash check), so every `[AUTH]` refusal, an unknown
+//! user or a wrong password alike, waits to the same target ([`Pace`]): the slowest recent
+//! check of a known user, at least [`super::pace::FLOOR`], at most `timeout_seconds`. A bind
+//! to a templated DN cannot tell the two apart (the server answers invalidCredentials for
+//! both), so its refusals are not counted among known users' checks. An entry found without
+//! a usable hash (the attribute missing or unreadable to the service, or a scheme that is
+//! not known) is an unknown user, logged as a warning: the login is refused as `[AUTH]`
+//! after the same wait, never sooner. A hash is checked after the connection is given back
+//! to the pool, so that slow schemes do not hold the pool's connections. A server that is
+//! down, slow past `timeout_seconds`, or answering with any other error (a search that
+//! brings more than one entry or too many bytes included, see [`pool`]) is
+//! [`PopError::temporary`], never `[AUTH]`.
 //!
 //! The authentication cache: a hash read from the directory is verified through it with the
 //! hash as part of what is remembered, so a changed hash attribute is a miss at the next
 //! login (the search is made at every login; only the hash check is skipped). A remembered
-//! login is not counted among the known users' answers that pace unknown ones, or quick
-//! hits would speed unknown users up. The bind modes hold no hash: they are remembered by
-//! login, for the TTL only ([`Remembered`]).
+//! login is not counted among the known users' checks that set the target, or quick hits
+//! would lower it below a wrong password's cost. The bind modes hold no hash: they are
+//! remembered by login, for the TTL only ([`Remembered`]).
 
 mod pool;
 mod settings;
@@ -35,7 +42,7 @@ use super::{PassDb, UserDb, UserFields};
 use ldap3::SearchEntry;
 use password_schemes::{AuthCache, Credential, Verdict};
 use pool::{Lease, Pool};
-use pop3_plugin_api::{Connection, PopError};
+use pop3_plugin_api::{warn, Connection, PopError};
 use settings::{PassMode, Search, UserAttrs};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -43,6 +50,14 @@ use std::time::Instant;
 
 /// The attribute list that asks for no attributes (RFC 4511): the DN is all a bind needs.
 const NO_ATTRIBUTES: &str = "1.1";
+
+/// What the directory said of a login, before any hash check.
+enum Found {
+    /// A bind settled it.
+    Answer(Answer),
+    /// The entry's DN and its stored hash, checked once the connection is given back.
+    Hash { dn: String, hash: String },
+}
 
 /// What the directory said of a login.
 #[derive(Debug, PartialEq, Eq)]
@@ -67,9 +82,9 @@ impl LdapPassDb {
     pub fn open(settings: &Settings) -> Result<Self, PopError> {
         let (pool, mode) = settings.passdb()?;
         Ok(Self {
+            pace: Pace::new(pool.timeout()),
             pool,
             mode,
-            pace: Pace::default(),
             cache: Arc::new(AuthCache::off()),
         })
     }
@@ -86,30 +101,39 @@ impl LdapPassDb {
     }
 
     /// What the directory says of `login` and `password`, asked on the leased connection.
-    fn check(&self, lease: &mut Lease, login: &str, password: &str) -> Result<Answer, String> {
-        match &self.mode {
+    fn check(&self, lease: &mut Lease, login: &str, password: &str) -> Result<Found, String> {
+        let answer = match &self.mode {
             PassMode::BindDn(template) => match lease.bind(&template.expand(login), password)? {
-                true => Ok(Answer::Accepted),
-                false => Ok(Answer::Unknown),
+                true => Answer::Accepted,
+                false => Answer::Unknown,
             },
             PassMode::SearchBind(search) => match find(lease, search, login, &[NO_ATTRIBUTES])? {
                 Some(entry) => match lease.bind(&entry.dn, password)? {
-                    true => Ok(Answer::Accepted),
-                    false => Ok(Answer::WrongPassword),
+                    true => Answer::Accepted,
+                    false => Answer::WrongPassword,
                 },
-                None => Ok(Answer::Unknown),
+                None => Answer::Unknown,
             },
             PassMode::Hash { search, attr } => {
                 let Some(entry) = find(lease, search, login, &[attr])? else {
-                    return Ok(Answer::Unknown);
+                    return Ok(Found::Answer(Answer::Unknown));
                 };
-                let Some(hash) = first_value(&entry, attr) else {
-                    return Ok(Answer::Unknown);
-                };
-                verify_hash(&self.cache, &entry.dn, hash, password)
-                    .map_err(|why| format!("the {attr} of {} is unusable: {why}", entry.dn))
+                match first_value(&entry, attr) {
+                    Some(hash) => {
+                        let hash = hash.to_string();
+                        return Ok(Found::Hash { dn: entry.dn, hash });
+                    }
+                    None => {
+                        warn!(
+                            "LDAP: {} has no {attr} the service can read: login {login:?} refused",
+                            entry.dn
+                        );
+                        Answer::Unknown
+                    }
+                }
             }
-        }
+        };
+        Ok(Found::Answer(answer))
     }
 }
 
@@ -159,8 +183,16 @@ impl PassDb for LdapPassDb {
             .pool
             .lease(started + self.pool.timeout())
             .map_err(temporary)?;
-        let answer = self.check(&mut lease, login, password).map_err(temporary)?;
+        let found = self.check(&mut lease, login, password).map_err(temporary)?;
         drop(lease);
+        let answer = match found {
+            Found::Answer(answer) => answer,
+            Found::Hash { dn, hash } => verify_hash(&self.cache, &dn, &hash, password)
+                .unwrap_or_else(|why| {
+                    warn!("LDAP: login {login:?}: the hash of {dn} is unusable: {why}");
+                    Answer::Unknown
+                }),
+        };
         match answer {
             Answer::Remembered => Ok(login.to_string()),
             Answer::Accepted => {
@@ -169,12 +201,13 @@ impl PassDb for LdapPassDb {
             }
             Answer::WrongPassword => {
                 self.pace.known(started);
+                self.pace.refuse(started);
                 Err(PopError::auth(format!(
                     "LDAP: wrong password for {login:?}"
                 )))
             }
             Answer::Unknown => {
-                self.pace.unknown(started);
+                self.pace.refuse(started);
                 Err(PopError::auth(format!(
                     "LDAP: unknown user {login:?} or wrong password"
                 )))

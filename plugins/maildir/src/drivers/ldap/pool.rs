@@ -6,19 +6,34 @@
 //! broke is dropped, never given back; a kept connection the server closed in the meantime
 //! (a restart, an idle timeout) is replaced by a new one once, within the same deadline, so
 //! that the service connection comes back by itself after an outage.
+//!
+//! A search is read entry by entry (ldap3's streaming search, not `search()`, which reads
+//! until the server's final result and keeps every entry): it stops at the second entry
+//! (two are enough to tell "one" from "more than one"; `sizelimit` is only a request), once
+//! the entries have brought more than [`MAX_SEARCH_BYTES`], or when the deadline has passed
+//! after an entry, and then the connection is dropped, whatever the server goes on sending.
+//! ldap3 bounds each wait for an entry by what was left of the deadline when the search
+//! began, so a server that trickles entries is given up by the deadline plus the time
+//! between two of its entries, and one that goes silent after an entry at most one timeout
+//! later. What ldap3 buffers of one message before it can be counted is not bounded here
+//! (its codec has no limit); the deadline bounds how long a server may send it.
 
 use super::super::slots::{Slot, Slots};
+use ldap3::asn1::{StructureTag, PL};
 use ldap3::result::{LdapError, LdapResult};
-use ldap3::{LdapConn, LdapConnSettings, Scope, SearchEntry, SearchOptions};
+use ldap3::{LdapConn, LdapConnSettings, ResultEntry, Scope, SearchEntry, SearchOptions};
 use pop3_plugin_api::debug;
 use rustls::ClientConfig;
+use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// LDAP's result code for a wrong password or a DN with no password (RFC 4511).
 const INVALID_CREDENTIALS: u32 = 49;
-/// The server found more entries than asked for.
-const SIZE_LIMIT_EXCEEDED: u32 = 4;
+
+/// The most one search may bring (DNs, attribute names and values): a user's entry with the
+/// few attributes asked for is a few hundred bytes, so more is a server that lies.
+pub const MAX_SEARCH_BYTES: usize = 64 * 1024;
 
 /// How to reach the server.
 pub struct Server {
@@ -128,15 +143,50 @@ fn left(deadline: Instant) -> Duration {
     deadline.saturating_duration_since(Instant::now())
 }
 
+/// Why an operation on a connection failed; the connection is dropped either way.
+#[derive(Debug)]
+enum Failure {
+    Ldap(LdapError),
+    /// The operation was given up while the server was still answering (a search that
+    /// brought too much, or too late).
+    GivenUp(String),
+}
+
+impl From<LdapError> for Failure {
+    fn from(err: LdapError) -> Self {
+        Self::Ldap(err)
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Ldap(err) => write!(f, "{err}"),
+            Self::GivenUp(why) => write!(f, "{why}"),
+        }
+    }
+}
+
 /// Errors that say the connection is gone, rather than slow or refused.
-fn is_broken(err: &LdapError) -> bool {
+fn is_broken(err: &Failure) -> bool {
     matches!(
         err,
-        LdapError::Io { .. }
-            | LdapError::OpSend { .. }
-            | LdapError::ResultRecv { .. }
-            | LdapError::EndOfStream
+        Failure::Ldap(
+            LdapError::Io { .. }
+                | LdapError::OpSend { .. }
+                | LdapError::ResultRecv { .. }
+                | LdapError::EndOfStream
+        )
     )
+}
+
+/// The bytes an entry brought: its values and a little for each element, so that a flood
+/// of empty elements counts too.
+fn size(tag: &StructureTag) -> usize {
+    2 + match &tag.payload {
+        PL::P(bytes) => bytes.len(),
+        PL::C(tags) => tags.iter().map(size).sum(),
+    }
 }
 
 impl Lease<'_> {
@@ -145,7 +195,7 @@ impl Lease<'_> {
     fn run<T>(
         &mut self,
         what: &str,
-        mut op: impl FnMut(&mut Connection, Instant) -> ldap3::result::Result<T>,
+        mut op: impl FnMut(&mut Connection, Instant) -> Result<T, Failure>,
     ) -> Result<T, String> {
         let url = &self.pool.server.url;
         loop {
@@ -174,10 +224,10 @@ impl Lease<'_> {
     pub fn bind(&mut self, dn: &str, password: &str) -> Result<bool, String> {
         let result = self.run("bind", |connection, deadline| {
             connection.identity = Identity::Other;
-            connection
+            Ok(connection
                 .ldap
                 .with_timeout(left(deadline))
-                .simple_bind(dn, password)
+                .simple_bind(dn, password)?)
         })?;
         match result.rc {
             0 => Ok(true),
@@ -187,8 +237,9 @@ impl Lease<'_> {
     }
 
     /// The one entry under `base` that `filter` matches, with `attrs`: `None` when none
-    /// does; more than one is an error (the filter does not single out a user). Searches as
-    /// the service (or anonymously without a service bind).
+    /// does; more than one is an error (the filter does not single out a user), as is a
+    /// search that brings more than [`MAX_SEARCH_BYTES`] or ends after the deadline. Searches
+    /// as the service (or anonymously without a service bind).
     pub fn find(
         &mut self,
         base: &str,
@@ -196,7 +247,7 @@ impl Lease<'_> {
         attrs: &[&str],
     ) -> Result<Option<SearchEntry>, String> {
         let service = &self.pool.server.service;
-        let result = self.run("search", |connection, deadline| {
+        let (entry, result) = self.run("search", |connection, deadline| {
             if connection.identity != Identity::Service {
                 let (dn, password) = service
                     .as_ref()
@@ -208,25 +259,40 @@ impl Lease<'_> {
                     .success()?;
                 connection.identity = Identity::Service;
             }
-            // Two are enough to tell "one" from "more than one", and bound what a
-            // directory can send.
-            connection
+            let mut stream = connection
                 .ldap
                 .with_timeout(left(deadline))
                 .with_search_options(SearchOptions::new().sizelimit(2))
-                .search(base, Scope::Subtree, filter, attrs.to_vec())
+                .streaming_search(base, Scope::Subtree, filter, attrs.to_vec())?;
+            let mut found: Option<ResultEntry> = None;
+            let mut received = 0;
+            while let Some(entry) = stream.next()? {
+                received += size(&entry.0);
+                if received > MAX_SEARCH_BYTES {
+                    return Err(Failure::GivenUp(format!(
+                        "the search brought more than {MAX_SEARCH_BYTES} bytes"
+                    )));
+                }
+                // Search references (referrals to other servers) are not followed.
+                if !entry.is_ref() && !entry.is_intermediate() && found.replace(entry).is_some() {
+                    return Err(Failure::GivenUp(format!(
+                        "more than one entry under {base} matches {filter}"
+                    )));
+                }
+                if Instant::now() >= deadline {
+                    return Err(Failure::GivenUp(
+                        "the search did not end by the deadline".to_string(),
+                    ));
+                }
+            }
+            Ok((found, stream.result()))
         })?;
-        let (entries, result) = (result.0, result.1);
-        if !matches!(result.rc, 0 | SIZE_LIMIT_EXCEEDED) {
+        // Anything but success (a size limit exceeded with one entry sent included) leaves
+        // the match unsure.
+        if result.rc != 0 {
             return Err(refused(&format!("search {filter} under {base}"), &result));
         }
-        // Search references (referrals to other servers) are not followed.
-        let mut entries = entries.into_iter().filter(|entry| !entry.is_ref());
-        match (entries.next(), entries.next()) {
-            (None, _) => Ok(None),
-            (Some(entry), None) => Ok(Some(SearchEntry::construct(entry))),
-            (Some(_), Some(_)) => Err(format!("more than one entry under {base} matches {filter}")),
-        }
+        Ok(entry.map(SearchEntry::construct))
     }
 }
 

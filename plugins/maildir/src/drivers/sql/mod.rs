@@ -14,14 +14,18 @@
 //! - **Deadlines.** A lookup answers within `timeout_seconds` or is `[SYS/TEMP]`, as is a
 //!   database that is down; see [`postgresql`] and [`sqlite`] for how each is bounded.
 //! - **Timing.** No row (or no usable password) means no hash to verify, so the answer would
-//!   come sooner than a wrong password's: it is held back by [`Pace`] until it has taken as
-//!   long as the slowest of the last 32 lookups of known users (query and verification), as
-//!   the PAM driver does. A dummy verification alone would not do: it cannot know the cost of
-//!   the schemes in the table, nor hide a "no row" that the database answers faster.
+//!   come sooner than a wrong password's: every `[AUTH]` refusal, unknown user and wrong
+//!   password alike, is held back by [`Pace`] until it has taken as long as the slowest of
+//!   the last 32 password checks of known users (query and verification), at least
+//!   [`super::pace::FLOOR`] and at most `timeout_seconds`, as the PAM and LDAP drivers do. A dummy
+//!   verification alone would not do: it cannot know the cost of the schemes in the table,
+//!   nor hide a "no row" that the database answers faster. An APOP check verifies no hash:
+//!   its time is not recorded, and its refusals wait by the same rule.
 //! - **One check.** Every login, password or APOP, goes through [`SqlPassDb::check`];
 //!   passwords through the authentication cache, remembered with the row's password field,
 //!   so that an updated row is a miss. A remembered success is not counted among the known
-//!   users' times that pace unknown ones (quick hits would speed unknown users up).
+//!   users' times that set the target (quick hits would lower it below a wrong password's
+//!   cost).
 
 mod columns;
 mod postgresql;
@@ -200,8 +204,8 @@ impl SqlPassDb {
         let query = Query::open(settings, "passdb", Purpose::PassDb)?;
         Ok(Self {
             source: format!("sql {}", query.lookup.describe()),
+            pace: Pace::new(query.timeout),
             query,
-            pace: Pace::default(),
             cache: Arc::new(AuthCache::off()),
         })
     }
@@ -223,17 +227,19 @@ impl SqlPassDb {
         };
         let credential = row.as_ref().and_then(|row| credential(row, login));
         let (Some(row), Some(credential)) = (row, credential) else {
-            self.pace.unknown(started);
+            self.pace.refuse(started);
             return Err(PopError::auth(format!(
                 "unknown user {login:?}, or no password (sql)"
             )));
         };
         let verdict = proof.check(&self.cache, &self.source, login, &credential);
-        // A remembered success costs nothing: counted, it would speed unknown users up.
-        if verdict != Verdict::Remembered {
+        // A remembered success and an APOP check cost no hash: counted, they would lower
+        // the target below what a wrong password costs.
+        if verdict != Verdict::Remembered && matches!(proof, Proof::Password(_)) {
             self.pace.known(started);
         }
         if !verdict.is_right() {
+            self.pace.refuse(started);
             return Err(PopError::auth(format!(
                 "wrong password for {login:?} (sql)"
             )));

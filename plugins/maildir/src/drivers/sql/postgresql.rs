@@ -7,8 +7,9 @@
 //! and the whole lookup runs on a thread of its own (see `deadline`), so a server that stopped
 //! answering altogether (SIGSTOP, a dead network path) costs the login no more than the
 //! timeout either. Such a lookup keeps its pooled connection until the server answers or the
-//! connection breaks: at most `pool_size` of them, after which logins fail at once
-//! (`[SYS/TEMP]`) rather than pile up.
+//! connection breaks: at most `pool_size` of them, after which further logins wait for a
+//! free connection until their deadline and then fail (`[SYS/TEMP]` after `timeout_seconds`)
+//! rather than pile up.
 
 use super::columns::{self, Purpose, Row};
 use super::{Lookup, Settings};
