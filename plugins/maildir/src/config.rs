@@ -95,8 +95,11 @@ pub const HELP: &str = r#"JSON object; keys:
                      user:{SCHEME}hash:uid:gid:gecos:home:shell:extra (trailing fields optional).
                      Schemes: PLAIN (CLEARTEXT), CRYPT, SHA512-CRYPT, SHA256-CRYPT, MD5-CRYPT (MD5),
                      BLF-CRYPT, ARGON2I, ARGON2ID, SHA, SSHA, SHA256, SSHA256, SHA512, SSHA512; a hash
-                     without {SCHEME} is read by its $id$. Re-read when it changes; APOP works for
-                     PLAIN users. The passdb and the userdb when these keys are not given: required
+                     without {SCHEME} is read by its $id$. Costs are capped (a hash above a cap
+                     is a bad line): bcrypt cost <= 15, SHA-crypt rounds <= 1000000, Argon2
+                     m <= 262144 KiB (256 MiB), t <= 16, p <= 16. An empty field or an empty
+                     {PLAIN} lets nobody in; an empty password never logs in (any passdb).
+                     Re-read when it changes; APOP works for PLAIN users. The passdb and the userdb when these keys are not given: required
                      unless both are.
   "passdb"           (object, default {"driver": "passwd-file", "path": passwd_file}) who may log in,
                      as Dovecot's passdb; "driver" chooses:
