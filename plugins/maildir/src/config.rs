@@ -4,7 +4,9 @@
 use crate::drivers::{checkpassword, ldap, passwd_file, sql, system};
 use password_schemes::AuthCacheSettings;
 use pop3_plugin_api::PopError;
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
+use serde_json::Value;
 use std::path::PathBuf;
 
 /// Where the UIDLs come from (see the `uidl` key in [`HELP`]).
@@ -21,8 +23,7 @@ pub enum UidlMode {
 }
 
 /// Who may log in: the `passdb` key, one variant per driver (see [`crate::drivers`]).
-#[derive(Debug, Deserialize)]
-#[serde(tag = "driver", rename_all = "kebab-case")]
+#[derive(Debug)]
 pub enum PassDbConfig {
     PasswdFile(passwd_file::Settings),
     Checkpassword(checkpassword::Settings),
@@ -33,8 +34,7 @@ pub enum PassDbConfig {
 }
 
 /// Where a user's mail is and as whom: the `userdb` key, one variant per driver.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "driver", rename_all = "kebab-case")]
+#[derive(Debug)]
 pub enum UserDbConfig {
     PasswdFile(passwd_file::Settings),
     System(system::UserDbSettings),
@@ -43,13 +43,94 @@ pub enum UserDbConfig {
     Sql(sql::Settings),
 }
 
+impl PassDbConfig {
+    /// The `passdb` object: its `"driver"` chooses the settings read from the other keys.
+    fn from_value(value: Value) -> Result<Self, PopError> {
+        const KEY: &str = "passdb";
+        let (driver, rest) = split_driver(KEY, value)?;
+        Ok(match driver.as_str() {
+            "passwd-file" => Self::PasswdFile(driver_settings(KEY, rest)?),
+            "checkpassword" => Self::Checkpassword(driver_settings(KEY, rest)?),
+            "system" => Self::System(driver_settings(KEY, rest)?),
+            "ldap" => Self::Ldap(driver_settings(KEY, rest)?),
+            "sql" => Self::Sql(driver_settings(KEY, rest)?),
+            _ => return Err(unknown_driver(KEY, &driver, &PASSDB_DRIVERS)),
+        })
+    }
+}
+
+impl UserDbConfig {
+    /// The `userdb` object: its `"driver"` chooses the settings read from the other keys.
+    fn from_value(value: Value) -> Result<Self, PopError> {
+        const KEY: &str = "userdb";
+        let (driver, rest) = split_driver(KEY, value)?;
+        Ok(match driver.as_str() {
+            "passwd-file" => Self::PasswdFile(driver_settings(KEY, rest)?),
+            "system" => Self::System(driver_settings(KEY, rest)?),
+            "ldap" => Self::Ldap(driver_settings(KEY, rest)?),
+            "sql" => Self::Sql(driver_settings(KEY, rest)?),
+            _ => return Err(unknown_driver(KEY, &driver, &USERDB_DRIVERS)),
+        })
+    }
+}
+
+const PASSDB_DRIVERS: [&str; 5] = ["passwd-file", "checkpassword", "system", "ldap", "sql"];
+const USERDB_DRIVERS: [&str; 4] = ["passwd-file", "system", "ldap", "sql"];
+
+/// A config error: the key's path (`passdb.timeout_seconds`), or the whole config for `.`.
+fn config_error(path: &str, problem: impl std::fmt::Display) -> PopError {
+    PopError::permanent(match path {
+        "." => format!("maildir config: {problem}"),
+        path => format!("maildir config key \"{path}\": {problem}"),
+    })
+}
+
+/// The object under `key` split into its `"driver"` and the driver's own keys.
+fn split_driver(key: &str, value: Value) -> Result<(String, Value), PopError> {
+    let Value::Object(mut object) = value else {
+        return Err(config_error(key, "expected an object with a \"driver\""));
+    };
+    match object.remove("driver") {
+        Some(Value::String(driver)) => Ok((driver, Value::Object(object))),
+        Some(other) => Err(config_error(
+            &format!("{key}.driver"),
+            format!("expected a string, found {other}"),
+        )),
+        None => Err(config_error(key, "missing field `driver`")),
+    }
+}
+
+/// A driver's settings, read so that an error names the key inside the object
+/// (`passdb.timeout_seconds`): serde's internally tagged enums buffer the object and lose the
+/// path, so the driver is picked by hand ([`split_driver`]) and its keys read here.
+fn driver_settings<T: DeserializeOwned>(key: &str, keys: Value) -> Result<T, PopError> {
+    serde_path_to_error::deserialize(keys).map_err(|err| {
+        let path = match err.path().to_string() {
+            inner if inner == "." => key.to_string(),
+            inner => format!("{key}.{inner}"),
+        };
+        config_error(&path, err.inner())
+    })
+}
+
+fn unknown_driver(key: &str, driver: &str, known: &[&str]) -> PopError {
+    config_error(
+        &format!("{key}.driver"),
+        format!(
+            "unknown driver {driver:?}, expected one of {}",
+            known.join(", ")
+        ),
+    )
+}
+
 /// The keys as written; [`Config::parse`] fills in the user sources.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Keys {
     passwd_file: Option<PathBuf>,
-    passdb: Option<PassDbConfig>,
-    userdb: Option<UserDbConfig>,
+    /// Read by [`PassDbConfig::from_value`] and [`UserDbConfig::from_value`].
+    passdb: Option<Value>,
+    userdb: Option<Value>,
     #[serde(default = "default_maildir")]
     maildir: String,
     #[serde(default)]
@@ -267,16 +348,11 @@ impl Config {
             ));
         }
         let mut json = serde_json::Deserializer::from_str(text);
-        let keys: Keys = serde_path_to_error::deserialize(&mut json).map_err(|err| {
-            let path = err.path().to_string();
-            let message = if path == "." {
-                format!("maildir config: {}", err.inner())
-            } else {
-                format!("maildir config key \"{path}\": {}", err.inner())
-            };
-            PopError::permanent(message)
-        })?;
-        let (passdb, userdb) = user_sources(keys.passwd_file, keys.passdb, keys.userdb)?;
+        let keys: Keys = serde_path_to_error::deserialize(&mut json)
+            .map_err(|err| config_error(&err.path().to_string(), err.inner()))?;
+        let passdb = keys.passdb.map(PassDbConfig::from_value).transpose()?;
+        let userdb = keys.userdb.map(UserDbConfig::from_value).transpose()?;
+        let (passdb, userdb) = user_sources(keys.passwd_file, passdb, userdb)?;
         Ok(Self {
             passdb,
             userdb,
@@ -463,8 +539,10 @@ mod tests {
         assert!(userdb.password_query.is_none());
         for (sql, needle) in [
             (r#""url": "x", "query": "q""#, "query"),
-            // Inside a driver's object serde names the object, not the field.
-            (r#""url": "x", "pool_size": "many""#, "\"many\""),
+            (
+                r#""url": "x", "pool_size": "many""#,
+                "\"passdb.pool_size\": invalid type",
+            ),
             (r#""url": "x", "tls": "verify-ca""#, "verify-ca"),
             (r#""password_query": "q""#, "url"),
         ] {
@@ -521,6 +599,31 @@ mod tests {
         );
         let err = Config::parse(r#"{"passwd_file": "/u", "auth_cache": {"ttl": 1}}"#).unwrap_err();
         assert!(err.message.contains("key \"auth_cache"), "{}", err.message);
+        // Inside a driver's object too, the key itself is named.
+        for (sources, key) in [
+            (
+                r#""passdb": {"driver": "checkpassword", "program": "/c", "timeout_seconds": "5"}"#,
+                "passdb.timeout_seconds",
+            ),
+            (
+                r#""passdb": {"driver": "ldap", "url": "ldap://h", "base": "o=x", "pool_size": -1}"#,
+                "passdb.pool_size",
+            ),
+            (
+                r#""userdb": {"driver": "sql", "url": "x", "user_query": 1}"#,
+                "userdb.user_query",
+            ),
+            (r#""userdb": {"driver": "checkpassword"}"#, "userdb.driver"),
+            (r#""passdb": {"driver": 1}"#, "passdb.driver"),
+            (r#""passdb": ["sql"]"#, "passdb"),
+        ] {
+            let text = format!(r#"{{"passwd_file": "/u", {sources}}}"#);
+            let err = Config::parse(&text).unwrap_err().message;
+            assert!(
+                err.starts_with(&format!("maildir config key \"{key}\": ")),
+                "{sources}: {err}"
+            );
+        }
         let err = Config::parse(r#"{"maildir": "/m/%u"}"#).unwrap_err();
         assert!(err.message.contains("passwd_file"), "{}", err.message);
     }
