@@ -179,11 +179,14 @@ pub const HELP: &str = r#"JSON object; keys:
                      without {SCHEME} is read by its $id$. Costs are capped (a hash above a cap
                      is a bad line): bcrypt cost <= 15, SHA-crypt rounds <= 1000000, Argon2
                      m <= 262144 KiB (256 MiB), t <= 16, p <= 16. An empty field or an empty
-                     {PLAIN} lets nobody in; an empty password never logs in (any passdb).
-                     Re-read when it changes; APOP works for PLAIN users. The passdb and the userdb when these keys are not given: required
+                     {PLAIN} lets nobody in. Re-read when it changes; APOP works for PLAIN
+                     users. The passdb and the userdb when these keys are not given: required
                      unless both are.
   "passdb"           (object, default {"driver": "passwd-file", "path": passwd_file}) who may log in,
-                     as Dovecot's passdb; "driver" chooses:
+                     as Dovecot's passdb. An empty password, one with a NUL, and an empty
+                     login or one with control characters are refused ([AUTH]) before any
+                     driver is asked; "timeout_seconds", where a driver has it, is 1 to 3600.
+                     "driver" chooses:
                      {"driver": "passwd-file", "path": "/etc/dovecot/users"}
                        the password field of a passwd-file (as "passwd_file" above). An unknown
                        user costs what the costliest user's password check costs.
@@ -614,6 +617,23 @@ mod tests {
                 "userdb.user_query",
             ),
             (r#""userdb": {"driver": "checkpassword"}"#, "userdb.driver"),
+            // Every driver's timeout is capped.
+            (
+                r#""passdb": {"driver": "checkpassword", "program": "/c", "timeout_seconds": 3601}"#,
+                "passdb.timeout_seconds",
+            ),
+            (
+                r#""passdb": {"driver": "system", "timeout_seconds": 4000000}"#,
+                "passdb.timeout_seconds",
+            ),
+            (
+                r#""userdb": {"driver": "ldap", "url": "ldap://h", "base": "o=x", "timeout_seconds": 2147484}"#,
+                "userdb.timeout_seconds",
+            ),
+            (
+                r#""passdb": {"driver": "sql", "url": "x", "timeout_seconds": 4294967295}"#,
+                "passdb.timeout_seconds",
+            ),
             (r#""passdb": {"driver": 1}"#, "passdb.driver"),
             (r#""passdb": ["sql"]"#, "passdb"),
         ] {
@@ -624,6 +644,20 @@ mod tests {
                 "{sources}: {err}"
             );
         }
+        let err = Config::parse(
+            r#"{"passwd_file": "/u", "passdb": {"driver": "system", "timeout_seconds": 3601}}"#,
+        )
+        .unwrap_err();
+        assert!(
+            err.message
+                .ends_with("3601 is above the limit of 3600 seconds"),
+            "{}",
+            err.message
+        );
+        Config::parse(
+            r#"{"passwd_file": "/u", "passdb": {"driver": "system", "timeout_seconds": 3600}}"#,
+        )
+        .unwrap();
         let err = Config::parse(r#"{"maildir": "/m/%u"}"#).unwrap_err();
         assert!(err.message.contains("passwd_file"), "{}", err.message);
     }

@@ -29,7 +29,10 @@ pub struct Settings {
     pub maildir_attr: Option<String>,
     #[serde(default = "default_pool_size")]
     pub pool_size: u32,
-    #[serde(default = "default_timeout")]
+    #[serde(
+        default = "default_timeout",
+        deserialize_with = "crate::drivers::timeout::capped"
+    )]
     pub timeout_seconds: u32,
 }
 
