@@ -33,10 +33,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     pub program: PathBuf,
-    #[serde(
-        default = "default_timeout",
-        deserialize_with = "super::timeout::capped"
-    )]
+    #[serde(default = "default_timeout")]
+    #[serde(deserialize_with = "super::timeout::capped")]
     pub timeout_seconds: u32,
     #[serde(default = "default_max_running")]
     pub max_running: u32,

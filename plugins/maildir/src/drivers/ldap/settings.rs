@@ -29,10 +29,8 @@ pub struct Settings {
     pub maildir_attr: Option<String>,
     #[serde(default = "default_pool_size")]
     pub pool_size: u32,
-    #[serde(
-        default = "default_timeout",
-        deserialize_with = "crate::drivers::timeout::capped"
-    )]
+    #[serde(default = "default_timeout")]
+    #[serde(deserialize_with = "crate::drivers::timeout::capped")]
     pub timeout_seconds: u32,
 }
 

@@ -50,10 +50,8 @@ pub struct Settings {
     #[serde(default)]
     pub tls: Tls,
     pub ca_file: Option<PathBuf>,
-    #[serde(
-        default = "default_timeout",
-        deserialize_with = "crate::drivers::timeout::capped"
-    )]
+    #[serde(default = "default_timeout")]
+    #[serde(deserialize_with = "crate::drivers::timeout::capped")]
     pub timeout_seconds: u32,
     #[serde(default = "default_pool_size")]
     pub pool_size: u32,
