@@ -476,6 +476,20 @@ fn an_empty_password_never_logs_in_not_even_to_an_empty_plain_field() {
 }
 
 #[test]
+fn a_hash_costlier_than_the_caps_stops_startup_naming_the_limit() {
+    // 4 GiB of memory per verification: whoever could store it would choose each login's cost.
+    let site = MaildirSite::new(
+        "maildir-costly-hash",
+        b"ann:{PLAIN}x\nbob:{ARGON2ID}$argon2id$v=19$m=4194304,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$CKGe5/bX9YnCq2rxjW5yQXKxn31v1GKzhDCrMc6r6vA\n",
+    );
+    let log = common::refused_start(&common::plugin("maildir"), &site.config(json!({})));
+    assert!(
+        log.contains(":2: user bob: {ARGON2ID}: ARGON2ID hash with memory m (KiB) 4194304 is above the limit of 262144"),
+        "{log}"
+    );
+}
+
+#[test]
 fn uidls_survive_sessions_restarts_flag_changes_and_moves() {
     let site = new_site("uidl-stability");
     let long_base = format!("1700000005.{}.host", "L".repeat(70));
