@@ -7,29 +7,14 @@ use crate::fs_identity::{self, Identity};
 use crate::mailbox::{MaildirMailbox, Options};
 use crate::passwd::is_safe_user_name;
 use crate::template::Template;
-use password_schemes::AuthCache;
+use password_schemes::{unusable_login, AuthCache};
 use pop3_plugin_api::{info, Backend, Connection, PluginInfo, PopError};
 use std::sync::Arc;
 
-/// Refuses, before any passdb is asked, what no user may log in with: an empty password (an
-/// LDAP bind takes it as an unauthenticated bind, which succeeds, and a source may store an
-/// empty one), a password with a NUL (PAM's and checkpassword's C strings end there), and an
-/// empty login or one with control characters (no source stores such a name, and an LDAP
-/// server refuses it as a bad DN, which would be [SYS/TEMP]). One check for every driver, and
-/// `[AUTH]` like a wrong password: it depends on nothing stored, so it reveals no user.
+/// Refuses what no user may log in with (see [`unusable_login`]) once for every passdb, as
+/// `[AUTH]` like a wrong password.
 fn refuse_unusable(login: &str, password: Option<&str>) -> Result<(), PopError> {
-    if login.is_empty() || login.contains(char::is_control) {
-        return Err(PopError::auth(
-            "the login is empty or contains control characters",
-        ));
-    }
-    match password {
-        Some("") => Err(PopError::auth("an empty password never logs in")),
-        Some(password) if password.contains('\0') => {
-            Err(PopError::auth("a password with a NUL never logs in"))
-        }
-        _ => Ok(()),
-    }
+    unusable_login(login, password).map_or(Ok(()), |why| Err(PopError::auth(why)))
 }
 
 pub struct MaildirBackend {
@@ -144,27 +129,5 @@ impl Backend for MaildirBackend {
         refuse_unusable(user, None)?;
         let user = self.passdb.apop(user, digest, timestamp)?;
         self.open(&user)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unusable_logins_and_passwords_are_auth_errors() {
-        for (login, password) in [
-            ("ann", Some("")),
-            ("ann", Some("pass\0word")),
-            ("", Some("password")),
-            ("", None),
-            ("ann\r", Some("password")),
-            ("a\u{7f}nn", None),
-        ] {
-            let err = refuse_unusable(login, password).unwrap_err();
-            assert_eq!(err, PopError::auth(err.message.clone()), "{login:?}");
-        }
-        assert!(refuse_unusable("ann", Some("password")).is_ok());
-        assert!(refuse_unusable("ann@example.org", None).is_ok());
     }
 }
