@@ -436,6 +436,60 @@ fn every_password_scheme_logs_in_and_every_failure_looks_the_same() {
 }
 
 #[test]
+fn an_empty_password_never_logs_in_not_even_to_an_empty_plain_field() {
+    // `empty` has `{PLAIN}` with nothing after it; `plain` a real one, so APOP is offered.
+    let site = MaildirSite::new(
+        "maildir-empty-password",
+        b"empty:{PLAIN}\nplain:{PLAIN}secret\n",
+    );
+    let server = site.start(json!({}));
+    // The server does serve this file: the real password logs in, by PASS and by APOP.
+    assert!(common::try_login(&server, "plain", "secret")
+        .1
+        .starts_with("+OK"));
+    assert!(common::try_apop(&server, "plain", "secret")
+        .1
+        .starts_with("+OK"));
+    for user in ["empty", "plain"] {
+        assert!(
+            common::try_login(&server, user, "").1.starts_with("-ERR"),
+            "PASS with nothing for {user}"
+        );
+        // APOP with the digest of the timestamp alone.
+        assert_eq!(common::try_apop(&server, user, "").1, AUTH_FAILED, "{user}");
+    }
+    // AUTH PLAIN "\0empty\0" and "\0plain\0": an empty password.
+    for encoded in ["AGVtcHR5AA==", "AHBsYWluAA=="] {
+        let mut c = server.client();
+        assert!(c.line().starts_with("+OK"));
+        assert_eq!(
+            c.cmd(&format!("AUTH PLAIN {encoded}")),
+            AUTH_FAILED,
+            "{encoded}"
+        );
+    }
+    // AUTH LOGIN "empty" with "=", the empty password.
+    let mut c = server.client();
+    assert!(c.line().starts_with("+OK"));
+    assert!(c.cmd("AUTH LOGIN ZW1wdHk=").starts_with("+ "));
+    assert_eq!(c.cmd("="), AUTH_FAILED);
+}
+
+#[test]
+fn a_hash_costlier_than_the_caps_stops_startup_naming_the_limit() {
+    // 4 GiB of memory per verification: whoever could store it would choose each login's cost.
+    let site = MaildirSite::new(
+        "maildir-costly-hash",
+        b"ann:{PLAIN}x\nbob:{ARGON2ID}$argon2id$v=19$m=4194304,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$CKGe5/bX9YnCq2rxjW5yQXKxn31v1GKzhDCrMc6r6vA\n",
+    );
+    let log = common::refused_start(&common::plugin("maildir"), &site.config(json!({})));
+    assert!(
+        log.contains(":2: user bob: {ARGON2ID}: ARGON2ID hash with memory m (KiB) 4194304 is above the limit of 262144"),
+        "{log}"
+    );
+}
+
+#[test]
 fn uidls_survive_sessions_restarts_flag_changes_and_moves() {
     let site = new_site("uidl-stability");
     let long_base = format!("1700000005.{}.host", "L".repeat(70));

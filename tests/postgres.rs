@@ -256,6 +256,35 @@ fn startup_errors_name_the_problem() {
         pg.url()
     ));
     assert!(log.contains("\"ca_file\": only used with"), "{log}");
+    // The URL asks for TLS that "tls" (default "disable") would silently leave out.
+    let log = start(r#"{"url": "postgresql://pop3@127.0.0.1/mail?sslmode=require"}"#.to_string());
+    assert!(
+        log.contains("\"url\" says sslmode=require but \"tls\" is \"disable\""),
+        "{log}"
+    );
+}
+
+#[test]
+fn an_empty_password_never_logs_in() {
+    let pg = Postgres::start();
+    let server = server(&pg, "");
+    // `{PLAIN}` with nothing after it, and the SHA-1 of the empty password.
+    pg.add_user("empty", "{PLAIN}");
+    pg.add_user("hashed", "{SHA}2jmj7l5rSw0yVb/vlWAYkK/YBwk=");
+    pg.add_user("carol", "{PLAIN}pw");
+    assert!(common::try_login(&server, "carol", "pw")
+        .1
+        .starts_with("+OK"));
+    // AUTH PLAIN "\0empty\0" and "\0hashed\0".
+    for encoded in ["AGVtcHR5AA==", "AGhhc2hlZAA="] {
+        let mut c = server.client();
+        assert!(c.line().starts_with("+OK"));
+        assert_eq!(
+            c.cmd(&format!("AUTH PLAIN {encoded}")),
+            "-ERR [AUTH] Authentication failed.\r\n",
+            "{encoded}"
+        );
+    }
 }
 
 #[test]

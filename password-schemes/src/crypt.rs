@@ -1,6 +1,13 @@
 //! Hashes in modular crypt format, `$id$...`: MD5-crypt, SHA-256/512-crypt, bcrypt and the
 //! Argon2 PHC strings. Each is checked for shape when the passwd-file is read, so that a broken
 //! line shows at startup with its line number rather than as a failed login later.
+//!
+//! A hash also names its own cost (rounds, memory), and whoever can store one (an LDAP user
+//! allowed to write their own userPassword) would otherwise choose what each login costs the
+//! server: hashes above the caps below are refused when parsed, like a malformed one. The caps
+//! keep every default and common choice valid (glibc's, openssl's and Dovecot's defaults,
+//! bcrypt cost up to 15, libsodium's moderate Argon2id limits) and bound a verification to
+//! about a second of one core and 256 MiB.
 
 use crate::md5_crypt;
 // `PasswordVerifier` is password-hash's trait, which sha-crypt implements too.
@@ -45,6 +52,19 @@ impl CryptKind {
         }
     }
 }
+
+/// The highest bcrypt cost accepted (2^15 rounds; Dovecot's default is 5, PHP's 10).
+pub const MAX_BCRYPT_COST: u32 = 15;
+/// The most SHA-256/512-crypt rounds accepted (the default of glibc, openssl and Dovecot is
+/// 5000; the format allows 999,999,999).
+pub const MAX_SHA_CRYPT_ROUNDS: u32 = 1_000_000;
+/// The most Argon2 memory accepted, in KiB: 256 MiB (libsodium's moderate limit; Dovecot's
+/// and the interactive one are 64 MiB).
+pub const MAX_ARGON2_MEMORY_KIB: u32 = 256 * 1024;
+/// The most Argon2 passes (t) accepted.
+pub const MAX_ARGON2_PASSES: u32 = 16;
+/// The most Argon2 lanes (p) accepted.
+pub const MAX_ARGON2_LANES: u32 = 16;
 
 /// A modular crypt format hash whose shape has been checked.
 #[derive(Clone, Debug)]
@@ -93,14 +113,14 @@ impl CryptHash {
                 })
             }
         };
-        if well_formed {
-            Ok(Self {
-                kind,
-                hash: hash.to_string(),
-            })
-        } else {
-            Err(malformed())
+        if !well_formed {
+            return Err(malformed());
         }
+        check_cost(kind, &fields, hash)?;
+        Ok(Self {
+            kind,
+            hash: hash.to_string(),
+        })
     }
 
     pub fn kind(&self) -> CryptKind {
@@ -141,6 +161,52 @@ impl CryptHash {
             CryptKind::Bcrypt => bcrypt::verify(password, &self.hash).unwrap_or(false),
             CryptKind::Argon2i | CryptKind::Argon2id => PasswordHash::new(&self.hash)
                 .is_ok_and(|parsed| Argon2::default().verify_password(password, &parsed).is_ok()),
+        }
+    }
+}
+
+/// Refuses a well-formed hash whose cost parameters exceed the caps, naming the limit.
+fn check_cost(kind: CryptKind, fields: &[&str], hash: &str) -> Result<(), String> {
+    let over = |parameter: &str, value: u32, limit: u32| {
+        Err(format!(
+            "{} hash with {parameter} {value} is above the limit of {limit}",
+            kind.scheme()
+        ))
+    };
+    match kind {
+        CryptKind::Md5 => Ok(()),
+        CryptKind::Sha256 | CryptKind::Sha512 => {
+            let rounds = fields
+                .first()
+                .and_then(|field| field.strip_prefix("rounds="))
+                .and_then(|rounds| rounds.parse::<u32>().ok());
+            match rounds {
+                Some(rounds) if rounds > MAX_SHA_CRYPT_ROUNDS => {
+                    over("rounds", rounds, MAX_SHA_CRYPT_ROUNDS)
+                }
+                _ => Ok(()),
+            }
+        }
+        CryptKind::Bcrypt => match fields.first().and_then(|cost| cost.parse::<u32>().ok()) {
+            Some(cost) if cost > MAX_BCRYPT_COST => over("cost", cost, MAX_BCRYPT_COST),
+            _ => Ok(()),
+        },
+        CryptKind::Argon2i | CryptKind::Argon2id => {
+            let Some(params) = PasswordHash::new(hash)
+                .ok()
+                .and_then(|parsed| argon2::Params::try_from(&parsed).ok())
+            else {
+                return Ok(());
+            };
+            if params.m_cost() > MAX_ARGON2_MEMORY_KIB {
+                over("memory m (KiB)", params.m_cost(), MAX_ARGON2_MEMORY_KIB)
+            } else if params.t_cost() > MAX_ARGON2_PASSES {
+                over("passes t", params.t_cost(), MAX_ARGON2_PASSES)
+            } else if params.p_cost() > MAX_ARGON2_LANES {
+                over("lanes p", params.p_cost(), MAX_ARGON2_LANES)
+            } else {
+                Ok(())
+            }
         }
     }
 }
@@ -235,6 +301,59 @@ mod tests {
         ] {
             let err = CryptHash::parse(hash).unwrap_err();
             assert!(!err.contains(&hash[hash.len() / 2..]), "{err}");
+        }
+    }
+
+    /// `hash` with its cost parameters replaced: the shape stays valid, only the cost changes.
+    fn with_settings(known: usize, from: &str, to: &str) -> String {
+        let hash = KNOWN[known].0;
+        assert!(hash.contains(from), "{hash}");
+        hash.replacen(from, to, 1)
+    }
+
+    #[test]
+    fn costs_above_the_caps_are_refused_naming_the_limit() {
+        for (hash, limit) in [
+            (with_settings(4, "$05$", "$16$"), "15"),
+            (with_settings(5, "$05$", "$31$"), "15"),
+            (
+                with_settings(3, "rounds=10000", "rounds=1000001"),
+                "1000000",
+            ),
+            (
+                with_settings(3, "rounds=10000", "rounds=999999999"),
+                "1000000",
+            ),
+            (with_settings(1, "$5$", "$5$rounds=2000000$"), "1000000"),
+            (with_settings(7, "m=1024", "m=262145"), "262144"),
+            (with_settings(7, "m=1024", "m=4194304"), "262144"),
+            (with_settings(7, "t=2", "t=4000000000"), "16"),
+            (with_settings(8, "t=2", "t=17"), "16"),
+            (with_settings(7, "p=1", "p=17"), "16"),
+        ] {
+            let err = CryptHash::parse(&hash).unwrap_err();
+            assert!(
+                err.contains("above the limit of") && err.ends_with(limit),
+                "{hash}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn costs_at_the_caps_and_common_defaults_are_accepted() {
+        for hash in [
+            with_settings(4, "$05$", "$14$"),
+            with_settings(4, "$05$", "$15$"),
+            with_settings(3, "rounds=10000", "rounds=1000000"),
+            with_settings(3, "rounds=10000", "rounds=5000"),
+            with_settings(1, "$5$", "$5$rounds=535000$"),
+            // libsodium's moderate and interactive limits, RFC 9106's second recommendation.
+            with_settings(7, "m=1024,t=2,p=1", "m=262144,t=3,p=1"),
+            with_settings(7, "m=1024,t=2,p=1", "m=65536,t=2,p=1"),
+            with_settings(8, "m=1024,t=2,p=1", "m=65536,t=3,p=4"),
+            with_settings(7, "m=1024,t=2,p=1", "m=262144,t=16,p=16"),
+        ] {
+            CryptHash::parse(&hash).unwrap_or_else(|e| panic!("{hash}: {e}"));
         }
     }
 }

@@ -9,11 +9,14 @@ use subtle::ConstantTimeEq;
 /// A user's stored secret, ready to check a password against.
 #[derive(Clone, Debug)]
 pub enum Credential {
-    /// `{PLAIN}`/`{CLEARTEXT}`: the password itself, which also allows APOP.
+    /// `{PLAIN}`/`{CLEARTEXT}`: the password itself, which also allows APOP. Never empty: an
+    /// empty value is [`Credential::Disabled`].
     Plain(String),
     Crypt(CryptHash),
     Digest(DigestHash),
-    /// An empty password field: no password matches.
+    /// An empty password field, or `{PLAIN}` with nothing after it: no password matches (an
+    /// empty password would otherwise match it, and APOP with the digest of the timestamp
+    /// alone).
     Disabled,
 }
 
@@ -36,6 +39,7 @@ impl Credential {
         };
         let scheme = scheme.to_ascii_uppercase();
         let crypt_kinds: &[CryptKind] = match scheme.as_str() {
+            "PLAIN" | "CLEARTEXT" if value.is_empty() => return Ok(Self::Disabled),
             "PLAIN" | "CLEARTEXT" => return Ok(Self::Plain(value.to_string())),
             // What libc crypt(3) understands.
             "CRYPT" => &[
@@ -162,6 +166,16 @@ mod tests {
     fn an_empty_field_disables_the_user() {
         let credential = Credential::parse("").unwrap();
         assert!(!credential.verify("") && credential.cost_class().is_none());
+    }
+
+    #[test]
+    fn an_empty_plain_value_disables_the_user() {
+        for field in ["{PLAIN}", "{CLEARTEXT}", "{plain}"] {
+            let credential = Credential::parse(field).unwrap();
+            assert!(!credential.verify(""), "{field}");
+            assert_eq!(credential.plaintext(), None, "{field}: no APOP");
+            assert!(credential.cost_class().is_none(), "{field}");
+        }
     }
 
     #[test]

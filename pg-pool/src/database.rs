@@ -30,6 +30,7 @@ impl Database {
     ) -> Result<Self, String> {
         let mut config: postgres::Config = url.parse().map_err(|err| format!("\"url\": {err}"))?;
         let (connector, mode) = tls::connector(tls, ca_file)?;
+        refuse_contradiction(config.get_ssl_mode(), mode, tls)?;
         config.ssl_mode(mode);
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(connect_timeout);
@@ -121,6 +122,34 @@ pub fn with_causes(err: &dyn std::error::Error) -> String {
     text
 }
 
+/// Refuses a URL whose `sslmode` says otherwise than `"tls"`: `"tls"` decides (it defaults to
+/// `"disable"`), so `sslmode=require` in the URL would silently connect in plain text. `prefer`,
+/// the URL's default, says nothing and is left to `"tls"`.
+fn refuse_contradiction(
+    url_mode: postgres::config::SslMode,
+    mode: postgres::config::SslMode,
+    tls: &Tls,
+) -> Result<(), String> {
+    use postgres::config::SslMode;
+    let url_name = match url_mode {
+        SslMode::Disable => "disable",
+        SslMode::Require => "require",
+        _ => return Ok(()),
+    };
+    if url_mode == mode {
+        return Ok(());
+    }
+    let tls = match tls {
+        Tls::Disable => "disable",
+        Tls::Require => "require",
+        Tls::VerifyFull => "verify-full",
+    };
+    Err(format!(
+        "\"url\" says sslmode={url_name} but \"tls\" is \"{tls}\": the URL's sslmode is not \
+         used, set \"tls\" (\"disable\", \"require\" or \"verify-full\") and drop it from the URL"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,5 +195,31 @@ mod tests {
             .err()
             .unwrap()
             .starts_with("\"ca_file\": only used with"));
+    }
+
+    #[test]
+    fn a_url_sslmode_that_contradicts_tls_stops_startup() {
+        let new = |url: &str, tls: Tls| Database::new(url, &tls, None, Duration::from_secs(1));
+        for (url, tls) in [
+            ("postgresql://db/mail?sslmode=require", Tls::Disable),
+            ("host=db dbname=mail sslmode=require", Tls::Disable),
+            ("postgresql://db/mail?sslmode=disable", Tls::Require),
+            ("postgresql://db/mail?sslmode=disable", Tls::VerifyFull),
+        ] {
+            let err = new(url, tls.clone()).err().unwrap();
+            assert!(
+                err.starts_with("\"url\" says sslmode=") && err.contains("\"tls\" is"),
+                "{url} {tls:?}: {err}"
+            );
+        }
+        for (url, tls) in [
+            ("postgresql://db/mail?sslmode=require", Tls::Require),
+            ("postgresql://db/mail?sslmode=require", Tls::VerifyFull),
+            ("postgresql://db/mail?sslmode=disable", Tls::Disable),
+            ("postgresql://db/mail?sslmode=prefer", Tls::Disable),
+            ("postgresql://db/mail", Tls::Require),
+        ] {
+            assert!(new(url, tls.clone()).is_ok(), "{url} {tls:?}");
+        }
     }
 }

@@ -2,7 +2,8 @@
 //! `"disable"` never, `"require"` always but without checking the server's certificate (safe
 //! against a listener, not against a man in the middle), and `"verify-full"` always, with the
 //! certificate checked against `"ca_file"` (else the system's roots) and the URL's host name.
-//! The URL's own `sslmode` is overridden, so that `"tls"` alone says what happens, and a server
+//! `"tls"` alone says what happens: a URL's own `sslmode` that says otherwise stops the server
+//! at startup (naming both keys) rather than being silently overridden, and a server
 //! that does not offer TLS when it is required fails the connection instead of falling back to
 //! plain text.
 

@@ -17,11 +17,12 @@ pub fn apop_digest(timestamp: &str, secret: &str) -> String {
 ///
 /// Takes as long for a user without a secret (`None`, checked against an empty one) as for
 /// one with, and compares in constant time, so that neither the existence of a secret nor the
-/// length of a matching prefix shows in the reply's timing.
+/// length of a matching prefix shows in the reply's timing. An empty secret never matches:
+/// its digest is the MD5 of the timestamp alone, which anyone can compute.
 pub fn apop_matches(digest: &str, timestamp: &str, secret: Option<&str>) -> bool {
     let expected = apop_digest(timestamp, secret.unwrap_or_default());
     let same = constant_time_eq(expected.as_bytes(), digest.to_ascii_lowercase().as_bytes());
-    same && secret.is_some()
+    same && secret.is_some_and(|secret| !secret.is_empty())
 }
 
 /// Byte equality that looks at every byte whatever it finds, written by hand rather than with
@@ -63,5 +64,7 @@ mod tests {
         assert!(!apop_matches(&digest[..31], STAMP, Some("tanstaaf")));
         // No secret never matches, not even the digest of the empty one it is checked against.
         assert!(!apop_matches(&apop_digest(STAMP, ""), STAMP, None));
+        // Nor does an empty secret: its digest is the timestamp's alone.
+        assert!(!apop_matches(&apop_digest(STAMP, ""), STAMP, Some("")));
     }
 }

@@ -7,9 +7,15 @@ use crate::fs_identity::{self, Identity};
 use crate::mailbox::{MaildirMailbox, Options};
 use crate::passwd::is_safe_user_name;
 use crate::template::Template;
-use password_schemes::AuthCache;
+use password_schemes::{unusable_login, AuthCache};
 use pop3_plugin_api::{info, Backend, Connection, PluginInfo, PopError};
 use std::sync::Arc;
+
+/// Refuses what no user may log in with (see [`unusable_login`]) once for every passdb, as
+/// `[AUTH]` like a wrong password.
+fn refuse_unusable(login: &str, password: Option<&str>) -> Result<(), PopError> {
+    unusable_login(login, password).map_or(Ok(()), |why| Err(PopError::auth(why)))
+}
 
 pub struct MaildirBackend {
     passdb: Arc<dyn PassDb>,
@@ -104,6 +110,7 @@ impl Backend for MaildirBackend {
         password: &str,
         conn: &Connection,
     ) -> Result<MaildirMailbox, PopError> {
+        refuse_unusable(user, Some(password))?;
         let user = self.passdb.verify(user, password, conn)?;
         self.open(&user)
     }
@@ -119,6 +126,7 @@ impl Backend for MaildirBackend {
         timestamp: &str,
         _conn: &Connection,
     ) -> Result<MaildirMailbox, PopError> {
+        refuse_unusable(user, None)?;
         let user = self.passdb.apop(user, digest, timestamp)?;
         self.open(&user)
     }

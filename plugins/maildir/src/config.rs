@@ -4,7 +4,9 @@
 use crate::drivers::{checkpassword, ldap, passwd_file, sql, system};
 use password_schemes::AuthCacheSettings;
 use pop3_plugin_api::PopError;
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
+use serde_json::Value;
 use std::path::PathBuf;
 
 /// Where the UIDLs come from (see the `uidl` key in [`HELP`]).
@@ -21,8 +23,7 @@ pub enum UidlMode {
 }
 
 /// Who may log in: the `passdb` key, one variant per driver (see [`crate::drivers`]).
-#[derive(Debug, Deserialize)]
-#[serde(tag = "driver", rename_all = "kebab-case")]
+#[derive(Debug)]
 pub enum PassDbConfig {
     PasswdFile(passwd_file::Settings),
     Checkpassword(checkpassword::Settings),
@@ -33,8 +34,7 @@ pub enum PassDbConfig {
 }
 
 /// Where a user's mail is and as whom: the `userdb` key, one variant per driver.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "driver", rename_all = "kebab-case")]
+#[derive(Debug)]
 pub enum UserDbConfig {
     PasswdFile(passwd_file::Settings),
     System(system::UserDbSettings),
@@ -43,13 +43,94 @@ pub enum UserDbConfig {
     Sql(sql::Settings),
 }
 
+impl PassDbConfig {
+    /// The `passdb` object: its `"driver"` chooses the settings read from the other keys.
+    fn from_value(value: Value) -> Result<Self, PopError> {
+        const KEY: &str = "passdb";
+        let (driver, rest) = split_driver(KEY, value)?;
+        Ok(match driver.as_str() {
+            "passwd-file" => Self::PasswdFile(driver_settings(KEY, rest)?),
+            "checkpassword" => Self::Checkpassword(driver_settings(KEY, rest)?),
+            "system" => Self::System(driver_settings(KEY, rest)?),
+            "ldap" => Self::Ldap(driver_settings(KEY, rest)?),
+            "sql" => Self::Sql(driver_settings(KEY, rest)?),
+            _ => return Err(unknown_driver(KEY, &driver, &PASSDB_DRIVERS)),
+        })
+    }
+}
+
+impl UserDbConfig {
+    /// The `userdb` object: its `"driver"` chooses the settings read from the other keys.
+    fn from_value(value: Value) -> Result<Self, PopError> {
+        const KEY: &str = "userdb";
+        let (driver, rest) = split_driver(KEY, value)?;
+        Ok(match driver.as_str() {
+            "passwd-file" => Self::PasswdFile(driver_settings(KEY, rest)?),
+            "system" => Self::System(driver_settings(KEY, rest)?),
+            "ldap" => Self::Ldap(driver_settings(KEY, rest)?),
+            "sql" => Self::Sql(driver_settings(KEY, rest)?),
+            _ => return Err(unknown_driver(KEY, &driver, &USERDB_DRIVERS)),
+        })
+    }
+}
+
+const PASSDB_DRIVERS: [&str; 5] = ["passwd-file", "checkpassword", "system", "ldap", "sql"];
+const USERDB_DRIVERS: [&str; 4] = ["passwd-file", "system", "ldap", "sql"];
+
+/// A config error: the key's path (`passdb.timeout_seconds`), or the whole config for `.`.
+fn config_error(path: &str, problem: impl std::fmt::Display) -> PopError {
+    PopError::permanent(match path {
+        "." => format!("maildir config: {problem}"),
+        path => format!("maildir config key \"{path}\": {problem}"),
+    })
+}
+
+/// The object under `key` split into its `"driver"` and the driver's own keys.
+fn split_driver(key: &str, value: Value) -> Result<(String, Value), PopError> {
+    let Value::Object(mut object) = value else {
+        return Err(config_error(key, "expected an object with a \"driver\""));
+    };
+    match object.remove("driver") {
+        Some(Value::String(driver)) => Ok((driver, Value::Object(object))),
+        Some(other) => Err(config_error(
+            &format!("{key}.driver"),
+            format!("expected a string, found {other}"),
+        )),
+        None => Err(config_error(key, "missing field `driver`")),
+    }
+}
+
+/// A driver's settings, read so that an error names the key inside the object
+/// (`passdb.timeout_seconds`): serde's internally tagged enums buffer the object and lose the
+/// path, so the driver is picked by hand ([`split_driver`]) and its keys read here.
+fn driver_settings<T: DeserializeOwned>(key: &str, keys: Value) -> Result<T, PopError> {
+    serde_path_to_error::deserialize(keys).map_err(|err| {
+        let path = match err.path().to_string() {
+            inner if inner == "." => key.to_string(),
+            inner => format!("{key}.{inner}"),
+        };
+        config_error(&path, err.inner())
+    })
+}
+
+fn unknown_driver(key: &str, driver: &str, known: &[&str]) -> PopError {
+    config_error(
+        &format!("{key}.driver"),
+        format!(
+            "unknown driver {driver:?}, expected one of {}",
+            known.join(", ")
+        ),
+    )
+}
+
 /// The keys as written; [`Config::parse`] fills in the user sources.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Keys {
     passwd_file: Option<PathBuf>,
-    passdb: Option<PassDbConfig>,
-    userdb: Option<UserDbConfig>,
+    /// Read by [`PassDbConfig::from_value`] and [`UserDbConfig::from_value`].
+    passdb: Option<Value>,
+    userdb: Option<Value>,
     #[serde(default = "default_maildir")]
     maildir: String,
     #[serde(default)]
@@ -95,11 +176,17 @@ pub const HELP: &str = r#"JSON object; keys:
                      user:{SCHEME}hash:uid:gid:gecos:home:shell:extra (trailing fields optional).
                      Schemes: PLAIN (CLEARTEXT), CRYPT, SHA512-CRYPT, SHA256-CRYPT, MD5-CRYPT (MD5),
                      BLF-CRYPT, ARGON2I, ARGON2ID, SHA, SSHA, SHA256, SSHA256, SHA512, SSHA512; a hash
-                     without {SCHEME} is read by its $id$. Re-read when it changes; APOP works for
-                     PLAIN users. The passdb and the userdb when these keys are not given: required
+                     without {SCHEME} is read by its $id$. Costs are capped (a hash above a cap
+                     is a bad line): bcrypt cost <= 15, SHA-crypt rounds <= 1000000, Argon2
+                     m <= 262144 KiB (256 MiB), t <= 16, p <= 16. An empty field or an empty
+                     {PLAIN} lets nobody in. Re-read when it changes; APOP works for PLAIN
+                     users. The passdb and the userdb when these keys are not given: required
                      unless both are.
   "passdb"           (object, default {"driver": "passwd-file", "path": passwd_file}) who may log in,
-                     as Dovecot's passdb; "driver" chooses:
+                     as Dovecot's passdb. An empty password, one with a NUL, and an empty
+                     login or one with control characters are refused ([AUTH]) before any
+                     driver is asked; "timeout_seconds", where a driver has it, is 1 to 3600.
+                     "driver" chooses:
                      {"driver": "passwd-file", "path": "/etc/dovecot/users"}
                        the password field of a passwd-file (as "passwd_file" above). An unknown
                        user costs what the costliest user's password check costs.
@@ -264,16 +351,11 @@ impl Config {
             ));
         }
         let mut json = serde_json::Deserializer::from_str(text);
-        let keys: Keys = serde_path_to_error::deserialize(&mut json).map_err(|err| {
-            let path = err.path().to_string();
-            let message = if path == "." {
-                format!("maildir config: {}", err.inner())
-            } else {
-                format!("maildir config key \"{path}\": {}", err.inner())
-            };
-            PopError::permanent(message)
-        })?;
-        let (passdb, userdb) = user_sources(keys.passwd_file, keys.passdb, keys.userdb)?;
+        let keys: Keys = serde_path_to_error::deserialize(&mut json)
+            .map_err(|err| config_error(&err.path().to_string(), err.inner()))?;
+        let passdb = keys.passdb.map(PassDbConfig::from_value).transpose()?;
+        let userdb = keys.userdb.map(UserDbConfig::from_value).transpose()?;
+        let (passdb, userdb) = user_sources(keys.passwd_file, passdb, userdb)?;
         Ok(Self {
             passdb,
             userdb,
@@ -460,8 +542,10 @@ mod tests {
         assert!(userdb.password_query.is_none());
         for (sql, needle) in [
             (r#""url": "x", "query": "q""#, "query"),
-            // Inside a driver's object serde names the object, not the field.
-            (r#""url": "x", "pool_size": "many""#, "\"many\""),
+            (
+                r#""url": "x", "pool_size": "many""#,
+                "\"passdb.pool_size\": invalid type",
+            ),
             (r#""url": "x", "tls": "verify-ca""#, "verify-ca"),
             (r#""password_query": "q""#, "url"),
         ] {
@@ -518,6 +602,62 @@ mod tests {
         );
         let err = Config::parse(r#"{"passwd_file": "/u", "auth_cache": {"ttl": 1}}"#).unwrap_err();
         assert!(err.message.contains("key \"auth_cache"), "{}", err.message);
+        // Inside a driver's object too, the key itself is named.
+        for (sources, key) in [
+            (
+                r#""passdb": {"driver": "checkpassword", "program": "/c", "timeout_seconds": "5"}"#,
+                "passdb.timeout_seconds",
+            ),
+            (
+                r#""passdb": {"driver": "ldap", "url": "ldap://h", "base": "o=x", "pool_size": -1}"#,
+                "passdb.pool_size",
+            ),
+            (
+                r#""userdb": {"driver": "sql", "url": "x", "user_query": 1}"#,
+                "userdb.user_query",
+            ),
+            (r#""userdb": {"driver": "checkpassword"}"#, "userdb.driver"),
+            // Every driver's timeout is capped.
+            (
+                r#""passdb": {"driver": "checkpassword", "program": "/c", "timeout_seconds": 3601}"#,
+                "passdb.timeout_seconds",
+            ),
+            (
+                r#""passdb": {"driver": "system", "timeout_seconds": 4000000}"#,
+                "passdb.timeout_seconds",
+            ),
+            (
+                r#""userdb": {"driver": "ldap", "url": "ldap://h", "base": "o=x", "timeout_seconds": 2147484}"#,
+                "userdb.timeout_seconds",
+            ),
+            (
+                r#""passdb": {"driver": "sql", "url": "x", "timeout_seconds": 4294967295}"#,
+                "passdb.timeout_seconds",
+            ),
+            (r#""passdb": {"driver": 1}"#, "passdb.driver"),
+            (r#""passdb": ["sql"]"#, "passdb"),
+        ] {
+            let text = format!(r#"{{"passwd_file": "/u", {sources}}}"#);
+            let err = Config::parse(&text).unwrap_err().message;
+            assert!(
+                err.starts_with(&format!("maildir config key \"{key}\": ")),
+                "{sources}: {err}"
+            );
+        }
+        let err = Config::parse(
+            r#"{"passwd_file": "/u", "passdb": {"driver": "system", "timeout_seconds": 3601}}"#,
+        )
+        .unwrap_err();
+        assert!(
+            err.message
+                .ends_with("3601 is above the limit of 3600 seconds"),
+            "{}",
+            err.message
+        );
+        Config::parse(
+            r#"{"passwd_file": "/u", "passdb": {"driver": "system", "timeout_seconds": 3600}}"#,
+        )
+        .unwrap();
         let err = Config::parse(r#"{"maildir": "/m/%u"}"#).unwrap_err();
         assert!(err.message.contains("passwd_file"), "{}", err.message);
     }

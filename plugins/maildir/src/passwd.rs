@@ -330,6 +330,19 @@ mod tests {
     }
 
     #[test]
+    fn a_hash_above_the_cost_caps_is_a_bad_line_and_never_the_dummy() {
+        let costly = SHA512.replacen("$6$", "$6$rounds=5000000$", 1);
+        let users = parse(&format!("a:{{PLAIN}}x\nb:{costly}\n"));
+        let problems = users.problems().unwrap();
+        assert!(
+            problems.starts_with("/etc/users:2: user b: SHA512-CRYPT hash with rounds 5000000 is above the limit of 1000000"),
+            "{problems}"
+        );
+        assert!(users.lookup("b").is_none());
+        assert_eq!(users.credential_for(None).cost_class(), Some("PLAIN"));
+    }
+
+    #[test]
     fn unsafe_names() {
         for name in ["", ".", "..", "a/b", "a..b", "x\ny"] {
             assert!(!is_safe_user_name(name), "{name:?}");

@@ -5,7 +5,7 @@ use crate::config::{Config, HELP};
 use crate::db::{self, Pool};
 use crate::lock::Leases;
 use crate::mailbox::{PgMailbox, Stored};
-use password_schemes::{AuthCache, Credential};
+use password_schemes::{unusable_login, AuthCache, Credential};
 use pop3_plugin_api::{info, warn, Backend, Connection, Expire, PluginInfo, PopError};
 use std::sync::OnceLock;
 
@@ -70,6 +70,11 @@ impl Backend for PostgresBackend {
         password: &str,
         conn: &Connection,
     ) -> Result<PgMailbox, PopError> {
+        // What no row may let in (an empty password, one with a NUL, a control character in
+        // the login), refused before the database is asked.
+        if let Some(why) = unusable_login(user, Some(password)) {
+            return Err(PopError::auth(why));
+        }
         let mut client = db::get(&self.pool)?;
         let mut tx = client
             .transaction()

@@ -154,6 +154,16 @@ fn account(name: String, user: UserKeys, defaults: Settings) -> Result<Account, 
     if user.password.is_none() && user.apop_secret.is_none() {
         return Err(invalid(&path, "needs a password or an apop_secret"));
     }
+    // An empty one would log in with an empty AUTH PLAIN password, or an APOP digest of the
+    // timestamp alone.
+    for (key, value) in [
+        ("password", &user.password),
+        ("apop_secret", &user.apop_secret),
+    ] {
+        if value.as_deref() == Some("") {
+            return Err(invalid(&format!("{path}.{key}"), "must not be empty"));
+        }
+    }
     let mut specs = match user.builtin {
         true => builtin_specs(&format!("{path}.builtin")),
         false => Vec::new(),

@@ -289,6 +289,14 @@ fn config_errors_name_the_field() {
             "users.a: needs a password or an apop_secret",
         ),
         (
+            json!({"users": {"a": {"password": ""}}}),
+            "users.a.password: must not be empty",
+        ),
+        (
+            json!({"users": {"a": {"password": "p", "apop_secret": ""}}}),
+            "users.a.apop_secret: must not be empty",
+        ),
+        (
             json!({"users": {"a": {"password": 1}}}),
             "users.a.password: invalid type",
         ),

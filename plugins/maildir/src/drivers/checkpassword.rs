@@ -34,6 +34,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 pub struct Settings {
     pub program: PathBuf,
     #[serde(default = "default_timeout")]
+    #[serde(deserialize_with = "super::timeout::capped")]
     pub timeout_seconds: u32,
     #[serde(default = "default_max_running")]
     pub max_running: u32,

@@ -22,6 +22,7 @@ mod remembered;
 mod slots;
 pub mod sql;
 pub mod system;
+mod timeout;
 
 use crate::config::{PassDbConfig, UserDbConfig};
 use password_schemes::AuthCache;

@@ -31,6 +31,7 @@ pub struct PassDbSettings {
     #[serde(default = "default_service")]
     pub pam_service: String,
     #[serde(default = "default_timeout")]
+    #[serde(deserialize_with = "super::timeout::capped")]
     pub timeout_seconds: u32,
     #[serde(default = "default_max_running")]
     pub max_running: u32,

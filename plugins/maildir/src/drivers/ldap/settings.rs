@@ -30,6 +30,7 @@ pub struct Settings {
     #[serde(default = "default_pool_size")]
     pub pool_size: u32,
     #[serde(default = "default_timeout")]
+    #[serde(deserialize_with = "crate::drivers::timeout::capped")]
     pub timeout_seconds: u32,
 }
 

@@ -55,6 +55,7 @@ pub struct Settings {
     pub tls: Tls,
     pub ca_file: Option<PathBuf>,
     #[serde(default = "default_timeout")]
+    #[serde(deserialize_with = "crate::drivers::timeout::capped")]
     pub timeout_seconds: u32,
     #[serde(default = "default_pool_size")]
     pub pool_size: u32,
