@@ -208,9 +208,10 @@ pub const HELP: &str = r#"JSON object; keys:
                        takes longer than timeout_seconds (default 5) is [SYS/TEMP], as is a PAM
                        error that is not a refusal (a module's source unavailable); at most
                        max_running (default 4) checks at once, a check past its deadline
-                       keeping its place until PAM returns. An unknown user (PAM's
-                       USER_UNKNOWN) is answered no sooner than the slowest of the last 32
-                       checks of known users. PAM's prompts get the login and the password;
+                       keeping its place until PAM returns. Every [AUTH] refusal, an unknown
+                       user (PAM's USER_UNKNOWN) and a wrong password alike, is answered after
+                       the slowest of the last 32 checks of known users (at least 200 ms, at
+                       most timeout_seconds). PAM's prompts get the login and the password;
                        only PAM's own messages are logged (debug). No APOP.
                      {"driver": "ldap", "url": "ldaps://ldap.example.org",
                       "user_dn": "uid=%u,ou=people,dc=example,dc=org"}
@@ -221,9 +222,11 @@ pub const HELP: &str = r#"JSON object; keys:
                        and binds as its DN; with "password_attr": "userPassword" it reads that
                        {SCHEME} hash instead and verifies it here (the passwd_file schemes).
                        An empty password is refused before any bind (LDAP would take it as an
-                       unauthenticated bind, which succeeds). An unknown user, and every refused
-                       bind to a user_dn (the server does not tell which), is answered no sooner
-                       than the slowest of the last 32 answers for known users. Keys shared
+                       unauthenticated bind, which succeeds). Every [AUTH] refusal, an unknown
+                       user and a wrong password alike, is answered after the slowest of the
+                       last 32 answers for known users (at least 200 ms, at most
+                       timeout_seconds). A search that finds a second entry, brings more than
+                       64 KiB or ends with anything but success is [SYS/TEMP]. Keys shared
                        with the ldap userdb:
                          "url" ldap://host[:port] or ldaps://host[:port];
                          "starttls" (bool, default false) StartTLS on an ldap:// URL;
@@ -251,8 +254,9 @@ pub const HELP: &str = r#"JSON object; keys:
                        (the name the userdb and %u get; default the login); other columns, more
                        than one row or a parameter that is not text are errors. Checked at
                        startup: the query is prepared, so a typo stops the server naming the
-                       key. No row or a wrong password is [AUTH] (no row answered no sooner than
-                       the slowest of the last 32 known users); the database down, an error or
+                       key. No row or a wrong password is [AUTH], either answered after the
+                       slowest of the last 32 checks of known users (at least 200 ms, at most
+                       timeout_seconds); the database down, an error or
                        no answer within timeout_seconds (default 5) is [SYS/TEMP] (PostgreSQL
                        also cancels it with statement_timeout; SQLite waits for a writer's lock
                        only that long). pool_size (default 4): connections to PostgreSQL,
