@@ -333,8 +333,10 @@ fn sqlite_answers_userdb_fields_and_a_missing_file() {
 fn sqlite_locked_past_the_deadline() {
     let (_site, path, server) = sqlite_site("sql-sqlite-slow");
     logs_in_again(&server);
+    // The holder waits for a lock the probes below may hold for a moment, rather than fail.
     let mut holder = Guarded::spawn(
         Command::new("sqlite3")
+            .args(["-cmd", ".timeout 10000"])
             .arg(&path)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
