@@ -39,9 +39,10 @@ measured against Dovecot's high-performance login mode (pop3-login service_count
 process_min_avail = one per CPU): long-lived login processes.
 
 Run as root (Dovecot needs it). RLIMIT_NOFILE is raised to its hard limit for both servers
-and the client: 10,000 idle sessions need 10,000 descriptors in pop3host, 20,000 with
-maildirs (each session holds its lock file open), so the run on 10-message maildirs holds
-9,000 sessions where the hard limit is 20,000 (a container without CAP_SYS_RESOURCE cannot
+and the client: 10,000 idle sessions need 10,000 descriptors in pop3host, 50,000 with
+maildirs (each session also holds its lock file and handles on the maildir, cur/ and new/:
+the maildir plugin's DESCRIPTORS_PER_SESSION of 4), so the run on 10-message maildirs holds
+3,940 sessions where the hard limit is 20,000 (a container without CAP_SYS_RESOURCE cannot
 raise it). Everything listens on 127.0.0.1 only and is removed at the end (--keep keeps it).
 
 Hashed passwords: every run also measures logins of the same users with SHA512-CRYPT
@@ -572,7 +573,7 @@ def main():
     ap.add_argument("--users", type=int, default=64)
     ap.add_argument("--idle", type=int, default=10000, help="idle sessions held on pop3host")
     ap.add_argument("--idle-full", type=int, default=9000,
-                    help="idle pop3host sessions on 10-message maildirs (2 descriptors each)")
+                    help="idle pop3host sessions on 10-message maildirs (5 descriptors each)")
     ap.add_argument("--dovecot-idle", type=int, default=1000,
                     help="idle sessions held on Dovecot (a process each, ~125 logins/s)")
     ap.add_argument("--big", type=int, default=100000, help="messages of the big mailbox")
@@ -624,8 +625,9 @@ def main():
     if opts.idle + 300 > nofile:
         opts.idle = nofile - 300
         log(f"RLIMIT_NOFILE is {nofile}: {opts.idle} idle sessions")
-    # With a maildir each pop3host session also holds its lock file open: 2 descriptors.
-    opts.idle_full = min(opts.idle_full, (nofile - 300) // 2)
+    # With a maildir a pop3host session holds its socket, its lock file and handles on the
+    # maildir, cur/ and new/ (the maildir plugin's DESCRIPTORS_PER_SESSION): 5 descriptors.
+    opts.idle_full = min(opts.idle_full, (nofile - 300) // 5)
     WORK = tempfile.mkdtemp(prefix="pop3bench-")
     os.chmod(WORK, 0o755)  # Dovecot's unprivileged processes walk through it
     # Copies, so that a rebuild in the work tree cannot swap binaries in the middle of a run.
