@@ -851,6 +851,42 @@ fn prefetched_messages_are_served_and_only_retrieved_ones_are_marked_seen() {
     assert_eq!(server.log().matches("served from a prefetch").count(), 1);
 }
 
+/// The blocking call that reads a message that fits in one chunk, a RETR's own or a
+/// prefetch's, reads the message after it too: RETR 2 and RETR 4 are served without a call of
+/// their own, and the next call makes the `retrieve` calls owed, so exactly the messages
+/// retrieved are marked Seen.
+#[test]
+fn a_call_reads_two_messages_and_the_owed_retrieves_are_made() {
+    let site = seen_site("prefetch-two");
+    let server = site.start(json!({}));
+    let mut c = server.client();
+    c.login("plain", PASSWORD);
+    retr(&mut c, 1, None); // reads 2 too
+    assert_eq!(retr(&mut c, 2, None), b"Subject: two\r\n\r\n2\r\n"); // prefetches 3 and 4
+    assert_eq!(retr(&mut c, 3, None), b"Subject: three\r\n\r\n3\r\n");
+    assert_eq!(retr(&mut c, 4, None), b"Subject: four\r\n\r\n4\r\n");
+    server.wait_for_log("retrieve after a prefetch made");
+    quit(&mut c);
+    assert_eq!(server.log().matches("served from a prefetch").count(), 3);
+    assert_eq!(
+        server
+            .log()
+            .matches("read with the message before it")
+            .count(),
+        2
+    );
+    assert_eq!(
+        site.files("plain", "cur"),
+        [
+            "1700000001.M1P1.host:2,S",
+            "1700000002.M2P2.host:2,S",
+            "1700000003.M3P3.host:2,S",
+            "1700000004.M4P4.host:2,FST",
+            "1700000005.M5P5.host:2,S",
+        ]
+    );
+}
+
 /// A prefetch started before DELE or TOP of its message gives way: DELE marks, TOP reads the
 /// message itself, and the last RETR served from a prefetch is still recorded at QUIT.
 #[test]
@@ -859,13 +895,13 @@ fn a_prefetch_gives_way_to_other_commands_and_its_retr_is_recorded_at_quit() {
     let server = site.start(json!({}));
     let mut c = server.client();
     c.login("plain", PASSWORD);
-    retr(&mut c, 1, None); // prefetches 2
+    retr(&mut c, 1, None); // reads 2 too
     assert!(c.cmd("DELE 2").starts_with("+OK"));
     assert!(c.cmd("TOP 3 0").starts_with("+OK"));
     assert_eq!(unstuff(&c.body()), b"Subject: three\r\n\r\n");
     assert!(c.cmd("RETR 2").starts_with("-ERR"));
     assert!(c.cmd("DELE 5").starts_with("+OK"));
-    retr(&mut c, 3, None); // prefetches 4
+    retr(&mut c, 3, None); // reads 4 too
     assert_eq!(retr(&mut c, 4, None), b"Subject: four\r\n\r\n4\r\n");
     server.wait_for_log("served from a prefetch");
     quit(&mut c); // 5 is deleted: nothing after 4 to prefetch, so QUIT records it
@@ -887,7 +923,7 @@ fn a_session_left_without_quit_still_makes_its_owed_retrieve() {
     let server = site.start(json!({}));
     let mut c = server.client();
     c.login("plain", PASSWORD);
-    retr(&mut c, 4, None); // prefetches 5, the last: nothing after it to prefetch
+    retr(&mut c, 4, None); // reads 5 too, the last: nothing after it to prefetch
     assert_eq!(retr(&mut c, 5, None), b"Subject: five\r\n\r\n5\r\n");
     server.wait_for_log("served from a prefetch");
     assert!(!server.log().contains("retrieve after a prefetch"));
@@ -904,7 +940,7 @@ fn a_quiet_session_drops_its_prefetch() {
     let server = site.start(json!({}));
     let mut c = server.client();
     c.login("plain", PASSWORD);
-    retr(&mut c, 1, None); // prefetches 2
+    retr(&mut c, 1, None); // reads 2 too
     server.wait_for_log("quiet: prefetch dropped");
     assert_eq!(retr(&mut c, 2, None), b"Subject: two\r\n\r\n2\r\n");
     quit(&mut c);

@@ -6,14 +6,15 @@
 //!   included, and a reader can outlive the command that opened it (a TOP that has its lines,
 //!   a prefetch nobody wanted, a read past its deadline). The reader carries the turn until it
 //!   is dropped, and the mailbox's next call waits for it;
-//! - a prefetch in flight, which holds the mailbox: every other call waits for it first;
-//! - the owed retrieve: a RETR served from a prefetch still owes the plugin its `retrieve`
-//!   call (so that what the plugin records stays exact); the next call on the mailbox makes it
-//!   first, in the same blocking job.
+//! - a prefetch in flight, which holds the mailbox: every other call waits for it first; and
+//!   the message after, which a prefetch may read in the same call, kept for the next RETR;
+//! - the owed retrieves: a RETR served from a prefetch still owes the plugin its `retrieve`
+//!   call (so that what the plugin records stays exact); the next call on the mailbox makes
+//!   them first, in the same blocking job.
 
 use super::buffers;
 use super::calls::{drop_on_pool, Call, PluginCalls};
-use super::prefetch::Prefetch;
+use super::prefetch::{self, Prefetch, Reserved, Waiting};
 use super::read_ahead::{OpenMessage, ReadAhead};
 use super::work;
 use crate::session::Transfer;
@@ -32,8 +33,11 @@ pub struct SessionMailbox {
     handle: Option<MailboxHandle>,
     turn: Arc<Semaphore>,
     prefetch: Option<Prefetch>,
-    /// A RETR served from a prefetch, whose `retrieve` call the next call makes first.
-    owed_retrieve: Option<Transfer>,
+    /// The message after the one a finished prefetch was for, read by the same call, with its
+    /// share of the prefetch budget. No prefetch starts while it waits.
+    after: Option<Waiting>,
+    /// RETRs served from a prefetch, whose `retrieve` calls the next call makes first.
+    owed_retrieves: Vec<Transfer>,
 }
 
 impl SessionMailbox {
@@ -43,7 +47,8 @@ impl SessionMailbox {
             handle: Some(handle),
             turn: Arc::new(Semaphore::new(1)),
             prefetch: None,
-            owed_retrieve: None,
+            after: None,
+            owed_retrieves: Vec::new(),
         }
     }
 
@@ -54,10 +59,18 @@ impl SessionMailbox {
 
     /// RETR and TOP: the message from the prefetch when it read this one, else opened now,
     /// with its first chunk read in the same blocking call (one hand-off per message fewer).
-    pub async fn open(&mut self, transfer: &Transfer) -> Result<ReadAhead, PopError> {
+    /// `after`, the message a client downloading in order asks for next (given only where the
+    /// plugin allows prefetch), is read in that call too when this one fits in one chunk and
+    /// the prefetch budget has room: its RETR then needs no call.
+    pub async fn open(
+        &mut self,
+        transfer: &Transfer,
+        after: Option<Transfer>,
+        budget: &Arc<Semaphore>,
+    ) -> Result<ReadAhead, PopError> {
         if let Some(message) = self.finish_prefetch(Some(transfer)).await {
             tracing::debug!(message = transfer.id, "served from a prefetch");
-            self.owed_retrieve = Some(transfer.clone());
+            self.owed_retrieves.push(transfer.clone());
             return Ok(message);
         }
         let callback = if transfer.top.is_some() {
@@ -66,45 +79,69 @@ impl SessionMailbox {
             "retrieve"
         };
         let (request, chunk) = (transfer.clone(), ReadAhead::buffer_len(transfer));
-        let open = move |mailbox: &mut MailboxHandle, turn| {
+        let after = after.and_then(|after| Reserved::after(transfer, after, budget));
+        let open = move |mailbox: &mut MailboxHandle, turn: MailboxTurn| {
+            let turns = turn.semaphore().clone();
             let reader = work::open(mailbox, &request)?;
-            OpenMessage::new(reader, turn).fill(buffers::take(chunk), chunk)
+            let first = OpenMessage::new(reader, turn).fill(buffers::take(chunk), chunk)?;
+            let after = after.and_then(|after| after.read_after(&first, mailbox, &turns));
+            Ok((first, after))
         };
-        let first = self.call(callback, open).await?;
+        let (first, after) = self.call(callback, open).await?;
+        self.after = after.map(|fetched| prefetch::waiting(&self.calls, fetched));
         Ok(ReadAhead::from_first(self.calls.clone(), first, chunk))
     }
 
     /// For a RETR whose message is read: starts reading `next`, the message a client
-    /// downloading in order asks for next, if the budget and an idle slot allow and no reader
-    /// holds the turn.
-    pub fn start_prefetch(&mut self, next: Transfer, budget: &Arc<Semaphore>) {
+    /// downloading in order asks for next (and `after` it, see [`Prefetch::start`]), if the
+    /// budget and an idle slot allow, no reader holds the turn and no prefetch is running or
+    /// waits to be sent.
+    pub fn start_prefetch(
+        &mut self,
+        next: Transfer,
+        after: Option<Transfer>,
+        budget: &Arc<Semaphore>,
+    ) {
+        if self.has_prefetch() {
+            return;
+        }
         let Ok(turn) = self.turn.clone().try_acquire_owned() else {
             return;
         };
         let Some(handle) = self.handle.take() else {
             return;
         };
-        let owed = self.owed_retrieve.take();
-        match Prefetch::start(&self.calls, handle, turn, next, owed, budget) {
+        let owed = std::mem::take(&mut self.owed_retrieves);
+        match Prefetch::start(&self.calls, handle, turn, next, after, owed, budget) {
             Ok(prefetch) => self.prefetch = Some(prefetch),
             Err((handle, owed)) => {
                 self.handle = Some(handle);
-                self.owed_retrieve = owed;
+                self.owed_retrieves = owed;
             }
         }
     }
 
     /// Waits for a running prefetch and takes the mailbox back; returns the message read if
-    /// it is the one `wanted` sends (any other is dropped unread), and whether there was one.
+    /// it is the one `wanted` sends (any other is dropped unread), from the prefetch or kept
+    /// from the last one.
     pub async fn finish_prefetch(&mut self, wanted: Option<&Transfer>) -> Option<ReadAhead> {
-        let (handle, message) = self.prefetch.take()?.finish(&self.calls, wanted).await;
+        if let Some((transfer, message, _budget)) = self.after.take() {
+            let served = wanted == Some(&transfer);
+            if served {
+                tracing::debug!(message = transfer.id, "read with the message before it");
+            }
+            return served.then_some(message);
+        }
+        let (handle, prefetched) = self.prefetch.take()?.finish(&self.calls, wanted).await;
         self.handle = handle;
-        message
+        let (message, after) = prefetched?;
+        self.after = after;
+        Some(message)
     }
 
     /// Whether a prefetch is running or read.
     pub fn has_prefetch(&self) -> bool {
-        self.prefetch.is_some()
+        self.prefetch.is_some() || self.after.is_some()
     }
 
     /// UPDATE: deletes `marked` (as the session lists them), then drops the mailbox, which
@@ -112,9 +149,9 @@ impl SessionMailbox {
     /// client hears the reply (RFC 1939 §6).
     pub async fn update(mut self, marked: Vec<(usize, String)>) -> Result<(), PopError> {
         self.finish_prefetch(None).await;
-        let owed = self.owed_retrieve.take();
+        let owed = std::mem::take(&mut self.owed_retrieves);
         self.call_consuming("delete", move |mut mailbox| {
-            work::retrieve_owed(&mut mailbox, owed.as_ref());
+            work::retrieve_owed(&mut mailbox, &owed);
             work::update(mailbox, &marked)
         })
         .await
@@ -126,10 +163,10 @@ impl SessionMailbox {
     pub async fn release(mut self) {
         self.finish_prefetch(None).await;
         if !self.is_lost() {
-            let owed = self.owed_retrieve.take();
+            let owed = std::mem::take(&mut self.owed_retrieves);
             let _ = self
                 .call_consuming("drop", move |mut mailbox| {
-                    work::retrieve_owed(&mut mailbox, owed.as_ref());
+                    work::retrieve_owed(&mut mailbox, &owed);
                     drop(mailbox);
                     Ok(())
                 })
@@ -146,9 +183,9 @@ impl SessionMailbox {
     ) -> Result<R, PopError> {
         let call = match (self.wait_for_turn().await, self.handle.take()) {
             (Ok(turn), Some(handle)) => {
-                let owed = self.owed_retrieve.take();
+                let owed = std::mem::take(&mut self.owed_retrieves);
                 let job = move |mailbox: &mut MailboxHandle| {
-                    work::retrieve_owed(mailbox, owed.as_ref());
+                    work::retrieve_owed(mailbox, &owed);
                     job(mailbox, turn)
                 };
                 self.calls.start(callback, handle, job).await

@@ -45,11 +45,12 @@ pub fn open(mailbox: &mut MailboxHandle, transfer: &Transfer) -> Result<ReaderHa
     }
 }
 
-/// The `retrieve` call still due for a RETR served from a prefetch (see
-/// `pop3_plugin_api::Backend::PREFETCH`), if one is, its reader dropped unread. The client has
-/// the message: an error now only costs the backend its record of that.
-pub fn retrieve_owed(mailbox: &mut MailboxHandle, owed: Option<&Transfer>) {
-    if let Some(transfer) = owed {
+/// The `retrieve` calls still due for RETRs served from a prefetch (see
+/// `pop3_plugin_api::Backend::PREFETCH`), in the order the client retrieved them, their readers
+/// dropped unread. The client has the messages: an error now only costs the backend its
+/// record of one.
+pub fn retrieve_owed(mailbox: &mut MailboxHandle, owed: &[Transfer]) {
+    for transfer in owed {
         match mailbox.retrieve(message(transfer)) {
             Ok(_) => tracing::debug!(message = transfer.id, "retrieve after a prefetch made"),
             Err(error) => tracing::debug!(

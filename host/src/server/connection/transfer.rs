@@ -2,17 +2,16 @@
 //! encoder to the client, checked against its listed size; then the prefetch of the next.
 //!
 //! What a RETR costs the server per message (`bench/retr_cpu.py` measures it; a maildir of
-//! ~230 kB messages): one blocking call that opens the message and reads it whole into a
-//! reused buffer (`read_ahead`, `buffers`), one pass of the encoder that copies it into the
-//! output with CRLF and dot-stuffing while it counts the size (no second scan), and one write
-//! of that output. What is left is the kernel's two copies (page cache to buffer, output to
-//! socket), the encoder's one copy and scan, and the wake-ups of the hand-off to the pool; the
-//! maildir plugin opens each message once (the `retrieve` a prefetched RETR still owes it gets
-//! a reader that is dropped unread and opens nothing: `deferred_open` there). Measured with
-//! `python3 bench/retr_cpu.py --build old=DIR --build main=DIR --build new=DIR --runs 9` as
-//! root (README "Performance" has the table): from 1.64 s/GB at 1 client and 1.60 s/GB at 8
-//! before this work to 0.85 and 0.86 s/GB (median per-run ratios 0.53 and 0.54, on a machine
-//! whose other load moves single runs by ±20%).
+//! ~230 kB messages): half a blocking call, which opens the message and reads it whole into a
+//! reused buffer (`read_ahead`, `buffers`) together with the next one (`prefetch::Reserved`),
+//! one pass of the encoder that copies it into the output with CRLF and dot-stuffing while it
+//! counts the size (no second scan), and one write of that output. What is left is the
+//! kernel's two copies (page cache to buffer, output to socket), the encoder's one copy and
+//! scan, and the wake-ups of the hand-off to the pool; the maildir plugin opens each message
+//! once (the `retrieve` a prefetched RETR still owes it gets a reader that is dropped unread
+//! and opens nothing: `deferred_open` there). README "Performance" has the figures
+//! (`python3 bench/retr_cpu.py --build old=DIR --build ... --runs 15` as root, on a machine
+//! whose other load moves single runs by ±20% and more).
 //!
 //! No separate path for a message already in wire form (CRLF line ends, no line starting with
 //! `.`), decided on the profile: `sendfile`/`splice` would need a file descriptor, and the
@@ -42,10 +41,12 @@ const ADDED_LINE_END: u64 = 2;
 impl Driver {
     /// RETR and TOP: opens the message, then streams it through the encoder.
     pub(super) async fn transfer(&mut self, transfer: Transfer) -> io::Result<Flow> {
+        let after = self.after(&transfer);
         let Some(mailbox) = self.mailbox.as_mut() else {
             return Ok(Flow::Close);
         };
-        let mut message = match mailbox.open(&transfer).await {
+        let budget = &self.shared.prefetch_budget;
+        let mut message = match mailbox.open(&transfer, after, budget).await {
             Ok(message) => message,
             Err(error) => {
                 reply::err(&mut self.out, &error);
@@ -138,7 +139,17 @@ impl Driver {
             return;
         };
         if let Some(next) = self.session.next_retrieve(retrieved.index) {
-            mailbox.start_prefetch(next, &self.shared.prefetch_budget);
+            let after = self.session.next_retrieve(next.index);
+            mailbox.start_prefetch(next, after, &self.shared.prefetch_budget);
         }
+    }
+
+    /// For a RETR, where the plugin allows prefetch: the message a client downloading in order
+    /// asks for next, which the blocking call that reads this one may read too.
+    fn after(&self, transfer: &Transfer) -> Option<Transfer> {
+        let read_ahead = transfer.top.is_none() && self.service.prefetch;
+        read_ahead
+            .then(|| self.session.next_retrieve(transfer.index))
+            .flatten()
     }
 }
