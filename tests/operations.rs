@@ -1,6 +1,6 @@
 //! What an operator sees of the server at work: the summary line each session logs when it
-//! ends (text and JSON logs, and the setting that turns it off), and `/metrics` and `/health`
-//! on `--metrics-listen`.
+//! ends (text and JSON logs, and the setting that turns it off), the log in `--log-file`, and
+//! `/metrics` and `/health` on `--metrics-listen`.
 
 mod common;
 
@@ -10,6 +10,7 @@ use serde_json::json;
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::TcpStream;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// The built-in mailbox's user (static-messages without configuration).
@@ -147,6 +148,41 @@ fn the_summary_can_be_turned_off() {
     // The connection's last line: the summary would have come before it.
     server.wait_for_log("pop3host::server::connection: closed");
     assert!(!server.log().contains("session summary"));
+}
+
+/// `--log-file` takes the log from stderr and appends to what the file holds; a file that
+/// cannot be opened stops the start, named.
+#[test]
+fn the_log_goes_to_the_log_file_appended() {
+    let dir = common::TempDir::new("log-file");
+    let log = dir.join("pop3host.log");
+    for run in 1..=2 {
+        let output = common::process::output(Command::new(common::pop3host()).args([
+            "--plugin".as_ref(),
+            "static_messages".as_ref(),
+            "--check-config".as_ref(),
+            "--log-file".as_ref(),
+            log.as_os_str(),
+        ]));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{stderr}");
+        assert!(!stderr.contains("plugin loaded"), "{stderr}");
+        let logged = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(logged.matches("plugin loaded").count(), run, "{logged}");
+    }
+    let missing = dir.join("no-such-dir/pop3host.log");
+    let output = common::process::output(Command::new(common::pop3host()).args([
+        "--plugin".as_ref(),
+        "static_messages".as_ref(),
+        "--log-file".as_ref(),
+        missing.as_os_str(),
+    ]));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains(&format!("--log-file {}: ", missing.display())),
+        "{stderr}"
+    );
 }
 
 #[test]

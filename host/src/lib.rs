@@ -6,6 +6,7 @@
 //! - [`service`]: the loaded plugin and the session settings it implies.
 //! - [`config`], [`loader`], [`logging`], [`privileges`]: settings, plugin loading, log
 //!   output, dropping root.
+//! - [`scm`]: running as a Windows service.
 
 pub mod admin;
 pub mod check;
@@ -17,6 +18,7 @@ pub mod metrics;
 pub mod os_error;
 pub mod privileges;
 pub mod protocol;
+pub mod scm;
 pub mod server;
 pub mod service;
 pub mod session;
@@ -25,8 +27,8 @@ use config::{Config, Settings};
 use service::Service;
 
 /// Everything `main` does: configure, load the plugin, read the certificate, bind, drop
-/// privileges, serve until a signal.
-pub fn run(settings: Settings) -> Result<(), String> {
+/// privileges, serve until a signal or, for a service, the `supervisor`'s stop.
+pub fn run(settings: Settings, supervisor: Option<server::Supervisor>) -> Result<(), String> {
     let config = Config::from_settings(settings.clone())?;
     logging::init(&config)?;
     if config.describe {
@@ -56,7 +58,9 @@ pub fn run(settings: Settings) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    let served = runtime.block_on(server::serve(&config, settings, listeners, service, tls));
+    let served = runtime.block_on(server::serve(
+        &config, settings, listeners, service, tls, supervisor,
+    ));
     // A call stuck in the plugin would hold the runtime, and the process, forever: running
     // calls and the plugin's `shutdown` get one backend timeout, then the process exits.
     runtime.shutdown_timeout(config.backend_timeout);

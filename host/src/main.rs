@@ -2,6 +2,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use pop3host::admin::AdminArgs;
 use pop3host::check::CheckArgs;
 use pop3host::config::{show_defaults, Settings};
+use pop3host::scm::ServiceArgs;
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -31,6 +32,8 @@ enum Command {
         #[command(flatten)]
         admin: AdminArgs,
     },
+    /// Install, remove or run pop3host as a Windows service (Windows only).
+    Service(ServiceArgs),
 }
 
 fn main() -> ExitCode {
@@ -40,7 +43,8 @@ fn main() -> ExitCode {
         Some(Command::Check(args)) => pop3host::check::run(args),
         Some(Command::Who(args)) => pop3host::admin::who(&args),
         Some(Command::Kick { user, admin }) => pop3host::admin::kick(&admin, &user),
-        None => pop3host::run(cli.settings).map(|()| true),
+        Some(Command::Service(args)) => pop3host::scm::main(args),
+        None => pop3host::run(cli.settings, None).map(|()| true),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -29,6 +29,8 @@ impl Database {
         connect_timeout: Duration,
     ) -> Result<Self, String> {
         let mut config: postgres::Config = url.parse().map_err(|err| format!("\"url\": {err}"))?;
+        #[cfg(not(unix))]
+        refuse_socket_directory(&config)?;
         let (connector, mode) = tls::connector(tls, ca_file)?;
         refuse_contradiction(config.get_ssl_mode(), mode, tls)?;
         config.ssl_mode(mode);
@@ -72,6 +74,7 @@ impl Database {
             )
             .map(|(host, port)| match host {
                 Host::Tcp(name) => format!("{name}:{port}"),
+                #[cfg(unix)]
                 Host::Unix(path) => format!("{}:{port}", path.display()),
             })
             .collect();
@@ -120,6 +123,23 @@ pub fn with_causes(err: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+/// Refuses a host that is a socket directory (`/run/postgresql`): Unix sockets are a Unix
+/// thing, and elsewhere the client would look the path up as a host name and fail with a DNS
+/// error that does not say why.
+#[cfg(not(unix))]
+fn refuse_socket_directory(config: &postgres::Config) -> Result<(), String> {
+    use postgres::config::Host;
+    for Host::Tcp(host) in config.get_hosts() {
+        if host.starts_with('/') {
+            return Err(format!(
+                "\"url\": host {host} is a Unix socket directory, not available on this \
+                 platform; give a host name or address"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Refuses a URL whose `sslmode` says otherwise than `"tls"`: `"tls"` decides (it defaults to
@@ -195,6 +215,21 @@ mod tests {
             .err()
             .unwrap()
             .starts_with("\"ca_file\": only used with"));
+    }
+
+    #[cfg(not(unix))]
+    #[test]
+    fn a_socket_directory_is_refused_off_unix() {
+        for url in [
+            "postgresql://pop3@%2Frun%2Fpostgresql/mail",
+            "host=/run/postgresql dbname=mail",
+            "host=db,/tmp dbname=mail",
+        ] {
+            let err = Database::new(url, &Tls::Disable, None, Duration::from_secs(1));
+            let err = err.err().unwrap_or_else(|| panic!("{url}: accepted"));
+            assert!(err.starts_with("\"url\": host /"), "{url}: {err}");
+            assert!(err.contains("Unix socket directory"), "{url}: {err}");
+        }
     }
 
     #[test]

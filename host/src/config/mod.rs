@@ -38,6 +38,8 @@ pub struct Config {
     pub shutdown_grace: Duration,
     pub log_level: Option<String>,
     pub log_format: LogFormat,
+    /// Where the log goes instead of stderr.
+    pub log_file: Option<PathBuf>,
     pub session_summary: bool,
     /// Where `/metrics` and `/health` are served, if anywhere.
     pub metrics_listen: Option<SocketAddr>,
@@ -153,6 +155,7 @@ impl Config {
             shutdown_grace: seconds("shutdown_grace", s.shutdown_grace)?,
             log_level: s.log_level,
             log_format: defaulted("log_format", s.log_format)?,
+            log_file: s.log_file,
             session_summary: defaulted("session_summary", s.session_summary)?,
             metrics_listen: s
                 .metrics_listen

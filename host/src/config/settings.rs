@@ -136,6 +136,11 @@ pub struct Settings {
     #[arg(long, value_enum)]
     pub log_format: Option<LogFormat>,
 
+    /// Append the log to FILE instead of writing it to stderr (a Windows service has no
+    /// console).
+    #[arg(long, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+
     /// Serve GET /metrics (Prometheus) and GET /health on ADDR:PORT, or on PORT of 127.0.0.1
     /// (no authentication: keep it on loopback or a management network).
     #[arg(long, value_name = "ADDR:PORT|PORT")]
@@ -271,6 +276,7 @@ impl Settings {
             shutdown_grace: self.shutdown_grace.over(lower.shutdown_grace),
             log_level: self.log_level.over(lower.log_level),
             log_format: self.log_format.over(lower.log_format),
+            log_file: self.log_file.over(lower.log_file),
             session_summary: self.session_summary.over(lower.session_summary),
             metrics_listen: self.metrics_listen.over(lower.metrics_listen),
             admin_socket: self.admin_socket.over(lower.admin_socket),

@@ -96,7 +96,8 @@ fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     }
     // Unix: rebind at once after a restart, past connections in TIME_WAIT. On Windows the
     // same option lets another process bind the port while this one listens; without it, a
-    // restart rebinds anyway.
+    // restart rebinds anyway. (SO_EXCLUSIVEADDRUSE, which would keep out even processes of
+    // the same account, has no safe API: see README, "The listening port".)
     #[cfg(unix)]
     socket.set_reuse_address(true)?;
     socket.set_nonblocking(true)?;

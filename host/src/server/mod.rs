@@ -20,6 +20,7 @@ pub mod work;
 
 pub use calls::PluginCalls;
 pub use sessions::SessionInfo;
+pub use signals::{Request, State, Supervisor};
 pub use tls::Tls;
 
 use crate::config::{Config, Settings};
@@ -31,7 +32,7 @@ use limits::LimitCounters;
 use listener::Bound;
 use sessions::OpenSessions;
 use shutdown::Shutdown;
-use signals::Signals;
+use signals::Requests;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -74,17 +75,28 @@ pub fn listeners(config: &Config) -> Result<Listeners, String> {
 }
 
 /// Serves on `bound` until SIGTERM or SIGINT (Windows: Ctrl-C, console close, system
-/// shutdown), then shuts down gracefully. SIGHUP (Windows: Ctrl-Break) reloads the TLS
-/// certificate and, when `settings` now name another plugin or plugin configuration,
-/// swaps the plugin for new sessions.
+/// shutdown; a service: the supervisor's stop), then shuts down gracefully. SIGHUP (Windows:
+/// Ctrl-Break; a service: the supervisor's reload) reloads the TLS certificate and, when
+/// `settings` now name another plugin or plugin configuration, swaps the plugin for new
+/// sessions.
 pub async fn serve(
     config: &Config,
     settings: Settings,
     listeners: Listeners,
     service: Service,
     tls: Option<Tls>,
+    supervisor: Option<Supervisor>,
 ) -> Result<(), String> {
-    let mut signals = Signals::install()?;
+    let (supervisor_requests, report) = match supervisor {
+        Some(Supervisor { requests, report }) => (Some(requests), Some(report)),
+        None => (None, None),
+    };
+    let tell = |state| {
+        if let Some(report) = &report {
+            report(state);
+        }
+    };
+    let mut requests = Requests::install(supervisor_requests)?;
     let plugin = service.plugin.name.clone();
     metrics().serving(service.metric_labels());
     let shared = Arc::new(Shared {
@@ -131,9 +143,14 @@ pub async fn serve(
             shutdown.clone(),
         ));
     }
-    while let signals::Request::Reload = signals.next().await {
+    tell(State::Serving);
+    while let Request::Reload = requests.next().await {
         reload(&shared, &settings).await;
     }
+    // Then `run` gives running calls one backend timeout.
+    tell(State::Stopping {
+        within: config.shutdown_grace + CLOSE_WAIT + config.backend_timeout,
+    });
     tracing::info!(
         grace_seconds = config.shutdown_grace.as_secs(),
         "shutting down: no new connections"

@@ -1,17 +1,68 @@
 //! What the operating system asks of a running server: stop (SIGTERM and SIGINT on Unix;
 //! Ctrl-C, closing the console and system shutdown on Windows) or reload (SIGHUP on Unix,
-//! Ctrl-Break on Windows, which has no SIGHUP).
+//! Ctrl-Break on Windows, which has no SIGHUP); and, for a Windows service, what the Service
+//! Control Manager asks, through a [`Supervisor`].
 
-/// A request from the operating system.
+use std::time::Duration;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+/// A request from the operating system or the supervisor.
+#[derive(Debug, PartialEq, Eq)]
 pub enum Request {
     Stop,
     Reload,
 }
 
+/// A service manager that runs the server (the Windows Service Control Manager): its
+/// requests come in beside the signals, and it hears when the server serves and when it
+/// stops. A console run has none.
+pub struct Supervisor {
+    pub requests: UnboundedReceiver<Request>,
+    pub report: Box<dyn Fn(State) + Send + Sync>,
+}
+
+/// What the server tells its supervisor.
+pub enum State {
+    /// Listening, with the plugin initialised.
+    Serving,
+    /// Shutting down; the process ends `within` this long at most.
+    Stopping { within: Duration },
+}
+
+/// The signals and the supervisor's requests, whichever comes first.
+pub struct Requests {
+    signals: os::Signals,
+    supervisor: Option<UnboundedReceiver<Request>>,
+}
+
+impl Requests {
+    /// Installs the signal handlers; from then on those signals no longer end the process.
+    pub fn install(supervisor: Option<UnboundedReceiver<Request>>) -> Result<Self, String> {
+        Ok(Self {
+            signals: os::Signals::install()?,
+            supervisor,
+        })
+    }
+
+    pub async fn next(&mut self) -> Request {
+        let supervisor = async {
+            match &mut self.supervisor {
+                Some(requests) => requests.recv().await,
+                None => None,
+            }
+        };
+        tokio::select! {
+            request = self.signals.next() => request,
+            // Without a supervisor, or once it is gone, only the signals count.
+            Some(request) = supervisor => request,
+        }
+    }
+}
+
 #[cfg(unix)]
-pub use unix::Signals;
+use unix as os;
 #[cfg(windows)]
-pub use windows::Signals;
+use windows as os;
 
 fn cannot_handle(name: &str, error: std::io::Error) -> String {
     format!("cannot handle {name}: {error}")

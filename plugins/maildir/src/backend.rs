@@ -5,7 +5,7 @@ use crate::config::{Config, HELP};
 use crate::drivers::{PassDb, Sources, UserDb};
 use crate::fs_identity::{self, Identity};
 use crate::mailbox::{MaildirMailbox, Options};
-use crate::passwd::is_safe_user_name;
+use crate::passwd::user_name_problem;
 use crate::template::Template;
 use password_schemes::{unusable_login, AuthCache};
 use pop3_plugin_api::{info, Backend, Connection, PluginInfo, PopError};
@@ -28,9 +28,9 @@ impl MaildirBackend {
     /// Opens the mailbox of `user`, whom the passdb accepted.
     fn open(&self, user: &str) -> Result<MaildirMailbox, PopError> {
         let fields = self.userdb.lookup(user)?;
-        if !is_safe_user_name(&fields.name) {
+        if let Some(why) = user_name_problem(&fields.name) {
             return Err(PopError::auth(format!(
-                "user name {:?} cannot be served: it contains '/', '..' or control characters",
+                "user name {:?} cannot be served: {why}",
                 fields.name
             )));
         }

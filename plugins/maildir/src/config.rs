@@ -1,7 +1,9 @@
 //! The `--plugin-config` JSON: parsed strictly (unknown keys are errors, so a typo such as
 //! `"no_flag_update"` cannot silently leave a default in force), with errors that name the key.
 
-use crate::drivers::{checkpassword, ldap, passwd_file, sql, system};
+#[cfg(unix)]
+use crate::drivers::{checkpassword, system};
+use crate::drivers::{ldap, passwd_file, sql};
 use password_schemes::AuthCacheSettings;
 use pop3_plugin_api::PopError;
 use serde::de::DeserializeOwned;
@@ -26,7 +28,9 @@ pub enum UidlMode {
 #[derive(Debug)]
 pub enum PassDbConfig {
     PasswdFile(passwd_file::Settings),
+    #[cfg(unix)]
     Checkpassword(checkpassword::Settings),
+    #[cfg(unix)]
     System(system::PassDbSettings),
     // Boxed: its many keys would make every variant as large.
     Ldap(Box<ldap::Settings>),
@@ -37,6 +41,7 @@ pub enum PassDbConfig {
 #[derive(Debug)]
 pub enum UserDbConfig {
     PasswdFile(passwd_file::Settings),
+    #[cfg(unix)]
     System(system::UserDbSettings),
     // Boxed: its many keys would make every variant as large.
     Ldap(Box<ldap::Settings>),
@@ -50,8 +55,12 @@ impl PassDbConfig {
         let (driver, rest) = split_driver(KEY, value)?;
         Ok(match driver.as_str() {
             "passwd-file" => Self::PasswdFile(driver_settings(KEY, rest)?),
+            #[cfg(unix)]
             "checkpassword" => Self::Checkpassword(driver_settings(KEY, rest)?),
+            #[cfg(unix)]
             "system" => Self::System(driver_settings(KEY, rest)?),
+            #[cfg(not(unix))]
+            "checkpassword" | "system" => return Err(unix_only(KEY, &driver)),
             "ldap" => Self::Ldap(driver_settings(KEY, rest)?),
             "sql" => Self::Sql(driver_settings(KEY, rest)?),
             _ => return Err(unknown_driver(KEY, &driver, &PASSDB_DRIVERS)),
@@ -66,7 +75,10 @@ impl UserDbConfig {
         let (driver, rest) = split_driver(KEY, value)?;
         Ok(match driver.as_str() {
             "passwd-file" => Self::PasswdFile(driver_settings(KEY, rest)?),
+            #[cfg(unix)]
             "system" => Self::System(driver_settings(KEY, rest)?),
+            #[cfg(not(unix))]
+            "system" => return Err(unix_only(KEY, &driver)),
             "ldap" => Self::Ldap(driver_settings(KEY, rest)?),
             "sql" => Self::Sql(driver_settings(KEY, rest)?),
             _ => return Err(unknown_driver(KEY, &driver, &USERDB_DRIVERS)),
@@ -111,6 +123,16 @@ fn driver_settings<T: DeserializeOwned>(key: &str, keys: Value) -> Result<T, Pop
         };
         config_error(&path, err.inner())
     })
+}
+
+/// A driver that needs what only Unix has: PAM and getpwnam (`system`), a program reading
+/// file descriptor 3 (`checkpassword`).
+#[cfg(not(unix))]
+fn unix_only(key: &str, driver: &str) -> PopError {
+    PopError::permanent(format!(
+        "maildir config: {key}.driver {driver}: Unix only (on this system: passwd-file, ldap \
+         or sql)"
+    ))
 }
 
 fn unknown_driver(key: &str, driver: &str, known: &[&str]) -> PopError {
@@ -181,7 +203,11 @@ pub const HELP: &str = r#"JSON object; keys:
                      m <= 262144 KiB (256 MiB), t <= 16, p <= 16. An empty field or an empty
                      {PLAIN} lets nobody in. Re-read when it changes; APOP works for PLAIN
                      users. The passdb and the userdb when these keys are not given: required
-                     unless both are.
+                     unless both are. A home with a drive letter is written as it is
+                     (ann:{PLAIN}x:::Ann:C:\Users\ann:): a one-letter field followed by one that
+                     starts with \ or / is one home. User names with \ / : * ? " < > |,
+                     control characters or .., or ending in a dot or space (and on Windows
+                     CON, PRN, AUX, NUL, COM1-9, LPT1-9) are refused ([AUTH]).
   "passdb"           (object, default {"driver": "passwd-file", "path": passwd_file}) who may log in,
                      as Dovecot's passdb. An empty password, one with a NUL, and an empty
                      login or one with control characters are refused ([AUTH]) before any
@@ -201,6 +227,7 @@ pub const HELP: &str = r#"JSON object; keys:
                        (stdin, stdout, stderr are /dev/null) and only PATH, SERVICE=pop3,
                        TCPREMOTEIP, TCPREMOTEPORT, TCPLOCALIP and TCPLOCALPORT in its
                        environment. The program decides what an unknown user costs. No APOP.
+                     checkpassword and system are Unix only (on Windows a startup error).
                      {"driver": "system", "pam_service": "pop3host", "timeout_seconds": 5,
                       "max_running": 4}
                        PAM with the service pam_service (default "pop3host": /etc/pam.d/pop3host
@@ -304,7 +331,10 @@ pub const HELP: &str = r#"JSON object; keys:
                      costs what a wrong password costs); APOP does not use the cache.
   "maildir"          (string, default "%h/Maildir") the user's Maildir++ INBOX: %u user name,
                      %n its local part, %d its domain, %h home from the userdb, %% a percent sign;
-                     a leading "~/" means "%h/". Must be absolute and name the user.
+                     a leading "~/" means "%h/". Must be absolute and name the user; on Windows
+                     with a drive and either separator (C:\vmail\%u, C:/vmail/%u). Names
+                     pop3host gives messages take the info separator ":" (on Windows "!":
+                     name!2,S); ":", "!" and ";" are read everywhere.
   "create"           (bool, default false) create a missing maildir (cur/ new/ tmp/) at login;
                      otherwise a missing maildir is an empty mailbox.
   "uidl"             ("auto" | "filename" | "dovecot", default "auto") UIDLs: "filename" serves the
@@ -321,7 +351,9 @@ pub const HELP: &str = r#"JSON object; keys:
                      their owner. Otherwise, when pop3host cannot switch to a user's uid:gid (it
                      is not root and lacks CAP_SETUID/CAP_SETGID) or the userdb gives none, a maildir
                      owned by another uid than pop3host's is refused ([SYS/PERM], logged with the
-                     path): its owner could plant links to files only pop3host may read.
+                     path): its owner could plant links to files only pop3host may read. On
+                     Windows no effect: uid and gid are ignored and every maildir is served with
+                     the rights of pop3host's account, the privilege boundary.
 Users' files: with the right to switch, each user's files are read and written with the
 userdb's uid and gid (per thread, as Dovecot does), so the kernel stops a user's links to
 files they cannot read themselves. In every setup, nothing in a maildir is followed if it is a
@@ -451,12 +483,24 @@ mod tests {
     fn userdb_file(config: &Config) -> Option<&Path> {
         match &config.userdb {
             UserDbConfig::PasswdFile(settings) => Some(&settings.path),
-            UserDbConfig::System(_) | UserDbConfig::Ldap(_) | UserDbConfig::Sql(_) => None,
+            _ => None,
         }
     }
 
     #[test]
     fn passdb_and_userdb_are_chosen_separately() {
+        let config = Config::parse(
+            r#"{"passdb": {"driver": "passwd-file", "path": "/p"},
+                "userdb": {"driver": "passwd-file", "path": "/q"}}"#,
+        )
+        .unwrap();
+        assert_eq!(passdb_file(&config), Some(Path::new("/p")));
+        assert_eq!(userdb_file(&config), Some(Path::new("/q")));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_unix_drivers_are_read() {
         let config = Config::parse(
             r#"{"passwd_file": "/u",
                 "passdb": {"driver": "checkpassword", "program": "/bin/check"}}"#,
@@ -469,14 +513,6 @@ mod tests {
         assert_eq!((check.timeout_seconds, check.max_running), (5, 4));
         assert_eq!(userdb_file(&config), Some(Path::new("/u")));
 
-        let config = Config::parse(
-            r#"{"passdb": {"driver": "passwd-file", "path": "/p"},
-                "userdb": {"driver": "passwd-file", "path": "/q"}}"#,
-        )
-        .unwrap();
-        assert_eq!(passdb_file(&config), Some(Path::new("/p")));
-        assert_eq!(userdb_file(&config), Some(Path::new("/q")));
-
         let config =
             Config::parse(r#"{"passdb": {"driver": "system"}, "userdb": {"driver": "system"}}"#)
                 .unwrap();
@@ -487,10 +523,34 @@ mod tests {
         assert!(matches!(config.userdb, UserDbConfig::System(_)));
     }
 
+    /// PAM, getpwnam and a program reading descriptor 3 exist on Unix only: choosing them
+    /// elsewhere stops the server naming the key and the driver.
+    #[cfg(not(unix))]
+    #[test]
+    fn the_unix_drivers_are_refused_naming_them() {
+        for (config, said) in [
+            (
+                r#"{"passwd_file": "/u", "passdb": {"driver": "system"}}"#,
+                "passdb.driver system: Unix only",
+            ),
+            (
+                r#"{"passwd_file": "/u", "passdb": {"driver": "checkpassword", "program": "/c"}}"#,
+                "passdb.driver checkpassword: Unix only",
+            ),
+            (
+                r#"{"passwd_file": "/u", "userdb": {"driver": "system"}}"#,
+                "userdb.driver system: Unix only",
+            ),
+        ] {
+            let err = Config::parse(config).unwrap_err();
+            assert!(err.message.contains(said), "{config}: {}", err.message);
+        }
+    }
+
     #[test]
     fn a_missing_or_unused_passwd_file_and_bad_drivers_are_errors() {
-        let err = Config::parse(r#"{"passdb": {"driver": "checkpassword", "program": "/c"}}"#)
-            .unwrap_err();
+        let err =
+            Config::parse(r#"{"passdb": {"driver": "passwd-file", "path": "/p"}}"#).unwrap_err();
         assert!(
             err.message
                 .contains("\"passwd_file\" is required unless \"userdb\""),
@@ -511,7 +571,7 @@ mod tests {
                 "colour",
             ),
             (
-                r#"{"driver": "checkpassword", "program": "/c", "timeout": 1}"#,
+                r#"{"driver": "ldap", "url": "ldap://h", "user_dn": "uid=%u", "timeout": 1}"#,
                 "timeout",
             ),
         ] {
@@ -609,7 +669,7 @@ mod tests {
         // Inside a driver's object too, the key itself is named.
         for (sources, key) in [
             (
-                r#""passdb": {"driver": "checkpassword", "program": "/c", "timeout_seconds": "5"}"#,
+                r#""passdb": {"driver": "ldap", "url": "ldap://h", "user_dn": "uid=%u", "timeout_seconds": "5"}"#,
                 "passdb.timeout_seconds",
             ),
             (
@@ -623,11 +683,11 @@ mod tests {
             (r#""userdb": {"driver": "checkpassword"}"#, "userdb.driver"),
             // Every driver's timeout is capped.
             (
-                r#""passdb": {"driver": "checkpassword", "program": "/c", "timeout_seconds": 3601}"#,
+                r#""passdb": {"driver": "sql", "url": "x", "password_query": "q", "timeout_seconds": 3601}"#,
                 "passdb.timeout_seconds",
             ),
             (
-                r#""passdb": {"driver": "system", "timeout_seconds": 4000000}"#,
+                r#""passdb": {"driver": "ldap", "url": "ldap://h", "user_dn": "uid=%u", "timeout_seconds": 4000000}"#,
                 "passdb.timeout_seconds",
             ),
             (
@@ -649,7 +709,7 @@ mod tests {
             );
         }
         let err = Config::parse(
-            r#"{"passwd_file": "/u", "passdb": {"driver": "system", "timeout_seconds": 3601}}"#,
+            r#"{"passwd_file": "/u", "passdb": {"driver": "sql", "url": "x", "password_query": "q", "timeout_seconds": 3601}}"#,
         )
         .unwrap_err();
         assert!(
@@ -659,7 +719,7 @@ mod tests {
             err.message
         );
         Config::parse(
-            r#"{"passwd_file": "/u", "passdb": {"driver": "system", "timeout_seconds": 3600}}"#,
+            r#"{"passwd_file": "/u", "passdb": {"driver": "sql", "url": "x", "password_query": "q", "timeout_seconds": 3600}}"#,
         )
         .unwrap();
         let err = Config::parse(r#"{"maildir": "/m/%u"}"#).unwrap_err();

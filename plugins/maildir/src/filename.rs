@@ -3,8 +3,18 @@
 //! The base name (before the info separator) is what stays the same for the life of a message:
 //! delivery puts it in `new/`, readers move it to `cur/` and append `:2,` and flags. Everything
 //! that must survive a rename (UIDLs, cached sizes, the Dovecot uidlist) is keyed by it.
-//! The separator is `:`; `!` and `;` followed by `2,` are accepted too (used where `:` cannot
-//! be in a file name, e.g. on FAT or by Windows ports of mail tools).
+//! The separator is `:`; `!` and `;` followed by `2,` are accepted too, on every platform
+//! (used where `:` cannot be in a file name, e.g. on FAT or by Windows ports of mail tools),
+//! so a maildir copied between systems reads the same. Names this module makes use
+//! [`SEPARATOR`].
+
+/// The info separator of the names pop3host gives messages: `:` as maildir has it, and `!` on
+/// Windows, where NTFS would read `name:2,S` as the alternate data stream `2,S` of the file
+/// `name` (the convention of Dovecot's `maildir_info_separator` and mutt on such systems).
+#[cfg(not(windows))]
+pub const SEPARATOR: char = ':';
+#[cfg(windows)]
+pub const SEPARATOR: char = '!';
 
 /// Splits `name` into its base name and, if present, the separator and the info after it.
 pub fn split(name: &str) -> (&str, Option<(char, &str)>) {
@@ -54,13 +64,14 @@ pub fn virtual_size(base: &str) -> Option<u64> {
         .find_map(|field| field.strip_prefix("W=")?.parse().ok())
 }
 
-/// The name a message gets in `cur/` at the end of a session: `:2,` info added when missing,
+/// The name a message gets in `cur/` at the end of a session: `2,` info added after
+/// [`SEPARATOR`] when missing (a name's own separator is kept),
 /// and the Seen flag (`S`, kept in ASCII order as maildir requires) when `seen`. A name with
 /// info other than `2,` (the experimental `1,` semantics) is left as it is.
 pub fn cur_name(name: &str, seen: bool) -> String {
     let (base, info) = split(name);
     let (sep, flags) = match info {
-        None => (':', ""),
+        None => (SEPARATOR, ""),
         Some((sep, info)) => match info.strip_prefix("2,") {
             Some(flags) => (sep, flags),
             None => return name.to_string(),
@@ -129,10 +140,29 @@ mod tests {
         assert_eq!(virtual_size("1.W=5.host"), None);
     }
 
+    /// The separator of new names is the platform's; a name's own separator stays.
+    #[test]
+    fn new_info_takes_the_platforms_separator() {
+        #[cfg(windows)]
+        let (new, other) = (
+            "1.a.h!2,",
+            [("1.a.h:2,", "1.a.h:2,S"), ("1.a.h;2,", "1.a.h;2,S")],
+        );
+        #[cfg(not(windows))]
+        let (new, other) = (
+            "1.a.h:2,",
+            [("1.a.h!2,", "1.a.h!2,S"), ("1.a.h;2,", "1.a.h;2,S")],
+        );
+        assert_eq!(cur_name("1.a.h", false), new);
+        assert_eq!(cur_name("1.a.h", true), format!("{new}S"));
+        for (name, seen) in other {
+            assert_eq!(cur_name(name, true), seen);
+            assert_eq!(split(name).0, "1.a.h");
+        }
+    }
+
     #[test]
     fn seen_is_added_in_order() {
-        assert_eq!(cur_name("1.a.h", false), "1.a.h:2,");
-        assert_eq!(cur_name("1.a.h", true), "1.a.h:2,S");
         assert_eq!(cur_name("1.a.h:2,", true), "1.a.h:2,S");
         assert_eq!(cur_name("1.a.h:2,FRT", true), "1.a.h:2,FRST");
         assert_eq!(cur_name("1.a.h:2,Sa", true), "1.a.h:2,Sa");

@@ -19,9 +19,10 @@
 //! of a RETR's CPU (`perf`: the credential updates of one switch per message) for that risk.
 //!
 //! When pop3host cannot switch, a maildir owned by someone else is refused (see
-//! [`Identity::check_owner`]) unless the configuration says all maildirs belong to one mail
+//! [`Identity::check_store`]) unless the configuration says all maildirs belong to one mail
 //! user who cannot write into them behind pop3host's back (`virtual_users`).
 
+use crate::fs_at::Dir;
 use nix::unistd::{setfsgid, setfsuid, Gid, Uid};
 use rustix::thread::{capabilities, CapabilitySet};
 use std::io;
@@ -85,9 +86,14 @@ impl Identity {
         Ok(guard)
     }
 
-    /// Refuses, when serving with pop3host's own rights, a maildir owned by another uid: its
-    /// owner could make pop3host read or write what they themselves cannot.
-    pub fn check_owner(self, owner: u32, virtual_users: bool) -> Result<(), String> {
+    /// Refuses (the inner `Err`), when serving with pop3host's own rights, a maildir whose
+    /// open `root` is owned by another uid: its owner could make pop3host read or write what
+    /// they themselves cannot. The outer `Err`: the owner could not be read.
+    pub fn check_store(self, root: &Dir, virtual_users: bool) -> io::Result<Result<(), String>> {
+        Ok(self.check_owner(root.owner()?, virtual_users))
+    }
+
+    fn check_owner(self, owner: u32, virtual_users: bool) -> Result<(), String> {
         let own = Uid::effective().as_raw();
         if self != Self::Own || virtual_users || owner == own {
             return Ok(());

@@ -22,7 +22,8 @@
 //! - the hostile store: `fs_at` (every file through directory handles, no symlinks, regular
 //!   files only), `store` (a session's open directories), `control_file` (bounded reads of
 //!   the uidlist and size cache), `message_reader` (a message is as long as it was at open),
-//!   `fs_identity` (each user's files with that user's uid and gid);
+//!   `fs_identity` (each user's files with that user's uid and gid; on Windows, where there
+//!   is none to take on, `fs_identity_windows`: the account's own rights);
 //! - `backend`: the plugin entry points.
 
 mod backend;
@@ -32,6 +33,8 @@ mod deferred_open;
 mod drivers;
 mod filename;
 mod fs_at;
+// Windows has no per-user file rights to take on: its own module says what it does instead.
+#[cfg_attr(windows, path = "fs_identity_windows.rs")]
 mod fs_identity;
 mod listing;
 mod lock;

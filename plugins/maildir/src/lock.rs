@@ -1,8 +1,9 @@
-//! The maildrop lock (RFC 1939 §8: one session per maildrop): an exclusive `flock` on
-//! `<maildir>/pop3host.lock`, held from login until the mailbox is dropped.
+//! The maildrop lock (RFC 1939 §8: one session per maildrop): an exclusive lock on
+//! `<maildir>/pop3host.lock` (std's file lock: `flock` on Unix, `LockFileEx` on Windows), held
+//! from login until the mailbox is dropped.
 //!
-//! `flock` belongs to the open file, so it also keeps apart two sessions of one process, and
-//! the kernel drops it when the process dies: no stale lock files to clean up. The file itself
+//! The lock belongs to the open file, so it also keeps apart two sessions of one process, and
+//! the system drops it when the process dies: no stale lock files to clean up. The file itself
 //! is never removed (removing it would let a new session lock a fresh inode while an old one
 //! still holds the former). Dovecot's own locks (`dovecot-uidlist.lock`, the optional
 //! `dovecot-pop3-session.lock`) are dotlocks we do not take: we never write Dovecot's files.

@@ -27,7 +27,7 @@ pub struct Options {
     pub uidl: UidlMode,
     pub flag_updates: bool,
     pub size_cache: bool,
-    /// Serve maildirs whatever their owner (see [`Identity::check_owner`]).
+    /// Serve maildirs whatever their owner (see [`Identity::check_store`]).
     pub virtual_users: bool,
 }
 
@@ -83,11 +83,10 @@ impl MaildirMailbox {
             );
             return Ok(Self::with_store(maildir, None, identity, options, None));
         };
-        let owner = store
-            .root
-            .owner()
+        let checked = identity
+            .check_store(&store.root, options.virtual_users)
             .map_err(|e| PopError::temporary(format!("cannot stat {}: {e}", maildir.display())))?;
-        if let Err(why) = identity.check_owner(owner, options.virtual_users) {
+        if let Err(why) = checked {
             warn!("refusing the maildir {}: {why}", maildir.display());
             return Err(PopError::permanent(
                 "the mailbox cannot be served: its owner is not the mail user",
@@ -389,7 +388,7 @@ mod tests {
     /// the error an immediate open gives.
     #[test]
     fn a_retrieve_right_after_an_open_of_its_message_opens_it_only_when_read() {
-        let dir = maildir_of(&[("1.a.h:2,", "one\n"), ("2.b.h:2,", "two\n")]);
+        let dir = maildir_of(&[("1.a.h!2,", "one\n"), ("2.b.h!2,", "two\n")]);
         let (mut mailbox, ids) = open(&dir);
         let one = index_of(&ids, "1.a.h");
         let msg = MessageRef {
@@ -397,7 +396,7 @@ mod tests {
             id: &ids[one],
         };
         drop(mailbox.top(msg, u32::MAX).unwrap());
-        fs::remove_file(dir.path().join("cur/1.a.h:2,")).unwrap();
+        fs::remove_file(dir.path().join("cur/1.a.h!2,")).unwrap();
         let mut reader = mailbox.retrieve(msg).expect("deferred: nothing opened yet");
         let error = PopError::from(reader.read(&mut [0; 16]).unwrap_err());
         assert_eq!(
@@ -410,7 +409,7 @@ mod tests {
 
     #[test]
     fn a_deferred_retrieve_reads_the_whole_message() {
-        let dir = maildir_of(&[("1.a.h:2,", "one\n"), ("2.b.h:2,", "two\nlines\n")]);
+        let dir = maildir_of(&[("1.a.h!2,", "one\n"), ("2.b.h!2,", "two\nlines\n")]);
         let (mut mailbox, ids) = open(&dir);
         let two = index_of(&ids, "2.b.h");
         let msg = MessageRef {

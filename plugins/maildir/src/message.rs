@@ -59,7 +59,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         fs::create_dir_all(dir.path().join("cur")).unwrap();
         fs::create_dir_all(dir.path().join("new")).unwrap();
-        fs::write(dir.path().join("cur/1.a.h:2,S"), "body").unwrap();
+        fs::write(dir.path().join("cur/1.a.h!2,S"), "body").unwrap();
         let store = Store::open(dir.path(), false).unwrap().unwrap();
         let read = |dir: &Dir, name: &str| {
             let (mut file, _) = dir.open_file(name)?;
@@ -72,9 +72,9 @@ mod tests {
             size: None,
         };
         assert_eq!(message.with_file(&store, read).unwrap(), "body");
-        assert_eq!(message.location.name(), "1.a.h:2,S");
+        assert_eq!(message.location.name(), "1.a.h!2,S");
 
-        fs::remove_file(dir.path().join("cur/1.a.h:2,S")).unwrap();
+        fs::remove_file(dir.path().join("cur/1.a.h!2,S")).unwrap();
         let err = message.with_file(&store, read).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::NotFound);
     }

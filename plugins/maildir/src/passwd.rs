@@ -1,7 +1,9 @@
 //! Dovecot's passwd-file: `user:password:uid:gid:gecos:home:shell:extra_fields`, one user a line,
 //! trailing fields optional, blank lines and `#` comments skipped. The user name, the password,
 //! the uid and gid (whose file rights the session runs with, see [`crate::fs_identity`]) and
-//! the home directory matter here; gecos, shell and extra fields are ignored.
+//! the home directory matter here; gecos, shell and extra fields are ignored. A home with a
+//! drive letter (`C:\\Users\\ann`) is one field (see [`split_fields`]); the uid and gid are
+//! ignored on Windows (see `fs_identity_windows.rs`).
 //!
 //! A bad line never takes the good ones with it, and never leaves its user with an older
 //! version of the line: its user is refused (as is a name listed twice), the others are
@@ -15,13 +17,53 @@ use std::time::{Duration, Instant};
 /// At most this many line errors are listed; a file that bad needs fixing, not a longer list.
 const MAX_LISTED_ERRORS: usize = 20;
 
+/// Characters that no user name may hold: path separators and what Windows refuses in a file
+/// name (`:` also names an NTFS stream). Refused on every platform, so that a maildir named
+/// after its user can move between systems.
+const UNSAFE_CHARACTERS: [char; 9] = ['/', '\\', ':', '*', '?', '"', '<', '>', '|'];
+
+/// Why `name` cannot be part of a path, if it cannot: it must stay one path component inside
+/// its directory on every platform (see [`UNSAFE_CHARACTERS`]; no `..`, no control
+/// characters, no trailing dot or space, which Windows strips), and on Windows not be a
+/// device name (see [`is_device_name`]).
+pub fn user_name_problem(name: &str) -> Option<&'static str> {
+    if name.is_empty() || name == "." || name.contains("..") {
+        Some("it is empty, '.' or contains '..'")
+    } else if name.contains(char::is_control) {
+        Some("it contains control characters")
+    } else if name.contains(UNSAFE_CHARACTERS) {
+        Some(r#"it contains one of / \ : * ? " < > |"#)
+    } else if name.ends_with(['.', ' ']) {
+        Some("it ends with a dot or a space")
+    } else if cfg!(windows) && is_device_name(name) {
+        Some("it is a Windows device name (CON, PRN, AUX, NUL, COM1-9, LPT1-9)")
+    } else {
+        None
+    }
+}
+
 /// A user name that can go into a path without escaping its directory.
 pub fn is_safe_user_name(name: &str) -> bool {
-    !name.is_empty()
-        && name != "."
-        && !name.contains('/')
-        && !name.contains("..")
-        && !name.contains(char::is_control)
+    user_name_problem(name).is_none()
+}
+
+/// Whether Windows takes `name` for a device: CON, PRN, AUX, NUL, COM1-9 and LPT1-9 (also
+/// with the superscript digits ¹²³), in any case, alone or before an extension (`nul.txt`),
+/// trailing spaces ignored. Refused on Windows only: on Unix these are ordinary names, and
+/// existing users called `con` or `aux` keep their mail.
+fn is_device_name(name: &str) -> bool {
+    let stem = name.split('.').next().unwrap_or(name).trim_end_matches(' ');
+    let upper = stem.to_ascii_uppercase();
+    match upper.as_str() {
+        "CON" | "PRN" | "AUX" | "NUL" => true,
+        _ => ["COM", "LPT"].iter().any(|device| {
+            upper.strip_prefix(device).is_some_and(|number| {
+                let mut digits = number.chars();
+                matches!(digits.next(), Some('1'..='9' | '¹' | '²' | '³'))
+                    && digits.next().is_none()
+            })
+        }),
+    }
 }
 
 #[derive(Debug)]
@@ -138,13 +180,37 @@ impl Users {
     }
 }
 
+/// Where the home is among a line's fields.
+const HOME: usize = 5;
+
+/// The fields of a line, split at `:`, except that a home with a drive letter (`C:\\mail\\ann`
+/// or `C:/mail/ann`) stays one field: Dovecot's format has no escape for `:`, and a home
+/// that is one letter before a field starting with `\\` or `/` would be no home at all (not
+/// absolute), so nothing that worked is read differently. Read so on every platform; only
+/// Windows takes such a home as absolute.
+fn split_fields(line: &str) -> Vec<&str> {
+    let mut fields: Vec<&str> = line.splitn(HOME + 1, ':').collect();
+    let Some(rest) = fields.pop().filter(|_| fields.len() == HOME) else {
+        return line.split(':').collect();
+    };
+    let home_len = match rest.as_bytes() {
+        [drive, b':', b'\\' | b'/', ..] if drive.is_ascii_alphabetic() => {
+            2 + rest[2..].find(':').unwrap_or(rest.len() - 2)
+        }
+        _ => rest.find(':').unwrap_or(rest.len()),
+    };
+    fields.push(&rest[..home_len]);
+    if let Some(after) = rest.get(home_len + 1..) {
+        fields.extend(after.split(':'));
+    }
+    fields
+}
+
 fn parse_line(line: &str, need_home: bool) -> Result<User, String> {
-    let fields: Vec<&str> = line.split(':').collect();
+    let fields = split_fields(line);
     let name = fields[0];
-    if !is_safe_user_name(name) {
-        return Err(format!(
-            "user name {name:?} cannot be served: it contains '/', '..' or control characters"
-        ));
+    if let Some(why) = user_name_problem(name) {
+        return Err(format!("user name {name:?} cannot be served: {why}"));
     }
     // The file is read lossily so that an 8-bit gecos does no harm; the fields used here must
     // be intact.
@@ -158,8 +224,8 @@ fn parse_line(line: &str, need_home: bool) -> Result<User, String> {
         .map_err(|problem| format!("user {name}: {problem}"))?;
     let ids = parse_ids(fields.get(2).copied(), fields.get(3).copied())
         .map_err(|problem| format!("user {name}: {problem}"))?;
-    let home = fields.get(5).copied().unwrap_or_default();
-    if need_home && !home.starts_with('/') {
+    let home = fields.get(HOME).copied().unwrap_or_default();
+    if need_home && !Path::new(home).is_absolute() {
         return Err(format!("user {name}: the maildir template uses %h but the home field (6th) is not an absolute path"));
     }
     Ok(User {
@@ -309,11 +375,16 @@ mod tests {
             err.contains("u:1: user ann:") && err.contains("home"),
             "{err}"
         );
-        assert!(
-            Users::parse("ann:{PLAIN}x:1:1::/home/ann\n", Path::new("u"), true)
-                .problems()
-                .is_none()
-        );
+        // Absolute on this platform (Windows: with a drive).
+        let home = if cfg!(windows) {
+            r"C:\home\ann"
+        } else {
+            "/home/ann"
+        };
+        let line = format!("ann:{{PLAIN}}x:1:1::{home}\n");
+        assert!(Users::parse(&line, Path::new("u"), true)
+            .problems()
+            .is_none());
     }
 
     #[test]
@@ -344,11 +415,96 @@ mod tests {
 
     #[test]
     fn unsafe_names() {
-        for name in ["", ".", "..", "a/b", "a..b", "x\ny"] {
+        for name in [
+            "", ".", "..", "a/b", "a..b", "x\ny", r"a\b", "c:", "a*", "a?", "a\"b", "<a>", "a|b",
+            "ann.", "ann ", "\u{7f}",
+        ] {
             assert!(!is_safe_user_name(name), "{name:?}");
         }
-        for name in ["ann", "ann@example.org", ".ann", "a.b"] {
+        for name in [
+            "ann",
+            "ann@example.org",
+            ".ann",
+            "a.b",
+            "ann smith",
+            "com10",
+            "lpt0",
+        ] {
             assert!(is_safe_user_name(name), "{name:?}");
+        }
+    }
+
+    /// Device names are refused on Windows only; the rule itself is the same everywhere.
+    #[test]
+    fn windows_device_names() {
+        for name in [
+            "CON",
+            "con",
+            "Aux",
+            "nul.txt",
+            "NUL.tar.gz",
+            "com1",
+            "LPT9",
+            "COM¹",
+            "PRN .",
+        ] {
+            assert!(is_device_name(name), "{name:?}");
+            assert_eq!(
+                is_safe_user_name(name),
+                cfg!(not(windows)) && !name.ends_with('.'),
+                "{name:?}"
+            );
+        }
+        for name in [
+            "console",
+            "com",
+            "com10",
+            "lpt0",
+            "auxiliary",
+            "xnul",
+            "nul-x",
+        ] {
+            assert!(!is_device_name(name), "{name:?}");
+        }
+    }
+
+    /// A home with a drive letter stays one field, with either separator; the fields after it
+    /// keep their places. Without a drive, `:` splits as always.
+    #[test]
+    fn homes_with_a_drive_letter() {
+        for (line, home, shell) in [
+            (
+                r"ann:{PLAIN}x:::Ann:C:\Users\ann:shell",
+                r"C:\Users\ann",
+                Some("shell"),
+            ),
+            ("ann:{PLAIN}x:::Ann:d:/mail/ann", "d:/mail/ann", None),
+            (
+                "ann:{PLAIN}x:::Ann:/home/ann:/bin/sh",
+                "/home/ann",
+                Some("/bin/sh"),
+            ),
+            ("ann:{PLAIN}x:::A:/home/ann", "/home/ann", None),
+            ("ann:{PLAIN}x:::Ann:C:relative:x", "C", Some("relative")),
+        ] {
+            let fields = split_fields(line);
+            assert_eq!(fields[HOME], home, "{line}");
+            assert_eq!(fields.get(HOME + 1).copied(), shell, "{line}");
+        }
+        assert_eq!(split_fields("ann:x"), ["ann", "x"]);
+        let users = Users::parse(
+            "ann:{PLAIN}x:::Ann:C:/Users/ann:shell\n",
+            Path::new("users"),
+            true,
+        );
+        assert_eq!(
+            users.problems().is_none(),
+            cfg!(windows),
+            "{:?}",
+            users.problems()
+        );
+        if cfg!(windows) {
+            assert_eq!(users.lookup("ann").unwrap().home, "C:/Users/ann");
         }
     }
 }

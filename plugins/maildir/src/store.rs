@@ -4,7 +4,6 @@
 use crate::fs_at::Dir;
 use crate::listing::Subdir;
 use std::io::{self, ErrorKind};
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug)]
@@ -27,13 +26,14 @@ fn optional_sub(root: &Dir, name: &str) -> io::Result<Option<Dir>> {
 
 impl Store {
     /// Opens the maildir at `path`, first creating it with `cur/`, `new/` and `tmp/` (private
-    /// to the mail user) when `create` is set. `Ok(None)`: there is no maildir.
+    /// to the mail user on Unix) when `create` is set. `Ok(None)`: there is no maildir.
     pub fn open(path: &Path, create: bool) -> io::Result<Option<Self>> {
         if create {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(path)?;
+            let mut builder = std::fs::DirBuilder::new();
+            // On Windows the new directories inherit the rights of the one they are made in.
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            builder.recursive(true).create(path)?;
         }
         let root = match Dir::open_root(path) {
             Ok(root) => root,

@@ -5,8 +5,30 @@
 //! the user, and keep user-chosen text out of the first path component (with `/%u` a user
 //! called `etc` would be served `/etc`). User names themselves never contain `/` or `..`
 //! (see [`crate::passwd::is_safe_user_name`]), so a substituted name stays one path component.
+//!
+//! On Windows an absolute template starts at a drive (`C:\vmail\%u` or `C:/vmail/%u`), `\`
+//! and `/` both separate components, and a home (`%h`) must be absolute there too
+//! (`C:\Users\ann`); a root without a drive (`/var/mail/%u`) is refused, as Windows would
+//! take it on whichever drive is current.
 
-use std::path::PathBuf;
+use std::path::{is_separator, Path, PathBuf};
+
+/// The absolute root that `text` starts with: `/`, or on Windows a drive's `C:\` or `C:/`.
+/// What follows it is the top-level directory, which no user may choose.
+#[cfg(not(windows))]
+fn absolute_root(text: &str) -> Option<&str> {
+    text.get(..1).filter(|root| *root == "/")
+}
+
+#[cfg(windows)]
+fn absolute_root(text: &str) -> Option<&str> {
+    let root = text.get(..3)?;
+    let [drive, colon, separator] = root.as_bytes() else {
+        return None;
+    };
+    (drive.is_ascii_alphabetic() && *colon == b':' && is_separator(char::from(*separator)))
+        .then_some(root)
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Var {
@@ -76,7 +98,10 @@ impl Template {
         let parsed = Self { parts };
         match parsed.parts.first() {
             Some(Part::Var(Var::Home)) => {}
-            Some(Part::Text(t)) if t.starts_with('/') => {}
+            Some(Part::Text(t)) if absolute_root(t).is_some() => {}
+            _ if cfg!(windows) => {
+                return bad("must be an absolute path with a drive (C:\\...) or start with %h")
+            }
             _ => return bad("must be an absolute path or start with %h"),
         }
         if !parsed
@@ -96,7 +121,8 @@ impl Template {
                 Part::Var(_) => "\u{1}",
             })
             .collect();
-        let mut components = shape.split('/').filter(|c| !c.is_empty());
+        let below_root = &shape[absolute_root(&shape).map_or(0, str::len)..];
+        let mut components = below_root.split(is_separator).filter(|c| !c.is_empty());
         if components.clone().any(|c| c == "." || c == "..") {
             return bad("must not contain . or .. components");
         }
@@ -130,12 +156,12 @@ impl Template {
                 Part::Var(Var::User) => ("%u", user),
                 Part::Var(Var::Local) => ("%n", local),
                 Part::Var(Var::Domain) => ("%d", domain),
-                Part::Var(Var::Home) if !home.starts_with('/') => {
+                Part::Var(Var::Home) if !Path::new(home).is_absolute() => {
                     return Err(format!(
                         "user {user} has no absolute home for the maildir template's %h"
                     ))
                 }
-                Part::Var(Var::Home) => ("%h", home.trim_end_matches('/')),
+                Part::Var(Var::Home) => ("%h", home.trim_end_matches(is_separator)),
             };
             if value.is_empty() && name != "%h" {
                 return Err(format!(
@@ -152,10 +178,19 @@ impl Template {
 mod tests {
     use super::*;
 
+    /// An absolute path on this platform: `path` as it is, on Windows on drive C:.
+    fn abs(path: &str) -> String {
+        match path.strip_prefix('/') {
+            Some(rest) if cfg!(windows) => format!("C:/{rest}"),
+            _ => path.to_string(),
+        }
+    }
+
+    /// The expansion, with the template's and the home's absolute paths made this platform's.
     fn expand(template: &str, user: &str, home: &str) -> String {
-        Template::parse(template)
+        Template::parse(&abs(template))
             .unwrap()
-            .expand(user, home)
+            .expand(user, &abs(home))
             .unwrap()
             .display()
             .to_string()
@@ -163,34 +198,36 @@ mod tests {
 
     #[test]
     fn variables_are_substituted() {
-        assert_eq!(
-            expand("%h/Maildir", "bob", "/home/bob"),
-            "/home/bob/Maildir"
-        );
-        assert_eq!(
-            expand("%h/Maildir", "bob", "/home/bob/"),
-            "/home/bob/Maildir"
-        );
-        assert_eq!(expand("~/Mail", "bob", "/home/bob"), "/home/bob/Mail");
-        assert_eq!(
-            expand("/var/vmail/%d/%n", "ann@example.org", ""),
-            "/var/vmail/example.org/ann"
-        );
-        assert_eq!(
-            expand("/var/mail/%u/100%%", "ann@example.org", ""),
-            "/var/mail/ann@example.org/100%"
-        );
+        for (template, user, home, path) in [
+            ("%h/Maildir", "bob", "/home/bob", "/home/bob/Maildir"),
+            ("%h/Maildir", "bob", "/home/bob/", "/home/bob/Maildir"),
+            ("~/Mail", "bob", "/home/bob", "/home/bob/Mail"),
+            (
+                "/var/vmail/%d/%n",
+                "ann@example.org",
+                "",
+                "/var/vmail/example.org/ann",
+            ),
+            (
+                "/var/mail/%u/100%%",
+                "ann@example.org",
+                "",
+                "/var/mail/ann@example.org/100%",
+            ),
+        ] {
+            assert_eq!(expand(template, user, home), abs(path), "{template}");
+        }
     }
 
     #[test]
     fn home_use_is_reported() {
         assert!(Template::parse("%h/Maildir").unwrap().uses_home());
-        assert!(!Template::parse("/var/mail/%u").unwrap().uses_home());
+        assert!(!Template::parse(&abs("/var/mail/%u")).unwrap().uses_home());
     }
 
     #[test]
     fn an_empty_domain_is_an_error_not_a_shared_directory() {
-        let err = Template::parse("/var/vmail/%d/%n")
+        let err = Template::parse(&abs("/var/vmail/%d/%n"))
             .unwrap()
             .expand("ann", "")
             .unwrap_err();
@@ -218,6 +255,47 @@ mod tests {
             ("/var/mail/%x", "unknown variable %x"),
             ("/var/mail/%u%", "lone %"),
             ("", "absolute"),
+        ] {
+            let err = Template::parse(&abs(template)).unwrap_err();
+            assert!(err.contains(why), "{template}: {err}");
+        }
+    }
+
+    /// Windows: a drive with either separator, homes with a drive; a root without a drive
+    /// or a drive without a root is not absolute, and the top-level directory below a drive
+    /// is as fixed as below `/`.
+    #[cfg(windows)]
+    #[test]
+    fn windows_paths_have_a_drive_and_either_separator() {
+        let expand = |template: &str, home: &str| {
+            Template::parse(template)
+                .unwrap()
+                .expand("ann", home)
+                .map(|path| path.display().to_string())
+        };
+        assert_eq!(expand(r"C:\vmail\%u", "").unwrap(), r"C:\vmail\ann");
+        assert_eq!(
+            expand("d:/vmail/%u/Maildir", "").unwrap(),
+            "d:/vmail/ann/Maildir"
+        );
+        assert_eq!(
+            expand(r"%h\Maildir", r"C:\Users\ann\").unwrap(),
+            r"C:\Users\ann\Maildir"
+        );
+        assert_eq!(
+            expand("~/Maildir", "C:/Users/ann").unwrap(),
+            "C:/Users/ann/Maildir"
+        );
+        for home in [r"\Users\ann", "/home/ann", "C:Users", ""] {
+            let err = expand("%h/Maildir", home).unwrap_err();
+            assert!(err.contains("absolute home"), "{home}: {err}");
+        }
+        for (template, why) in [
+            ("/var/mail/%u", "drive"),
+            ("C:%u/Maildir", "drive"),
+            (r"C:\%u", "top-level"),
+            ("C:/%u", "top-level"),
+            (r"C:\vmail\..\%u", ".."),
         ] {
             let err = Template::parse(template).unwrap_err();
             assert!(err.contains(why), "{template}: {err}");

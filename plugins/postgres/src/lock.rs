@@ -74,7 +74,7 @@ pub struct Leases {
 impl Leases {
     pub fn start(pool: Pool, lease: Duration) -> Result<Self, String> {
         let mut token = [0u8; 16];
-        rustix::rand::getrandom(&mut token, rustix::rand::GetRandomFlags::empty())
+        getrandom::fill(&mut token)
             .map_err(|err| format!("no randomness for the instance token: {err}"))?;
         let instance: Arc<str> = token
             .iter()

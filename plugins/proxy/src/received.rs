@@ -66,12 +66,24 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
 
 /// The machine's host name, for `Received: ... by`; `localhost` if it cannot be read.
 pub fn system_hostname() -> String {
-    ["/proc/sys/kernel/hostname", "/etc/hostname"]
-        .iter()
-        .filter_map(|path| std::fs::read_to_string(path).ok())
+    hostname_sources()
         .map(|name| name.trim().to_string())
         .find(|name| !name.is_empty() && !name.contains(char::is_whitespace))
         .unwrap_or_else(|| "localhost".to_string())
+}
+
+/// Where the host name is read (std has no call for it): the kernel's, then the configured.
+#[cfg(unix)]
+fn hostname_sources() -> impl Iterator<Item = String> {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .into_iter()
+        .filter_map(|path| std::fs::read_to_string(path).ok())
+}
+
+/// Windows sets the computer's name in every process's environment.
+#[cfg(windows)]
+fn hostname_sources() -> impl Iterator<Item = String> {
+    std::env::var("COMPUTERNAME").into_iter()
 }
 
 #[cfg(test)]
@@ -90,6 +102,13 @@ mod tests {
         ] {
             assert_eq!(rfc5322_date(secs), date, "{secs}");
         }
+    }
+
+    #[test]
+    fn the_platform_tells_its_host_name() {
+        let name = hostname_sources().next().expect("a host name source");
+        assert!(!name.trim().is_empty());
+        assert_eq!(system_hostname(), name.trim());
     }
 
     #[test]

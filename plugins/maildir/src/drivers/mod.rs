@@ -13,6 +13,7 @@
 //! stored credential, the others (PAM, checkpassword, LDAP binds) through
 //! [`remembered::Remembered`].
 
+#[cfg(unix)]
 pub mod checkpassword;
 mod deadline;
 pub mod ldap;
@@ -21,13 +22,13 @@ pub mod passwd_file;
 mod remembered;
 mod slots;
 pub mod sql;
+#[cfg(unix)]
 pub mod system;
 mod timeout;
 
 use crate::config::{PassDbConfig, UserDbConfig};
 use password_schemes::AuthCache;
 use pop3_plugin_api::{Connection, PopError};
-use remembered::Remembered;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -94,15 +95,18 @@ impl Sources {
     ) -> Result<Self, PopError> {
         let cache = Arc::new(cache);
         // One passwd-file as both sources is read once, and checked as the userdb needs.
-        let userdb_file = match userdb {
-            UserDbConfig::PasswdFile(settings) => Some((
-                settings.path.as_path(),
-                Arc::new(
+        let (userdb, userdb_file): (Arc<dyn UserDb>, _) = match userdb {
+            UserDbConfig::PasswdFile(settings) => {
+                let file = Arc::new(
                     passwd_file::PasswdFile::open(&settings.path, need_home)?
                         .remembering(cache.clone()),
-                ),
-            )),
-            UserDbConfig::System(_) | UserDbConfig::Ldap(_) | UserDbConfig::Sql(_) => None,
+                );
+                (file.clone(), Some((settings.path.as_path(), file)))
+            }
+            #[cfg(unix)]
+            UserDbConfig::System(_) => (Arc::new(system::Passwd), None),
+            UserDbConfig::Ldap(settings) => (Arc::new(ldap::LdapUserDb::open(settings)?), None),
+            UserDbConfig::Sql(settings) => (Arc::new(sql::SqlUserDb::open(settings)?), None),
         };
         let passdb: Arc<dyn PassDb> = match (passdb, &userdb_file) {
             (PassDbConfig::PasswdFile(settings), Some((path, file))) if settings.path == *path => {
@@ -111,12 +115,14 @@ impl Sources {
             (PassDbConfig::PasswdFile(settings), _) => {
                 Arc::new(passwd_file::PasswdFile::open(&settings.path, false)?.remembering(cache))
             }
-            (PassDbConfig::Checkpassword(settings), _) => Arc::new(Remembered::new(
+            #[cfg(unix)]
+            (PassDbConfig::Checkpassword(settings), _) => Arc::new(remembered::Remembered::new(
                 Arc::new(checkpassword::Checkpassword::new(settings)?),
                 format!("checkpassword {}", settings.program.display()),
                 cache,
             )),
-            (PassDbConfig::System(settings), _) => Arc::new(Remembered::new(
+            #[cfg(unix)]
+            (PassDbConfig::System(settings), _) => Arc::new(remembered::Remembered::new(
                 Arc::new(system::Pam::new(settings)?),
                 format!("PAM service {}", settings.pam_service),
                 cache,
@@ -127,12 +133,6 @@ impl Sources {
             (PassDbConfig::Sql(settings), _) => {
                 Arc::new(sql::SqlPassDb::open(settings)?.remembering(cache))
             }
-        };
-        let userdb: Arc<dyn UserDb> = match (userdb_file, userdb) {
-            (Some((_, file)), _) => file,
-            (None, UserDbConfig::Ldap(settings)) => Arc::new(ldap::LdapUserDb::open(settings)?),
-            (None, UserDbConfig::Sql(settings)) => Arc::new(sql::SqlUserDb::open(settings)?),
-            (None, _) => Arc::new(system::Passwd),
         };
         Ok(Self { passdb, userdb })
     }

@@ -1,6 +1,6 @@
 //! The `passwd-file` driver, passdb and userdb: Dovecot's passwd-file (see [`crate::passwd`]),
 //! read at init (where any bad line stops the server)
-//! and re-read whenever its modification time, size or inode changes, checked with one `stat`
+//! and re-read whenever its modification time, size or inode (Unix) changes, checked with one `stat`
 //! per login.
 //!
 //! A re-read serves what the file holds now and nothing it no longer holds: the valid lines
@@ -16,7 +16,6 @@ use password_schemes::AuthCache;
 use pop3_plugin_api::{apop_matches, error, info, Connection, PopError};
 use serde::Deserialize;
 use std::fs;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
@@ -33,8 +32,23 @@ pub struct Settings {
 struct Stamp {
     modified: SystemTime,
     len: u64,
-    inode: u64,
+    /// The inode on Unix. Windows' std has no stable file id (and NTFS carries a replaced
+    /// file's creation time over to its successor), so the time and size tell there alone.
+    file: FileId,
 }
+
+#[cfg(unix)]
+type FileId = u64;
+#[cfg(not(unix))]
+type FileId = ();
+
+#[cfg(unix)]
+fn file_id(meta: &fs::Metadata) -> FileId {
+    std::os::unix::fs::MetadataExt::ino(meta)
+}
+
+#[cfg(not(unix))]
+fn file_id(_: &fs::Metadata) -> FileId {}
 
 impl Stamp {
     fn of(path: &Path) -> std::io::Result<Self> {
@@ -42,7 +56,7 @@ impl Stamp {
         Ok(Self {
             modified: meta.modified()?,
             len: meta.len(),
-            inode: meta.ino(),
+            file: file_id(&meta),
         })
     }
 }

@@ -165,6 +165,7 @@ fn homes_from_the_passwd_file_place_the_maildir() {
     .unwrap();
     // ann owns her maildir, as in a home-directory setup; run as root, the backend reads it
     // with her uid, which needs a path she can traverse.
+    #[cfg(unix)]
     if nix::unistd::geteuid().is_root() {
         use std::os::unix::fs::PermissionsExt;
         fs::set_permissions(site.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();

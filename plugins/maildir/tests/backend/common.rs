@@ -70,19 +70,44 @@ impl Site {
         for sub in ["cur", "new", "tmp"] {
             fs::create_dir_all(maildir.join(sub)).unwrap();
         }
-        let file = maildir.join(path);
+        let file = self.path(user, path);
         fs::write(&file, content).unwrap();
         file
+    }
+
+    /// `path` in `user`'s maildir, as stored on this platform (see [`on_disk`]).
+    pub fn path(&self, user: &str, path: &str) -> PathBuf {
+        self.maildir(user).join(on_disk(path))
     }
 
     /// The file names in `user`'s `sub` directory, sorted.
     pub fn files(&self, user: &str, sub: &str) -> Vec<String> {
         let mut names: Vec<String> = fs::read_dir(self.maildir(user).join(sub))
             .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .map(|e| as_written(&e.unwrap().file_name().into_string().unwrap()))
             .collect();
         names.sort();
         names
+    }
+}
+
+/// The tests write maildir names as on Unix (`1.a.h:2,S`). On Windows, whose NTFS cannot hold
+/// `:` in a name, they are stored with `!`, the separator pop3host writes there, so every
+/// test runs on both; [`as_written`] maps a listed name back.
+pub fn on_disk(name: &str) -> String {
+    if cfg!(windows) {
+        name.replace(':', "!")
+    } else {
+        name.to_string()
+    }
+}
+
+/// A name as the tests write it (see [`on_disk`]).
+fn as_written(name: &str) -> String {
+    if cfg!(windows) {
+        name.replace('!', ":")
+    } else {
+        name.to_string()
     }
 }
 

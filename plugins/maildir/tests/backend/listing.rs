@@ -58,10 +58,9 @@ fn uidls_survive_logins_flag_changes_and_the_move_to_cur() {
     assert_eq!(site.files("plain", "new"), Vec::<String>::new());
 
     // Another client flags message 3.
-    let cur = site.maildir("plain").join("cur");
     fs::rename(
-        cur.join("1700000003.M3.h:2,F"),
-        cur.join("1700000003.M3.h:2,FRS"),
+        site.path("plain", "cur/1700000003.M3.h:2,F"),
+        site.path("plain", "cur/1700000003.M3.h:2,FRS"),
     )
     .unwrap();
 

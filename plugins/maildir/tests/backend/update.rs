@@ -74,8 +74,7 @@ fn removals_that_fail_are_counted_after_trying_all() {
     let mut mailbox = login(&site.backend(), "plain").unwrap();
     let list = mailbox.list().unwrap();
     // A directory cannot be unlinked: swap one message file for a non-empty directory.
-    let cur = site.maildir("plain").join("cur");
-    let stuck = cur.join("1700000003.cur-read.h:2,FR");
+    let stuck = site.path("plain", "cur/1700000003.cur-read.h:2,FR");
     fs::remove_file(&stuck).unwrap();
     fs::create_dir(&stuck).unwrap();
     fs::write(stuck.join("inside"), b"x").unwrap();
@@ -83,7 +82,7 @@ fn removals_that_fail_are_counted_after_trying_all() {
     assert_eq!(err.code, ResponseCode::SYS_TEMP);
     assert!(err.message.starts_with("1 of 2 "), "{}", err.message);
     assert!(
-        !cur.join("1700000004.doomed.h:2,S").exists(),
+        !site.path("plain", "cur/1700000004.doomed.h:2,S").exists(),
         "the other removal still happened"
     );
 }
