@@ -16,7 +16,8 @@ use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
 pub struct CheckArgs {
-    /// Plugin library: a path, or a NAME for libNAME.so next to the binary or in --plugin-dir.
+    /// Plugin library: a path, or a NAME for libNAME.so (Windows: NAME.dll; macOS:
+    /// libNAME.dylib) next to the binary, in ../lib/pop3host or in --plugin-dir.
     #[arg(long, value_name = "PATH|NAME")]
     pub plugin: String,
     #[arg(long, value_name = "DIR")]

@@ -162,10 +162,23 @@ impl Config {
                 .as_deref()
                 .map(metrics_address)
                 .transpose()?,
-            admin_socket: s.admin_socket,
+            admin_socket: admin_socket(s.admin_socket)?,
             describe: s.describe,
             check_config: s.check_config,
         })
+    }
+}
+
+/// `--admin-socket`: a Unix socket, so refused on Windows here, where `--check-config` and
+/// `service install` see it too.
+fn admin_socket(path: Option<PathBuf>) -> Result<Option<PathBuf>, String> {
+    match path {
+        Some(path) if cfg!(windows) => Err(format!(
+            "--admin-socket {}: not available on Windows (it is a Unix socket); `pop3host who` \
+             and `pop3host kick` work on Unix only",
+            path.display()
+        )),
+        path => Ok(path),
     }
 }
 
@@ -362,6 +375,13 @@ mod tests {
         assert_eq!(err, "ipv6_prefix_length: must be 1 to 128");
         let err = parse(&["--plugin", "x", "--max-connections", "0"]).unwrap_err();
         assert!(err.starts_with("max_connections:"), "{err}");
+        let admin = parse(&["--plugin", "x", "--admin-socket", "/run/pop3host.sock"]);
+        #[cfg(unix)]
+        assert!(admin.is_ok());
+        #[cfg(windows)]
+        assert!(admin
+            .unwrap_err()
+            .starts_with("--admin-socket /run/pop3host.sock: not available"),);
         let err = parse(&["--plugin", "x", "--chroot", "/var/empty"]).unwrap_err();
         #[cfg(unix)]
         assert!(err.contains("need --user"), "{err}");

@@ -12,7 +12,8 @@ use std::path::PathBuf;
 #[command(name = "pop3host")]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
-    /// Plugin library: a path, or a NAME for libNAME.so next to the binary or in --plugin-dir.
+    /// Plugin library: a path, or a NAME for libNAME.so (Windows: NAME.dll; macOS:
+    /// libNAME.dylib) next to the binary, in ../lib/pop3host or in --plugin-dir.
     #[arg(long, value_name = "PATH|NAME")]
     pub plugin: Option<String>,
 
@@ -89,16 +90,16 @@ pub struct Settings {
     #[arg(long, value_name = "SECONDS")]
     pub auth_failure_delay_max: Option<u64>,
 
-    /// User to run as after binding ports, loading the plugin and reading certificates.
+    /// User to run as after binding ports, loading the plugin and reading certificates (Unix).
     #[arg(long, value_name = "NAME")]
     pub user: Option<String>,
 
-    /// Group to run as [default: the --user's primary group].
+    /// Group to run as (Unix) [default: the --user's primary group].
     #[arg(long, value_name = "NAME")]
     pub group: Option<String>,
 
     /// Directory to chroot into before dropping privileges (mail and certificate paths are
-    /// then seen from inside it).
+    /// then seen from inside it; Unix).
     #[arg(long, value_name = "DIR")]
     pub chroot: Option<PathBuf>,
 
@@ -123,7 +124,8 @@ pub struct Settings {
     #[arg(long, value_name = "N")]
     pub backend_concurrency: Option<usize>,
 
-    /// Seconds sessions get to finish after SIGTERM/SIGINT before they are closed.
+    /// Seconds sessions get to finish after SIGTERM/SIGINT (Windows: Ctrl-C, a service's
+    /// stop) before they are closed.
     #[arg(long, value_name = "SECONDS")]
     pub shutdown_grace: Option<u64>,
 
@@ -147,7 +149,7 @@ pub struct Settings {
     pub metrics_listen: Option<String>,
 
     /// Unix socket for `pop3host who` and `pop3host kick`, usable only by its owner (the user
-    /// that started the server).
+    /// that started the server; Unix only).
     #[arg(long, value_name = "PATH")]
     pub admin_socket: Option<PathBuf>,
 

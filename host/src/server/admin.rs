@@ -1,6 +1,6 @@
 //! `--admin-socket PATH`: a Unix socket that only its owner may use (mode 0600, created so
 //! before anyone can connect), answering `who` and `kick USER` (see `crate::admin`). Unix
-//! only: on Windows the option is refused at startup.
+//! only: on Windows the configuration refuses the option (`crate::config`).
 
 use super::sessions::OpenSessions;
 #[cfg(unix)]
@@ -11,6 +11,7 @@ use nix::sys::stat::{umask, Mode};
 use std::fs;
 #[cfg(unix)]
 use std::os::unix::fs::FileTypeExt;
+#[cfg(unix)]
 use std::path::Path;
 use std::sync::Arc;
 #[cfg(unix)]
@@ -46,16 +47,6 @@ pub fn bind(path: &Path) -> Result<Listener, String> {
         .set_nonblocking(true)
         .map_err(|e| format!("--admin-socket {name}: {e}"))?;
     Ok(listener)
-}
-
-/// Windows: the admin socket is a Unix socket; the option stops the server.
-#[cfg(windows)]
-pub fn bind(path: &Path) -> Result<Listener, String> {
-    Err(format!(
-        "--admin-socket {}: not available on Windows (it is a Unix socket); `pop3host who` \
-         and `pop3host kick` work on Unix only",
-        path.display()
-    ))
 }
 
 /// Serves the admin socket from the running runtime.

@@ -62,11 +62,14 @@ pub fn listeners(config: &Config) -> Result<Listeners, String> {
             .map(|bound| bound.listener),
         None => None,
     };
+    #[cfg(unix)]
     let admin = config
         .admin_socket
         .as_deref()
         .map(admin::bind)
         .transpose()?;
+    #[cfg(windows)]
+    let admin = None;
     Ok(Listeners {
         pop3,
         metrics,

@@ -207,7 +207,10 @@ pub const HELP: &str = r#"JSON object; keys:
                      (ann:{PLAIN}x:::Ann:C:\Users\ann:): a one-letter field followed by one that
                      starts with \ or / is one home. User names with \ / : * ? " < > |,
                      control characters or .., or ending in a dot or space (and on Windows
-                     CON, PRN, AUX, NUL, COM1-9, LPT1-9) are refused ([AUTH]).
+                     CON, PRN, AUX, NUL, CONIN$, CONOUT$, COM1-9, LPT1-9) are refused
+                     ([AUTH]), and so is a name whose part before or after the first @ (%n,
+                     %d) is one of those; on Windows also one with ~ (an 8.3 short name
+                     such as VERYLO~1 names another directory).
   "passdb"           (object, default {"driver": "passwd-file", "path": passwd_file}) who may log in,
                      as Dovecot's passdb. An empty password, one with a NUL, and an empty
                      login or one with control characters are refused ([AUTH]) before any

@@ -27,6 +27,11 @@ const UNSAFE_CHARACTERS: [char; 9] = ['/', '\\', ':', '*', '?', '"', '<', '>', '
 /// characters, no trailing dot or space, which Windows strips), and on Windows not be a
 /// device name (see [`is_device_name`]).
 pub fn user_name_problem(name: &str) -> Option<&'static str> {
+    // `%n` and `%d` (before and after the first `@`) are path components of their own in
+    // templates such as `C:\vmail\%d\%n`: they may be empty (the template refuses that
+    // where it matters) but must not be `.`, end with a dot or a space, or name a device.
+    let parts = name.split_once('@').map(|(local, domain)| [local, domain]);
+    let parts = parts.iter().flatten();
     if name.is_empty() || name == "." || name.contains("..") {
         Some("it is empty, '.' or contains '..'")
     } else if name.contains(char::is_control) {
@@ -35,8 +40,18 @@ pub fn user_name_problem(name: &str) -> Option<&'static str> {
         Some(r#"it contains one of / \ : * ? " < > |"#)
     } else if name.ends_with(['.', ' ']) {
         Some("it ends with a dot or a space")
-    } else if cfg!(windows) && is_device_name(name) {
-        Some("it is a Windows device name (CON, PRN, AUX, NUL, COM1-9, LPT1-9)")
+    } else if parts
+        .clone()
+        .any(|part| *part == "." || part.ends_with(['.', ' ']))
+    {
+        Some("the part before or after its '@' is '.' or ends with a dot or a space")
+    } else if cfg!(windows)
+        && (is_device_name(name) || parts.clone().any(|part| is_device_name(part)))
+    {
+        Some("it is a Windows device name (CON, PRN, AUX, NUL, CONIN$, CONOUT$, COM1-9, LPT1-9)")
+    } else if cfg!(windows) && name.contains('~') {
+        // `VERYLO~1` names the directory `verylongusername` where NTFS makes 8.3 short names.
+        Some("it contains ~, which on Windows can make it another file's short (8.3) name")
     } else {
         None
     }
@@ -47,15 +62,15 @@ pub fn is_safe_user_name(name: &str) -> bool {
     user_name_problem(name).is_none()
 }
 
-/// Whether Windows takes `name` for a device: CON, PRN, AUX, NUL, COM1-9 and LPT1-9 (also
-/// with the superscript digits ¹²³), in any case, alone or before an extension (`nul.txt`),
-/// trailing spaces ignored. Refused on Windows only: on Unix these are ordinary names, and
-/// existing users called `con` or `aux` keep their mail.
+/// Whether Windows takes `name` for a device: CON, PRN, AUX, NUL, CONIN$, CONOUT$, COM1-9
+/// and LPT1-9 (also with the superscript digits ¹²³), in any case, alone or before an
+/// extension (`nul.txt`), trailing spaces ignored. Refused on Windows only: on Unix these are
+/// ordinary names, and existing users called `con` or `aux` keep their mail.
 fn is_device_name(name: &str) -> bool {
     let stem = name.split('.').next().unwrap_or(name).trim_end_matches(' ');
     let upper = stem.to_ascii_uppercase();
     match upper.as_str() {
-        "CON" | "PRN" | "AUX" | "NUL" => true,
+        "CON" | "PRN" | "AUX" | "NUL" | "CONIN$" | "CONOUT$" => true,
         _ => ["COM", "LPT"].iter().any(|device| {
             upper.strip_prefix(device).is_some_and(|number| {
                 let mut digits = number.chars();
@@ -465,6 +480,39 @@ mod tests {
             "nul-x",
         ] {
             assert!(!is_device_name(name), "{name:?}");
+        }
+    }
+
+    /// `%n` and `%d` are path components of their own in templates such as
+    /// `C:\vmail\%d\%n` or `/var/vmail/%d/%n`, so the rules must hold for them too: a local
+    /// part `.` names the domain's directory, one ending with a dot or a space is stripped by
+    /// Windows to another user's, and `con` is a device there.
+    #[test]
+    fn the_local_part_and_the_domain_obey_the_name_rules() {
+        for name in [
+            ".@example.org",
+            "ann.@example.org",
+            "ann @example.org",
+            " @example.org",
+        ] {
+            assert!(!is_safe_user_name(name), "{name:?}");
+        }
+        for name in [
+            "con@example.org",
+            "NUL@example.org",
+            "com1@example.org",
+            "ann@aux",
+        ] {
+            assert_eq!(is_safe_user_name(name), cfg!(not(windows)), "{name:?}");
+        }
+    }
+
+    /// Windows (8 and later) also resolves `CONIN$` and `CONOUT$` as console devices
+    /// (Python's `ntpath.isreserved` lists them with the others).
+    #[test]
+    fn the_console_devices_are_device_names() {
+        for name in ["CONIN$", "conout$", "CONIN$.txt"] {
+            assert!(is_device_name(name), "{name:?}");
         }
     }
 

@@ -261,6 +261,73 @@ mod tests {
         }
     }
 
+    /// A local part `.` would make `%n` the domain's directory, which holds the other users'
+    /// maildirs: the name rules refuse it.
+    #[test]
+    fn a_local_part_dot_is_not_the_domain_directory() {
+        let user = ".@example.org";
+        let path = Template::parse(&abs("/var/vmail/%d/%n"))
+            .unwrap()
+            .expand(user, "")
+            .unwrap();
+        let domain = abs("/var/vmail/example.org");
+        assert!(
+            !(crate::passwd::is_safe_user_name(user)
+                && path.components().eq(Path::new(&domain).components())),
+            "{user} is served {}",
+            path.display()
+        );
+    }
+
+    /// Windows strips a trailing dot from a path component and trailing dots and spaces from
+    /// the last one, so `ann.@example.org` and `ann @example.org` would be served the maildir
+    /// of `ann@example.org`: the name rules refuse them.
+    #[cfg(windows)]
+    #[test]
+    fn a_trailing_dot_or_space_in_the_local_part_is_not_another_maildir() {
+        let tmp = tempfile::tempdir().unwrap();
+        for template in [r"%d\%n", r"%d\%n\Maildir"] {
+            let ann = Template::parse(&format!(r"{}\{template}", tmp.path().display())).unwrap();
+            let theirs = ann.expand("ann@example.org", "").unwrap();
+            std::fs::create_dir_all(&theirs).unwrap();
+            let theirs = std::fs::canonicalize(&theirs).unwrap();
+            for user in ["ann.@example.org", "ann @example.org", "ann. @example.org"] {
+                let path = ann.expand(user, "").unwrap();
+                let reached = std::fs::canonicalize(&path).ok();
+                assert!(
+                    !(crate::passwd::is_safe_user_name(user) && reached.as_ref() == Some(&theirs)),
+                    "{user} ({}) is served {}",
+                    path.display(),
+                    theirs.display()
+                );
+            }
+        }
+    }
+
+    /// An 8.3 short name (`VERYLO~1` on NTFS where short names are made, as on C: by default;
+    /// `VERY~W0H` under Wine) names the same directory as the long one, so a user whose name
+    /// (or `%n`, `%d`) is another's short name would be served that user's maildir: on
+    /// Windows the name rules refuse `~`.
+    #[cfg(windows)]
+    #[test]
+    fn a_short_name_is_not_another_maildir() {
+        let tmp = tempfile::tempdir().unwrap();
+        let template = Template::parse(&format!(r"{}\%d\%n", tmp.path().display())).unwrap();
+        let theirs = template.expand("verylongusername@example.org", "").unwrap();
+        std::fs::create_dir_all(&theirs).unwrap();
+        let theirs = std::fs::canonicalize(&theirs).unwrap();
+        for user in ["very~w0h@example.org", "verylo~1@example.org"] {
+            let path = template.expand(user, "").unwrap();
+            let reached = std::fs::canonicalize(&path).ok();
+            assert!(
+                !(crate::passwd::is_safe_user_name(user) && reached.as_ref() == Some(&theirs)),
+                "{user} ({}) is served {}",
+                path.display(),
+                theirs.display()
+            );
+        }
+    }
+
     /// Windows: a drive with either separator, homes with a drive; a root without a drive
     /// or a drive without a root is not absolute, and the top-level directory below a drive
     /// is as fixed as below `/`.

@@ -1,9 +1,14 @@
 //! Windows: std has no `openat`, so a directory is a path held together with an open handle
 //! that pins it. The handle is opened without `FILE_SHARE_DELETE`, and renaming or deleting
 //! a directory needs delete access, which Windows then refuses to everyone: while a session
-//! holds the root, `cur/` and `new/`, none of them can be renamed away or replaced by a
-//! junction, so their paths keep naming the directories that were checked. (The handle shares
-//! read and write: renaming a file into the directory opens it for writing.)
+//! holds the root, `cur/` and `new/`, none of them can be renamed away or deleted and
+//! replaced by a junction, so their paths keep naming the directories that were checked. (The
+//! handle shares read and write: renaming a file into the directory opens it for writing.)
+//! What the pin cannot stop: an emptied directory made a mount point in place
+//! (`FSCTL_SET_REPARSE_POINT` needs no delete access), which the path-based opens below it
+//! would then follow. Opening relative to the handle (`NtCreateFile` with a root directory)
+//! would close that, but needs `unsafe` this crate may not have; the README tells operators
+//! not to give mail users file-system write access to their maildirs.
 //!
 //! The root's path is made canonical once (following links: the administrator's choice) and
 //! verbatim (`\\?\C:\...`), so that a name below it is taken as written: `NUL` or `CON` in a
