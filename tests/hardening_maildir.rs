@@ -430,6 +430,44 @@ fn as_root_a_users_files_are_read_with_their_uid() {
 }
 
 #[test]
+fn a_uid_or_gid_below_the_first_valid_is_never_served() {
+    common::require_root("the lowered floor is shown by switching to the small uid");
+    let site = new_site(
+        "first-valid",
+        "root:{PLAIN}pw:0:0\nsys:{PLAIN}pw:100:100\nwheel:{PLAIN}pw:1000:0\n",
+    );
+    for user in ["root", "sys", "wheel"] {
+        site.deliver(user, "cur/1700000001.M1P1.h:2,", b"hello\n");
+    }
+    common::process::run(
+        std::process::Command::new("chown")
+            .args(["-R", "100:100"])
+            .arg(site.maildir("sys")),
+    );
+    let server = site.start(json!({}));
+    for (user, why) in [
+        ("root", "uid 0 is below first_valid_uid 500"),
+        ("sys", "uid 100 is below first_valid_uid 500"),
+        ("wheel", "gid 0 is below first_valid_gid 1"),
+    ] {
+        let (_c, reply) = try_login(&server, user, PASSWORD);
+        assert!(reply.starts_with("-ERR [SYS/PERM]"), "{user}: {reply}");
+        server.wait_for_log(&format!("user {user:?} cannot be served: {why}"));
+    }
+    drop(server);
+
+    // Lowered for a mail user with a small uid: served, with that uid's rights.
+    let server = site.start(json!({"first_valid_uid": 100}));
+    let mut c = login(&server, "sys");
+    assert_eq!(retr(&mut c, 1), b"hello\r\n");
+    assert!(c.cmd("QUIT").starts_with("+OK"));
+    let lock = fs::metadata(site.maildir("sys").join("pop3host.lock")).unwrap();
+    assert_eq!((lock.uid(), lock.gid()), (100, 100));
+    let (_c, reply) = try_login(&server, "root", PASSWORD);
+    assert!(reply.starts_with("-ERR [SYS/PERM]"), "{reply}");
+}
+
+#[test]
 fn without_the_right_to_switch_a_maildir_of_another_owner_is_refused() {
     common::require_root("it starts pop3host as root, then as nobody");
     let site = new_site("no-switch", "own:{PLAIN}pw\nmine:{PLAIN}pw\n");

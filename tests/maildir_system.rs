@@ -4,8 +4,8 @@
 //! system account's password is involved) and the userdb from the system's user database
 //! (the `nobody` account, uid and gid 65534, which CI makes sure of). Right and wrong
 //! passwords, unknown users, PAM's source unavailable, a PAM stack slower than the deadline,
-//! the userdb's uid reaching the maildir, and an unknown user (which pam_pwdfile answers at
-//! once) taking as long as a wrong password.
+//! the userdb's uid reaching the maildir, root (uid 0) never served, and an unknown user
+//! (which pam_pwdfile answers at once) taking as long as a wrong password.
 
 mod common;
 
@@ -65,11 +65,15 @@ impl Drop for PamService {
     }
 }
 
-/// pam_pwdfile on the site's `pwdfile`, which holds `nobody` and `ghost` (who is no system
-/// user), both with [`PASSWORD`].
+/// pam_pwdfile on the site's `pwdfile`, which holds `nobody`, `ghost` (who is no system
+/// user) and `root`, all with [`PASSWORD`].
 fn pwdfile_service(site: &Site) -> PamService {
     let pwdfile = site.path("pwdfile");
-    fs::write(&pwdfile, format!("nobody:{HASH}\nghost:{HASH}\n")).unwrap();
+    fs::write(
+        &pwdfile,
+        format!("nobody:{HASH}\nghost:{HASH}\nroot:{HASH}\n"),
+    )
+    .unwrap();
     PamService::new(&format!(
         "auth required pam_pwdfile.so pwdfile={}",
         pwdfile.display()
@@ -102,6 +106,10 @@ fn pam_answers_and_the_system_users_uid() {
     // PAM accepts ghost; the system does not know them.
     assert_eq!(try_login(&server, "ghost", PASSWORD).1, AUTH_FAILED);
     server.wait_for_log("user \"ghost\" is not in the system's user database");
+    // PAM accepts root, whose uid 0 is never served.
+    let (_c, reply) = try_login(&server, "root", PASSWORD);
+    assert!(reply.starts_with("-ERR [SYS/PERM]"), "{reply}");
+    server.wait_for_log("user \"root\" cannot be served: uid 0 is below first_valid_uid 500");
     assert!(!server.log().contains(PASSWORD), "{}", server.log());
 
     // The password file gone: PAM cannot check, which is an outage, not a wrong password.

@@ -381,7 +381,7 @@ mod tests {
         #[cfg(windows)]
         assert!(admin
             .unwrap_err()
-            .starts_with("--admin-socket /run/pop3host.sock: not available"),);
+            .starts_with("--admin-socket /run/pop3host.sock: not available"));
         let err = parse(&["--plugin", "x", "--chroot", "/var/empty"]).unwrap_err();
         #[cfg(unix)]
         assert!(err.contains("need --user"), "{err}");

@@ -1,7 +1,7 @@
 //! The backend: who may log in (the passdb), where their mail is and as whom (the userdb and
 //! the template).
 
-use crate::config::{Config, HELP};
+use crate::config::{Config, FirstValidIds, HELP};
 use crate::drivers::{PassDb, Sources, UserDb};
 use crate::fs_identity::{self, Identity};
 use crate::mailbox::{MaildirMailbox, Options};
@@ -22,6 +22,7 @@ pub struct MaildirBackend {
     userdb: Arc<dyn UserDb>,
     template: Template,
     options: Options,
+    first_valid: FirstValidIds,
 }
 
 impl MaildirBackend {
@@ -49,7 +50,10 @@ impl MaildirBackend {
                 .map_err(PopError::permanent)?,
         };
         // Asked at each login (one capget): `--user` drops the rights after init.
-        let identity = Identity::for_user(fields.ids, fs_identity::can_switch());
+        let identity = Identity::for_user(fields.ids, fs_identity::can_switch(), self.first_valid)
+            .map_err(|why| {
+                PopError::permanent(format!("user {:?} cannot be served: {why}", fields.name))
+            })?;
         MaildirMailbox::open(maildir, self.options, identity)
     }
 }
@@ -101,6 +105,7 @@ impl Backend for MaildirBackend {
             userdb,
             template,
             options,
+            first_valid: config.first_valid,
         })
     }
 

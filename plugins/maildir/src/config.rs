@@ -165,6 +165,10 @@ struct Keys {
     size_cache: bool,
     #[serde(default)]
     virtual_users: bool,
+    #[serde(default = "default_first_valid_uid")]
+    first_valid_uid: u32,
+    #[serde(default = "default_first_valid_gid")]
+    first_valid_gid: u32,
     auth_cache: Option<AuthCacheSettings>,
 }
 
@@ -180,12 +184,30 @@ pub struct Config {
     pub no_flag_updates: bool,
     pub size_cache: bool,
     pub virtual_users: bool,
+    pub first_valid: FirstValidIds,
     /// The authentication cache; off when `None`.
     pub auth_cache: Option<AuthCacheSettings>,
 }
 
+/// The least uid and gid a userdb may give a user (Dovecot's `first_valid_uid` and
+/// `first_valid_gid`, with its defaults): a userdb row with uid 0, or a system account such
+/// as `root` that PAM accepts, must never be served with root's rights.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FirstValidIds {
+    pub uid: u32,
+    pub gid: u32,
+}
+
 fn default_maildir() -> String {
     "%h/Maildir".to_string()
+}
+
+fn default_first_valid_uid() -> u32 {
+    500
+}
+
+fn default_first_valid_gid() -> u32 {
+    1
 }
 
 fn enabled() -> bool {
@@ -357,6 +379,11 @@ pub const HELP: &str = r#"JSON object; keys:
                      path): its owner could plant links to files only pop3host may read. On
                      Windows no effect: uid and gid are ignored and every maildir is served with
                      the rights of pop3host's account, the privilege boundary.
+  "first_valid_uid"  (number, default 500, at least 1) and
+  "first_valid_gid"  (number, default 1) as Dovecot's: a user whose userdb gives a lower uid or
+                     gid (root's 0, a system account's) cannot log in ([SYS/PERM], logged with
+                     the user and the key), whether or not pop3host switches to it. A userdb
+                     that gives no uid:gid is not affected. On Windows no effect.
 Users' files: with the right to switch, each user's files are read and written with the
 userdb's uid and gid (per thread, as Dovecot does), so the kernel stops a user's links to
 files they cannot read themselves. In every setup, nothing in a maildir is followed if it is a
@@ -395,6 +422,12 @@ impl Config {
         let passdb = keys.passdb.map(PassDbConfig::from_value).transpose()?;
         let userdb = keys.userdb.map(UserDbConfig::from_value).transpose()?;
         let (passdb, userdb) = user_sources(keys.passwd_file, passdb, userdb)?;
+        if keys.first_valid_uid == 0 {
+            return Err(config_error(
+                "first_valid_uid",
+                "must be at least 1: uid 0 is root's, never a mail user's",
+            ));
+        }
         Ok(Self {
             passdb,
             userdb,
@@ -404,6 +437,10 @@ impl Config {
             no_flag_updates: keys.no_flag_updates,
             size_cache: keys.size_cache,
             virtual_users: keys.virtual_users,
+            first_valid: FirstValidIds {
+                uid: keys.first_valid_uid,
+                gid: keys.first_valid_gid,
+            },
             auth_cache: keys.auth_cache,
         })
     }
@@ -456,6 +493,7 @@ mod tests {
         assert_eq!(config.maildir, "%h/Maildir");
         assert!(!config.create && !config.no_flag_updates && config.size_cache);
         assert!(!config.virtual_users);
+        assert_eq!(config.first_valid, FirstValidIds { uid: 500, gid: 1 });
         assert_eq!(config.uidl, UidlMode::Auto);
         assert_eq!(config.auth_cache, None);
     }
@@ -465,10 +503,12 @@ mod tests {
         let config = Config::parse(
             r#"{"passwd_file": "/u", "maildir": "/m/%u", "create": true, "uidl": "dovecot",
                 "no_flag_updates": true, "size_cache": false, "virtual_users": true,
+                "first_valid_uid": 1000, "first_valid_gid": 0,
                 "auth_cache": {"ttl_seconds": 60}}"#,
         )
         .unwrap();
         assert!(config.virtual_users);
+        assert_eq!(config.first_valid, FirstValidIds { uid: 1000, gid: 0 });
         let cache = config.auth_cache.unwrap();
         assert_eq!((cache.size, cache.ttl_seconds), (10_000, 60));
         assert_eq!(config.maildir, "/m/%u");
@@ -669,6 +709,12 @@ mod tests {
         );
         let err = Config::parse(r#"{"passwd_file": "/u", "auth_cache": {"ttl": 1}}"#).unwrap_err();
         assert!(err.message.contains("key \"auth_cache"), "{}", err.message);
+        let err = Config::parse(r#"{"passwd_file": "/u", "first_valid_uid": 0}"#).unwrap_err();
+        assert_eq!(
+            err.message,
+            "maildir config key \"first_valid_uid\": must be at least 1: uid 0 is root's, never \
+             a mail user's"
+        );
         // Inside a driver's object too, the key itself is named.
         for (sources, key) in [
             (

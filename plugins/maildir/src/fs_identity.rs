@@ -22,6 +22,7 @@
 //! [`Identity::check_store`]) unless the configuration says all maildirs belong to one mail
 //! user who cannot write into them behind pop3host's back (`virtual_users`).
 
+use crate::config::FirstValidIds;
 use crate::fs_at::Dir;
 use nix::unistd::{setfsgid, setfsuid, Gid, Uid};
 use rustix::thread::{capabilities, CapabilitySet};
@@ -45,15 +46,36 @@ pub enum Identity {
 }
 
 impl Identity {
-    /// The identity to serve a user with `uid`/`gid` from the passwd-file (when it has them),
-    /// given whether this process can switch. Switching to its own uid changes nothing.
-    pub fn for_user(ids: Option<(u32, u32)>, switch: bool) -> Self {
-        match ids {
-            Some((uid, gid)) if switch && uid != Uid::effective().as_raw() => {
-                Self::User { uid, gid }
-            }
-            _ => Self::Own,
+    /// The identity to serve a user with `uid`/`gid` from the userdb (when it gives them),
+    /// given whether this process can switch. Ids below `first_valid` are refused (why, in
+    /// the `Err`) whether or not it can: served as pop3host's own when it cannot, they would
+    /// become another's rights the day it runs as root. Switching to its own uid changes
+    /// nothing.
+    pub fn for_user(
+        ids: Option<(u32, u32)>,
+        switch: bool,
+        first_valid: FirstValidIds,
+    ) -> Result<Self, String> {
+        let Some((uid, gid)) = ids else {
+            return Ok(Self::Own);
+        };
+        if uid < first_valid.uid {
+            return Err(format!(
+                "uid {uid} is below first_valid_uid {}",
+                first_valid.uid
+            ));
         }
+        if gid < first_valid.gid {
+            return Err(format!(
+                "gid {gid} is below first_valid_gid {}",
+                first_valid.gid
+            ));
+        }
+        Ok(if switch && uid != Uid::effective().as_raw() {
+            Self::User { uid, gid }
+        } else {
+            Self::Own
+        })
     }
 
     /// Takes on this identity on the calling thread until the guard is dropped.
@@ -155,16 +177,34 @@ mod tests {
     #[test]
     fn only_a_foreign_uid_with_the_right_to_switch_switches() {
         let own = Uid::effective().as_raw();
-        assert_eq!(Identity::for_user(None, true), Identity::Own);
-        assert_eq!(Identity::for_user(Some((own, 1)), true), Identity::Own);
-        assert_eq!(Identity::for_user(Some((own + 1, 7)), false), Identity::Own);
+        let any = FirstValidIds { uid: 0, gid: 0 };
+        let for_user = |ids, switch| Identity::for_user(ids, switch, any).unwrap();
+        assert_eq!(for_user(None, true), Identity::Own);
+        assert_eq!(for_user(Some((own, 1)), true), Identity::Own);
+        assert_eq!(for_user(Some((own + 1, 7)), false), Identity::Own);
         assert_eq!(
-            Identity::for_user(Some((own + 1, 7)), true),
+            for_user(Some((own + 1, 7)), true),
             Identity::User {
                 uid: own + 1,
                 gid: 7
             }
         );
+    }
+
+    #[test]
+    fn ids_below_the_first_valid_are_refused_switching_or_not() {
+        let first_valid = FirstValidIds { uid: 500, gid: 1 };
+        for switch in [true, false] {
+            let refusal = |ids| Identity::for_user(Some(ids), switch, first_valid).unwrap_err();
+            assert_eq!(refusal((0, 0)), "uid 0 is below first_valid_uid 500");
+            assert_eq!(refusal((499, 1000)), "uid 499 is below first_valid_uid 500");
+            assert_eq!(refusal((500, 0)), "gid 0 is below first_valid_gid 1");
+            assert!(Identity::for_user(Some((500, 1)), switch, first_valid).is_ok());
+            assert_eq!(
+                Identity::for_user(None, switch, first_valid),
+                Ok(Identity::Own)
+            );
+        }
     }
 
     #[test]

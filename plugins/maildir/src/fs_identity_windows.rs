@@ -9,6 +9,7 @@
 //! service account beyond what that account may already read. The API is the Unix module's,
 //! so the session code is the same on both.
 
+use crate::config::FirstValidIds;
 use crate::fs_at::Dir;
 use std::io;
 
@@ -24,9 +25,14 @@ pub enum Identity {
 }
 
 impl Identity {
-    /// pop3host's own rights, whatever ids the userdb gives (see the module doc).
-    pub fn for_user(_ids: Option<(u32, u32)>, _switch: bool) -> Self {
-        Self::Own
+    /// pop3host's own rights, whatever ids the userdb gives (see the module doc), so the
+    /// first valid ids do not apply either.
+    pub fn for_user(
+        _ids: Option<(u32, u32)>,
+        _switch: bool,
+        _first_valid: FirstValidIds,
+    ) -> Result<Self, String> {
+        Ok(Self::Own)
     }
 
     /// No owner to check: a Windows file's rights are its ACL (see the module doc). The
