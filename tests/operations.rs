@@ -417,6 +417,51 @@ fn who_lists_the_open_sessions_and_kick_ends_a_users_without_update() {
     );
 }
 
+/// How many descriptors `server` holds open.
+fn open_descriptors(server: &Server) -> usize {
+    std::fs::read_dir(format!("/proc/{}/fd", server.pid()))
+        .unwrap()
+        .count()
+}
+
+#[test]
+fn the_metrics_endpoint_holds_few_connections_and_none_kept_alive() {
+    use std::io::Read;
+    const SERVED_AT_ONCE: usize = 8;
+    let server = Server::with_static(None, &["--metrics-listen", "127.0.0.1:0"]);
+    let addr = metrics_addr(&server);
+    let before = open_descriptors(&server);
+    // A request without `Connection: close` is answered, then the connection is closed, well
+    // before the 10 s the server gives a silent one.
+    let mut scraper = TcpStream::connect(addr).unwrap();
+    scraper
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    write!(scraper, "GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    let mut response = String::new();
+    scraper.read_to_string(&mut response).unwrap();
+    assert!(response.ends_with("\r\n\r\nok\n"), "{response}");
+    drop(scraper);
+
+    // Many silent connections: the server takes a few, the rest wait in the backlog.
+    let silent: Vec<TcpStream> = (0..100)
+        .map(|_| TcpStream::connect(addr).unwrap())
+        .collect();
+    let started = Instant::now();
+    while open_descriptors(&server) < before + SERVED_AT_ONCE {
+        assert!(started.elapsed() < common::DEADLINE, "{}", server.log());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // A whole session through the server's other listener: the metrics endpoint had every
+    // chance to accept more meanwhile.
+    login_and_quit(&server);
+    assert_eq!(open_descriptors(&server), before + SERVED_AT_ONCE);
+
+    // Their places come back when they leave.
+    drop(silent);
+    assert_eq!(get(addr, "/health"), (200, "ok\n".into()));
+}
+
 /// pop3host on the static-messages plugin started under `ulimit`: a soft limit of 32 open
 /// files and a hard one of `hard`.
 fn start_with_file_limit(hard: u32, args: &[&str]) -> Server {

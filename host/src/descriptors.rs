@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Descriptors the process holds besides its sessions: listeners, the log, the plugin's own
-/// files and pools, the runtime's.
+/// files and pools, the runtime's, the metrics endpoint's connections (at most 8).
 const RESERVE: u64 = 64;
 
 /// How often a shortage is logged at most.

@@ -14,13 +14,24 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
 /// How long a scraper may take to send its request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Connections served at once: a scraper and a health check need one each. Others wait in
+/// the listen backlog until one ends (at the latest after [`REQUEST_TIMEOUT`] of silence), so
+/// that whoever reaches the port cannot take the descriptors the sessions need (they fit in
+/// `crate::descriptors`'s reserve).
+pub const MAX_CONNECTIONS: usize = 8;
+
 /// Serves until the process ends: through the shutdown too, so that `/health` says so.
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: Shutdown) {
+    let places = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
+        let Ok(place) = places.clone().acquire_owned().await else {
+            return; // never closed
+        };
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
             Err(error) => {
@@ -37,11 +48,14 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: Shutdow
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(REQUEST_TIMEOUT)
+            // One request a connection: an idle kept-alive one would hold its place.
+            .keep_alive(false)
             .serve_connection(TokioIo::new(stream), respond);
         tokio::spawn(async move {
             if let Err(error) = connection.await {
                 tracing::debug!("metrics endpoint: {error}");
             }
+            drop(place);
         });
     }
 }
