@@ -226,7 +226,11 @@ fn metrics_count_what_was_done() {
     c.close_write();
     c.closed();
 
-    // Two connections from one address, the most allowed; a third is refused.
+    // Two connections from one address, the most allowed; a third is refused. The sessions
+    // above count until their `disconnect` call is made, after the client saw them close.
+    wait_for(addr, "/metrics", |_, m| {
+        sample(m, "pop3host_connections_open") == 0.0
+    });
     let (mut first, mut second) = (server.client(), server.client());
     first.line();
     second.line();

@@ -279,28 +279,36 @@ mod tests {
         );
     }
 
+    /// Windows: no user in `users` that the name rules let in reaches `owner`'s maildir
+    /// under `template` (below a temporary directory).
+    #[cfg(windows)]
+    fn assert_no_other_reaches(template: &str, owner: &str, users: &[&str]) {
+        let tmp = tempfile::tempdir().unwrap();
+        let template = Template::parse(&format!(r"{}\{template}", tmp.path().display())).unwrap();
+        let theirs = template.expand(owner, "").unwrap();
+        std::fs::create_dir_all(&theirs).unwrap();
+        let theirs = std::fs::canonicalize(&theirs).unwrap();
+        for user in users {
+            let path = template.expand(user, "").unwrap();
+            let reached = std::fs::canonicalize(&path).ok();
+            assert!(
+                !(crate::passwd::is_safe_user_name(user) && reached.as_ref() == Some(&theirs)),
+                "{user} ({}) is served {}",
+                path.display(),
+                theirs.display()
+            );
+        }
+    }
+
     /// Windows strips a trailing dot from a path component and trailing dots and spaces from
     /// the last one, so `ann.@example.org` and `ann @example.org` would be served the maildir
     /// of `ann@example.org`: the name rules refuse them.
     #[cfg(windows)]
     #[test]
     fn a_trailing_dot_or_space_in_the_local_part_is_not_another_maildir() {
-        let tmp = tempfile::tempdir().unwrap();
         for template in [r"%d\%n", r"%d\%n\Maildir"] {
-            let ann = Template::parse(&format!(r"{}\{template}", tmp.path().display())).unwrap();
-            let theirs = ann.expand("ann@example.org", "").unwrap();
-            std::fs::create_dir_all(&theirs).unwrap();
-            let theirs = std::fs::canonicalize(&theirs).unwrap();
-            for user in ["ann.@example.org", "ann @example.org", "ann. @example.org"] {
-                let path = ann.expand(user, "").unwrap();
-                let reached = std::fs::canonicalize(&path).ok();
-                assert!(
-                    !(crate::passwd::is_safe_user_name(user) && reached.as_ref() == Some(&theirs)),
-                    "{user} ({}) is served {}",
-                    path.display(),
-                    theirs.display()
-                );
-            }
+            let users = ["ann.@example.org", "ann @example.org", "ann. @example.org"];
+            assert_no_other_reaches(template, "ann@example.org", &users);
         }
     }
 
@@ -311,21 +319,8 @@ mod tests {
     #[cfg(windows)]
     #[test]
     fn a_short_name_is_not_another_maildir() {
-        let tmp = tempfile::tempdir().unwrap();
-        let template = Template::parse(&format!(r"{}\%d\%n", tmp.path().display())).unwrap();
-        let theirs = template.expand("verylongusername@example.org", "").unwrap();
-        std::fs::create_dir_all(&theirs).unwrap();
-        let theirs = std::fs::canonicalize(&theirs).unwrap();
-        for user in ["very~w0h@example.org", "verylo~1@example.org"] {
-            let path = template.expand(user, "").unwrap();
-            let reached = std::fs::canonicalize(&path).ok();
-            assert!(
-                !(crate::passwd::is_safe_user_name(user) && reached.as_ref() == Some(&theirs)),
-                "{user} ({}) is served {}",
-                path.display(),
-                theirs.display()
-            );
-        }
+        let users = ["very~w0h@example.org", "verylo~1@example.org"];
+        assert_no_other_reaches(r"%d\%n", "verylongusername@example.org", &users);
     }
 
     /// Windows: a drive with either separator, homes with a drive; a root without a drive
