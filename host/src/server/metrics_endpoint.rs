@@ -23,7 +23,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// the listen backlog until one ends (at the latest after [`REQUEST_TIMEOUT`] of silence), so
 /// that whoever reaches the port cannot take the descriptors the sessions need (they fit in
 /// `crate::descriptors`'s reserve).
-pub const MAX_CONNECTIONS: usize = 8;
+const MAX_CONNECTIONS: usize = 8;
 
 /// Serves until the process ends: through the shutdown too, so that `/health` says so.
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: Shutdown) {
