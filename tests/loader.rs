@@ -164,3 +164,28 @@ fn bad_settings_name_the_flag() {
         stderr(&output)
     );
 }
+
+/// Servers of one user share the directory of private copies: one cleaning up its old copies
+/// must not remove another's between that one's copy and its load.
+#[test]
+fn servers_starting_at_once_all_load_their_plugin() {
+    use std::os::unix::fs::PermissionsExt;
+    let copies = TempDir::new("copies");
+    std::fs::set_permissions(&*copies, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let plugin = plugin("static_messages");
+    for _ in 0..5 {
+        let started: Vec<_> = (0..12)
+            .map(|_| {
+                let mut command = Command::new(pop3host());
+                command
+                    .args(["--plugin", plugin.to_str().unwrap(), "--describe"])
+                    .env("RUNTIME_DIRECTORY", &*copies)
+                    .env_remove("RUST_LOG");
+                std::thread::spawn(move || common::process::output(&mut command))
+            })
+            .collect();
+        for output in started.into_iter().map(|s| s.join().unwrap()) {
+            assert!(output.status.success(), "{}", stderr(&output));
+        }
+    }
+}

@@ -95,6 +95,9 @@ pub fn load(path: &Path) -> Result<Loaded, String> {
         let _ = fs::remove_file(&temporary);
         return Ok(Loaded { plugin, sha256 });
     }
+    // Every pop3host of this user shares `dir`, so one at a time swaps its copies: another
+    // cleaning up must not remove this copy between its rename and its load.
+    let _turn = lock_dir(&dir).map_err(|e| format!("plugin {name}: {e}"))?;
     remove_old_copies(&dir, stem);
     let copy = dir.join(format!("{stem}-{}.{suffix}", &sha256[..16]));
     fs::rename(&temporary, &copy)
@@ -200,6 +203,22 @@ fn copy_dir() -> Result<PathBuf, String> {
             dir.display()
         )),
     }
+}
+
+/// An exclusive lock on `dir`'s `.lock` file, held until the file is dropped (and by no one
+/// once its process dies).
+fn lock_dir(dir: &Path) -> Result<fs::File, String> {
+    let path = dir.join(".lock");
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let file = options
+        .open(&path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    file.lock()
+        .map_err(|e| format!("cannot lock {}: {e}", path.display()))?;
+    Ok(file)
 }
 
 /// Removes `<stem>-<16 hex digits>.*` files: copies made by earlier runs or reloads.
